@@ -1,0 +1,109 @@
+package shm
+
+import (
+	"errors"
+	"io/fs"
+	"os"
+)
+
+// Sentinel errors. Every error returned by this package is either one of these,
+// an *Error wrapping one of these (or an OS error), or a standard error such as
+// io.EOF or os.ErrDeadlineExceeded. Test with errors.Is.
+var (
+	// ErrInvalidName reports a segment name that breaks the portable naming rule
+	// (see ValidateName). The wrapped message says which part of the rule.
+	ErrInvalidName = errors.New("shm: invalid name")
+
+	// ErrInvalidSize reports a segment size or channel capacity that is zero,
+	// negative, too large for the platform, or (for channels) not a power of two.
+	ErrInvalidSize = errors.New("shm: invalid size")
+
+	// ErrReadOnly reports a write to a segment that was opened read-only.
+	ErrReadOnly = errors.New("shm: segment is read-only")
+
+	// ErrOutOfRange reports an offset or length outside the segment.
+	ErrOutOfRange = errors.New("shm: offset out of range")
+
+	// ErrMisaligned reports an atomic access at an offset that is not a
+	// multiple of the word size.
+	ErrMisaligned = errors.New("shm: misaligned atomic access")
+
+	// ErrClosed reports use of a segment, view or channel end after Close, or a
+	// send to a channel whose receiver has closed it. It is os.ErrClosed, so
+	// code that already checks for closed files keeps working.
+	ErrClosed = os.ErrClosed
+
+	// ErrNotReady reports that a segment's creator did not finish initialising
+	// it (a zero size, or no version stored) before the open deadline.
+	ErrNotReady = errors.New("shm: segment not ready")
+
+	// ErrVersionMismatch reports a channel or mailbox whose layout version this
+	// library does not speak.
+	ErrVersionMismatch = errors.New("shm: layout version mismatch")
+
+	// ErrNotChannel reports a segment that does not start with the expected
+	// magic number: it is not a channel (or not a mailbox).
+	ErrNotChannel = errors.New("shm: segment is not a shmchan object")
+
+	// ErrIncompatible reports an existing object whose parameters (capacity,
+	// maximum value size) differ from the ones requested.
+	ErrIncompatible = errors.New("shm: existing object has different parameters")
+
+	// ErrCorrupt reports a header, index or record in shared memory that breaks
+	// the layout's invariants. The peer is buggy, hostile, or the memory was
+	// overwritten; the channel cannot be trusted any more.
+	ErrCorrupt = errors.New("shm: corrupt shared memory")
+
+	// ErrBusy reports that the sender or receiver role is held by another live
+	// process or handle.
+	ErrBusy = errors.New("shm: role already claimed")
+
+	// ErrFull reports that TrySend found no room for the message.
+	ErrFull = errors.New("shm: channel full")
+
+	// ErrEmpty reports that TryRecv or Peek found no message.
+	ErrEmpty = errors.New("shm: channel empty")
+
+	// ErrTooLarge reports a message larger than the channel's maximum.
+	ErrTooLarge = errors.New("shm: message too large")
+
+	// ErrPeerGone reports that the process on the other side died without
+	// closing its end.
+	ErrPeerGone = errors.New("shm: peer process is gone")
+
+	// ErrNoSpace reports that the system could not reserve the memory for a
+	// new segment (a full /dev/shm, for example). It wraps the OS error.
+	ErrNoSpace = errors.New("shm: no space for segment")
+)
+
+// Standard sentinels that errors from this package may match as well.
+var (
+	_ = fs.ErrExist      // Create of an existing name
+	_ = fs.ErrNotExist   // Open of a missing name
+	_ = fs.ErrPermission // access denied by the OS
+)
+
+// Error records a failed operation on a named object, in the style of
+// fs.PathError. The OS error (errno or Win32 code) stays inside Err, so
+// errors.Is(err, fs.ErrExist) and the like work on every OS.
+type Error struct {
+	Op   string // "create", "open", "send", ...
+	Name string // segment or channel name, or file path
+	Err  error
+}
+
+func (e *Error) Error() string {
+	if e.Name == "" {
+		return e.Op + ": " + e.Err.Error()
+	}
+	return e.Op + " " + e.Name + ": " + e.Err.Error()
+}
+
+func (e *Error) Unwrap() error { return e.Err }
+
+func wrap(op, name string, err error) error {
+	if err == nil {
+		return nil
+	}
+	return &Error{Op: op, Name: name, Err: err}
+}

@@ -1,0 +1,66 @@
+package shm
+
+import (
+	"io/fs"
+	"time"
+)
+
+// Option configures Create, Open, OpenOrCreate and the channel and mailbox
+// constructors. Options that do not apply to a call are ignored by it.
+type Option func(*options)
+
+type options struct {
+	mode          fs.FileMode
+	readOnly      bool
+	removeOnClose bool
+	openTimeout   time.Duration
+	wait          WaitStrategy
+	global        bool
+}
+
+// DefaultOpenTimeout is how long Open waits for a creator that is still
+// initialising a segment, channel or mailbox before returning ErrNotReady.
+const DefaultOpenTimeout = 2 * time.Second
+
+func buildOptions(opts []Option) options {
+	o := options{mode: 0o600, openTimeout: DefaultOpenTimeout, wait: Adaptive}
+	for _, f := range opts {
+		f(&o)
+	}
+	return o
+}
+
+// WithMode sets the permission bits of a newly created segment. The default
+// is 0600: only the owner may open it. The mode is applied exactly, regardless
+// of the process umask. On Windows the object's default security descriptor
+// (the current user) applies.
+func WithMode(mode fs.FileMode) Option {
+	return func(o *options) { o.mode = mode & fs.ModePerm }
+}
+
+// ReadOnly maps the segment without write permission. Every write through a
+// view then fails with ErrReadOnly before touching memory. Channels and
+// mailbox writers need write access and refuse a read-only segment.
+func ReadOnly() Option {
+	return func(o *options) { o.readOnly = true }
+}
+
+// RemoveOnClose removes the segment's name when the Segment is closed, so
+// that no entry is left behind (in /dev/shm on Linux). Processes that have it
+// mapped keep their mapping.
+func RemoveOnClose() Option {
+	return func(o *options) { o.removeOnClose = true }
+}
+
+// WithOpenTimeout sets how long an opener waits for a creator that is still
+// initialising the object. The default is DefaultOpenTimeout.
+func WithOpenTimeout(d time.Duration) Option {
+	return func(o *options) { o.openTimeout = d }
+}
+
+// Global selects the session-wide namespace on Windows ("Global\" instead of
+// "Local\"), which needs SeCreateGlobalPrivilege to create. It has no effect
+// elsewhere.
+func Global() Option {
+	return func(o *options) { o.global = true }
+}

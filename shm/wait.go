@@ -1,0 +1,34 @@
+package shm
+
+// WaitStrategy says how a blocking channel or mailbox call waits for its peer.
+type WaitStrategy int
+
+const (
+	// Adaptive spins briefly, then yields the processor, then parks on the
+	// shared wait word. It is the default: it is nearly as fast as Spin when
+	// both sides are busy and costs nearly nothing when they are idle.
+	Adaptive WaitStrategy = iota
+	// Spin polls the shared indices without ever sleeping: the lowest
+	// latency, at the cost of a whole core while it waits.
+	Spin
+	// Block parks at once on the shared wait word (a futex on Linux).
+	Block
+)
+
+func (w WaitStrategy) String() string {
+	switch w {
+	case Adaptive:
+		return "adaptive"
+	case Spin:
+		return "spin"
+	case Block:
+		return "block"
+	}
+	return "WaitStrategy(?)"
+}
+
+// WithWait selects the wait strategy of a channel or mailbox end. The
+// default is Adaptive.
+func WithWait(w WaitStrategy) Option {
+	return func(o *options) { o.wait = w }
+}
