@@ -61,7 +61,7 @@ var (
 	// ErrFull reports that TrySend found no room for the message.
 	ErrFull = errors.New("shm: channel full")
 
-	// ErrEmpty reports that TryRecv or Peek found no message.
+	// ErrEmpty reports that TryRecv or TryPeek found no message.
 	ErrEmpty = errors.New("shm: channel empty")
 
 	// ErrTooLarge reports a message larger than the channel's maximum.

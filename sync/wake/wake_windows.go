@@ -1,0 +1,36 @@
+// Placeholder until the Windows issue lands: the same sleeping poll as
+// wake_other.go. Named events replace it.
+
+package wake
+
+import (
+	"sync/atomic"
+	"time"
+)
+
+// osWord polls: it re-reads the word with a backoff from 50 µs up to 1 ms,
+// until the word changes or the timeout passes. A wakeup is therefore seen
+// within about 1 ms. This serves platforms without a cross-process wait
+// primitive wired in yet.
+type osWord struct{}
+
+func (osWord) open(*uint32, string) error { return nil }
+
+func (osWord) close() error { return nil }
+
+func (osWord) wait(addr *uint32, val uint32, timeout time.Duration) error {
+	deadline := time.Now().Add(timeout)
+	for d := 50 * time.Microsecond; ; d = min(2*d, time.Millisecond) {
+		// SYNC(wake-word): acquire; pairs with the waker's increment before Wake.
+		if atomic.LoadUint32(addr) != val {
+			return nil
+		}
+		left := time.Until(deadline)
+		if left <= 0 {
+			return nil
+		}
+		time.Sleep(min(d, left))
+	}
+}
+
+func (osWord) wake(*uint32) error { return nil }
