@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
+
+	"github.com/shmchan/shmchan/sync/ring"
 )
 
 // Sentinel errors. Every error returned by this package is either one of these,
@@ -52,20 +54,24 @@ var (
 	// ErrCorrupt reports a header, index or record in shared memory that breaks
 	// the layout's invariants. The peer is buggy, hostile, or the memory was
 	// overwritten; the channel cannot be trusted any more.
-	ErrCorrupt = errors.New("shm: corrupt shared memory")
+	ErrCorrupt = ring.ErrCorrupt
 
 	// ErrBusy reports that the sender or receiver role is held by another live
 	// process or handle.
 	ErrBusy = errors.New("shm: role already claimed")
 
 	// ErrFull reports that TrySend found no room for the message.
-	ErrFull = errors.New("shm: channel full")
+	ErrFull = ring.ErrFull
 
 	// ErrEmpty reports that TryRecv or TryPeek found no message.
-	ErrEmpty = errors.New("shm: channel empty")
+	ErrEmpty = ring.ErrEmpty
 
 	// ErrTooLarge reports a message larger than the channel's maximum.
-	ErrTooLarge = errors.New("shm: message too large")
+	ErrTooLarge = ring.ErrTooLarge
+
+	// ErrNoReservation reports Commit without a pending Reserve, or Release
+	// without a pending Peek.
+	ErrNoReservation = ring.ErrNoReservation
 
 	// ErrPeerGone reports that the process on the other side died without
 	// closing its end.

@@ -1,0 +1,67 @@
+// Package layout holds the numbers of docs/layout.md, the shared-memory
+// contract, as named constants. Go code takes offsets from here; the C header
+// shm/c/shmchan.h spells the same numbers and asserts them with
+// _Static_assert, and tests compare the two.
+//
+// Offsets are chained from the line they sit on, so that a reviewer can check
+// each against the table in docs/layout.md.
+package layout
+
+// Common rules.
+const (
+	Line = 128 // every field written by a different process starts a new 128-byte line
+)
+
+// Channel, layout version 1.
+const (
+	ChanMagic   = 0x434D4853 // the bytes "SHMC", little-endian
+	ChanVersion = 1
+	ChanHeader  = 4096 // header page; the data region follows
+
+	MinCapacity = 1 << 10
+	MaxCapacity = 1 << 40
+
+	// Header line: written once by the creator.
+	OffMagic      = 0x000
+	OffVersion    = OffMagic + 4      // u32, stored last
+	OffHeaderSize = OffVersion + 4    // u32
+	OffFlags      = OffHeaderSize + 4 // u32
+	OffCapacity   = OffFlags + 4      // u64
+	OffDataOffset = OffCapacity + 8   // u64
+	OffMaxMessage = OffDataOffset + 8 // u64
+	OffCreator    = OffMaxMessage + 8 // u64
+
+	// Sender line.
+	OffTail    = 1 * Line    // u64
+	OffTxOwner = OffTail + 8 // u64
+
+	// Receiver line.
+	OffHead    = 2 * Line    // u64
+	OffRxOwner = OffHead + 8 // u64
+
+	// Receiver signal line.
+	OffDataSeq  = 3 * Line        // u32 futex word
+	OffRxParked = OffDataSeq + 4  // u32
+	OffRxClosed = OffRxParked + 4 // u32
+
+	// Sender signal line.
+	OffSpaceSeq = 4 * Line        // u32 futex word
+	OffTxParked = OffSpaceSeq + 4 // u32
+	OffTxClosed = OffTxParked + 4 // u32
+
+	// Flags: bits 0-15 incompatible, 16-31 compatible. None are defined in v1.
+	FlagsIncompatibleMask = 0xFFFF
+)
+
+// Records in the data region.
+const (
+	RecordHeader = 8 // u32 len, u32 kind
+	KindMessage  = 1
+	KindPadding  = 2
+)
+
+// Align8 rounds n up to a multiple of 8.
+func Align8(n uint64) uint64 { return (n + 7) &^ 7 }
+
+// MaxMessage is the largest payload of a channel of the given capacity.
+func MaxMessage(capacity uint64) uint64 { return capacity/2 - RecordHeader }

@@ -1,0 +1,322 @@
+package shm
+
+import (
+	"errors"
+	"fmt"
+	"math/bits"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/shmchan/shmchan/internal/layout"
+	"github.com/shmchan/shmchan/internal/proc"
+	"github.com/shmchan/shmchan/sync/ring"
+	"github.com/shmchan/shmchan/sync/wake"
+)
+
+// Channel is a lock-free single-sender/single-receiver message channel over a
+// named shared-memory segment, laid out as docs/layout.md specifies (version
+// 1), so that Go and C processes can share it.
+//
+// A Channel is a handle on the segment. It hands out at most one Sender and
+// one Receiver, and the segment allows one live Sender and one live Receiver
+// across all processes: a second claim while the holder lives gets ErrBusy.
+// The usual shape is one process calling Sender and another calling Receiver.
+//
+// Messages are 0 to MaxMessage bytes. They arrive whole, in order, exactly
+// once, and are never torn; a sender that finds the ring full waits (Send)
+// rather than overwrite anything.
+type Channel struct {
+	seg  *Segment
+	h    *chanHeader
+	data []byte
+	o    options
+
+	capacity uint64 // read once at open and validated; never re-read
+	max      uint64
+
+	dataWord  *wake.Word // the receiver sleeps here, the sender wakes it
+	spaceWord *wake.Word // the sender sleeps here, the receiver wakes it
+
+	mu     sync.Mutex
+	tx     *Sender
+	rx     *Receiver
+	closed bool
+}
+
+// ChannelSize returns the size of the segment that holds a channel of the
+// given capacity: a 4096-byte header page plus the ring.
+func ChannelSize(capacity int64) int64 { return layout.ChanHeader + capacity }
+
+func checkCapacity(capacity int64) error {
+	if capacity < layout.MinCapacity || capacity > layout.MaxCapacity || bits.OnesCount64(uint64(capacity)) != 1 {
+		return fmt.Errorf("%w: channel capacity %d must be a power of two from %d to %d", ErrInvalidSize, capacity, int64(layout.MinCapacity), int64(layout.MaxCapacity))
+	}
+	if capacity > MaxSize-layout.ChanHeader {
+		return fmt.Errorf("%w: channel capacity %d is too large for this platform", ErrInvalidSize, capacity)
+	}
+	return nil
+}
+
+// CreateChannel creates a channel named name whose ring holds capacity bytes
+// (a power of two, at least 1 KiB). The largest message is capacity/2 - 8
+// bytes. It fails with an error matching fs.ErrExist if the name exists.
+// Options: WithMode, RemoveOnClose, WithWait.
+func CreateChannel(name string, capacity int64, opts ...Option) (*Channel, error) {
+	o := buildOptions(opts)
+	if err := checkCapacity(capacity); err != nil {
+		return nil, wrap("create channel", name, err)
+	}
+	if o.readOnly {
+		return nil, wrap("create channel", name, ErrReadOnly)
+	}
+	seg, err := Create(name, ChannelSize(capacity), opts...)
+	if err != nil {
+		return nil, err
+	}
+	initChannel(seg.mem, uint64(capacity))
+	return attachChannel(seg, &o, "create channel")
+}
+
+// OpenChannel opens an existing channel. It waits up to the open timeout
+// (WithOpenTimeout) for a creator that is still initialising it, then fails
+// with ErrNotReady. A segment that is not a channel gives ErrNotChannel, and
+// a channel of another layout version ErrVersionMismatch.
+func OpenChannel(name string, opts ...Option) (*Channel, error) {
+	o := buildOptions(opts)
+	if o.readOnly {
+		return nil, wrap("open channel", name, ErrReadOnly)
+	}
+	seg, err := Open(name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkChannel(seg.mem, o.openTimeout); err != nil {
+		return nil, wrap("open channel", name, errors.Join(err, seg.Close()))
+	}
+	return attachChannel(seg, &o, "open channel")
+}
+
+// OpenOrCreateChannel opens the named channel, creating it with the given
+// capacity if it does not exist; the second result reports whether this call
+// created it. When several processes race, exactly one creates it. An
+// existing channel of another capacity gives ErrIncompatible.
+func OpenOrCreateChannel(name string, capacity int64, opts ...Option) (*Channel, bool, error) {
+	o := buildOptions(opts)
+	if err := checkCapacity(capacity); err != nil {
+		return nil, false, wrap("open-or-create channel", name, err)
+	}
+	if o.readOnly {
+		return nil, false, wrap("open-or-create channel", name, ErrReadOnly)
+	}
+	seg, created, err := OpenOrCreate(name, ChannelSize(capacity), opts...)
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		initChannel(seg.mem, uint64(capacity))
+	} else if err := checkChannel(seg.mem, o.openTimeout); err != nil {
+		return nil, false, wrap("open-or-create channel", name, errors.Join(err, seg.Close()))
+	} else if c := (*chanHeader)(unsafe.Pointer(&seg.mem[0])).capacity; c != uint64(capacity) {
+		return nil, false, wrap("open-or-create channel", name, errors.Join(
+			fmt.Errorf("%w: capacity %d, requested %d", ErrIncompatible, c, capacity), seg.Close()))
+	}
+	ch, err := attachChannel(seg, &o, "open-or-create channel")
+	return ch, created, err
+}
+
+// initChannel fills the header of a new, zero-filled channel segment and
+// stores the version last.
+func initChannel(mem []byte, capacity uint64) {
+	h := (*chanHeader)(unsafe.Pointer(&mem[0]))
+	h.magic = layout.ChanMagic
+	h.headerSize = layout.ChanHeader
+	h.flags = 0
+	h.capacity = capacity
+	h.dataOffset = layout.ChanHeader
+	h.maxMessage = layout.MaxMessage(capacity)
+	h.creator = uint64(proc.Self())
+	// SYNC(version): release; publishes every header field above; pairs with
+	// the acquire load in checkChannel (and shmchan_channel_open in C).
+	atomic.StoreUint32(&h.version, layout.ChanVersion)
+}
+
+// checkChannel validates a channel header as docs/layout.md's "What an opener
+// checks" says, waiting up to timeout for the creator's version store.
+func checkChannel(mem []byte, timeout time.Duration) error {
+	if len(mem) < layout.ChanHeader {
+		return fmt.Errorf("%w: segment of %d bytes is smaller than a channel header", ErrNotChannel, len(mem))
+	}
+	h := (*chanHeader)(unsafe.Pointer(&mem[0]))
+	deadline := time.Now().Add(timeout)
+	var v uint32
+	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
+		// SYNC(version): acquire; pairs with the store in initChannel.
+		if v = atomic.LoadUint32(&h.version); v != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			if m := atomic.LoadUint32(&h.magic); m != 0 && m != layout.ChanMagic {
+				return fmt.Errorf("%w: magic %#x", ErrNotChannel, m)
+			}
+			return fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
+		}
+		time.Sleep(delay)
+	}
+	if h.magic != layout.ChanMagic {
+		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, layout.ChanMagic)
+	}
+	if v != layout.ChanVersion {
+		return fmt.Errorf("%w: channel version %d, this library speaks %d", ErrVersionMismatch, v, layout.ChanVersion)
+	}
+	if h.headerSize != layout.ChanHeader || h.dataOffset != layout.ChanHeader || h.flags&layout.FlagsIncompatibleMask != 0 {
+		return fmt.Errorf("%w: header size %d, data offset %d, flags %#x", ErrVersionMismatch, h.headerSize, h.dataOffset, h.flags)
+	}
+	c := h.capacity
+	if c < layout.MinCapacity || c > layout.MaxCapacity || bits.OnesCount64(c) != 1 ||
+		c > uint64(len(mem))-layout.ChanHeader || h.maxMessage != layout.MaxMessage(c) {
+		return fmt.Errorf("%w: capacity %d, max message %d in a %d-byte segment", ErrCorrupt, c, h.maxMessage, len(mem))
+	}
+	return nil
+}
+
+// attachChannel builds the handle over a validated segment. On failure it
+// closes the segment.
+func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
+	h := (*chanHeader)(unsafe.Pointer(&seg.mem[0]))
+	c := &Channel{seg: seg, h: h, o: *o, capacity: h.capacity, max: layout.MaxMessage(h.capacity)}
+	c.data = seg.mem[layout.ChanHeader : layout.ChanHeader+c.capacity : layout.ChanHeader+c.capacity]
+	var err error
+	if c.dataWord, err = wake.Open(&h.dataSeq, seg.name+".data"); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
+	}
+	if c.spaceWord, err = wake.Open(&h.spaceSeq, seg.name+".space"); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, c.dataWord.Close(), seg.Close()))
+	}
+	return c, nil
+}
+
+// Name returns the channel's name.
+func (c *Channel) Name() string { return c.seg.name }
+
+// Capacity returns the ring's size in bytes.
+func (c *Channel) Capacity() int64 { return int64(c.capacity) }
+
+// MaxMessage returns the largest message the channel carries: Capacity/2 - 8.
+func (c *Channel) MaxMessage() int { return int(c.max) }
+
+// Sender claims the sender role and returns the sending end. It fails with
+// ErrBusy while another live process (or another handle in this process)
+// holds the role, and with ErrClosed once a sender has closed the channel.
+// The role of a sender that died passes to the caller, which continues from
+// the last published message: nothing committed is lost or overwritten.
+func (c *Channel) Sender() (*Sender, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, wrap("claim sender", c.Name(), ErrClosed)
+	}
+	if c.tx != nil {
+		return nil, wrap("claim sender", c.Name(), ErrBusy)
+	}
+	if err := claim(&c.h.txOwner, &c.h.txClosed); err != nil {
+		return nil, wrap("claim sender", c.Name(), err)
+	}
+	p, err := ring.NewProducer(&c.h.tail, &c.h.head, c.data)
+	if err != nil {
+		release(&c.h.txOwner)
+		return nil, wrap("claim sender", c.Name(), err)
+	}
+	// A dead predecessor may have left its parked flag set.
+	// SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
+	atomic.StoreUint32(&c.h.txParked, 0)
+	s := &Sender{ch: c, h: c.h, p: p}
+	s.w = waiter{
+		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.spaceSeq, parked: &c.h.txParked,
+		peer: &c.h.rxOwner, peerClosed: &c.h.rxClosed,
+	}
+	c.tx = s
+	return s, nil
+}
+
+// Receiver claims the receiver role and returns the receiving end, with the
+// same rules as Sender. A receiver that takes over from a dead one gets again
+// the message its predecessor peeked but did not release.
+func (c *Channel) Receiver() (*Receiver, error) {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil, wrap("claim receiver", c.Name(), ErrClosed)
+	}
+	if c.rx != nil {
+		return nil, wrap("claim receiver", c.Name(), ErrBusy)
+	}
+	if err := claim(&c.h.rxOwner, &c.h.rxClosed); err != nil {
+		return nil, wrap("claim receiver", c.Name(), err)
+	}
+	cons, err := ring.NewConsumer(&c.h.tail, &c.h.head, c.data)
+	if err != nil {
+		release(&c.h.rxOwner)
+		return nil, wrap("claim receiver", c.Name(), err)
+	}
+	// SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
+	atomic.StoreUint32(&c.h.rxParked, 0)
+	r := &Receiver{ch: c, h: c.h, c: cons}
+	r.w = waiter{
+		strategy: c.o.wait, word: c.dataWord, seq: &c.h.dataSeq, parked: &c.h.rxParked,
+		peer: &c.h.txOwner, peerClosed: &c.h.txClosed,
+	}
+	c.rx = r
+	return r, nil
+}
+
+// Close closes the ends this handle handed out that are still open (as their
+// own Close does), releases the wait words and unmaps the segment; with
+// RemoveOnClose it also removes the name. It is idempotent. It must not run
+// concurrently with a call on one of the ends.
+func (c *Channel) Close() error {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	if c.closed {
+		return nil
+	}
+	c.closed = true
+	var errs []error
+	if c.tx != nil {
+		errs = append(errs, c.tx.close())
+	}
+	if c.rx != nil {
+		errs = append(errs, c.rx.close())
+	}
+	errs = append(errs, c.dataWord.Close(), c.spaceWord.Close(), c.seg.Close())
+	return errors.Join(errs...)
+}
+
+// claim takes a role by compare-and-swap of its owner token: from 0, or from
+// a token whose process is dead.
+func claim(owner *uint64, closed *uint32) error {
+	self := uint64(proc.Self())
+	for {
+		// SYNC(tx_closed)/SYNC(rx_closed): seq_cst load; pairs with the store in close.
+		if atomic.LoadUint32(closed) != 0 {
+			return ErrClosed
+		}
+		// SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the CAS here and
+		// the store in release, in any process.
+		cur := atomic.LoadUint64(owner)
+		if cur != 0 && (cur == self || proc.Alive(proc.Token(cur))) {
+			return ErrBusy
+		}
+		// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load above.
+		if atomic.CompareAndSwapUint64(owner, cur, self) {
+			return nil
+		}
+	}
+}
+
+// release gives a role back if this process still holds it.
+func release(owner *uint64) {
+	// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load in claim.
+	atomic.CompareAndSwapUint64(owner, uint64(proc.Self()), 0)
+}

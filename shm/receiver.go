@@ -1,0 +1,148 @@
+package shm
+
+import (
+	"context"
+	"io"
+	"sync/atomic"
+
+	"github.com/shmchan/shmchan/sync/ring"
+)
+
+// Receiver is the receiving end of a channel. Its methods must not be called
+// concurrently with each other (one goroutine receives); Channel.Close must
+// not run concurrently with them either.
+//
+// Recv into a large enough dst, TryRecv, Peek and Release make no allocation,
+// no cgo call, and no system call unless the sender is parked.
+type Receiver struct {
+	ch     *Channel
+	h      *chanHeader
+	c      *ring.Consumer
+	w      waiter
+	closed bool
+}
+
+// Recv appends the next message to dst and returns the extended slice,
+// waiting while the channel is empty. After the sender has closed and every
+// message has been read it returns io.EOF. It returns ErrPeerGone if the
+// sender's process died (after the messages it sent are read), ErrCorrupt if
+// the shared memory breaks the layout, and ErrClosed after Close.
+func (r *Receiver) Recv(dst []byte) ([]byte, error) {
+	return r.RecvContext(context.Background(), dst)
+}
+
+// RecvContext is Recv with a context: when ctx is done it returns ctx.Err()
+// (an expired deadline also matches os.ErrDeadlineExceeded) and consumes
+// nothing.
+func (r *Receiver) RecvContext(ctx context.Context, dst []byte) ([]byte, error) {
+	msg, err := r.PeekContext(ctx)
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, msg...)
+	return dst, r.Release()
+}
+
+// TryRecv is Recv without waiting: ErrEmpty if there is no message now.
+func (r *Receiver) TryRecv(dst []byte) ([]byte, error) {
+	msg, err := r.TryPeek()
+	if err != nil {
+		return dst, err
+	}
+	dst = append(dst, msg...)
+	return dst, r.Release()
+}
+
+// Peek returns the next message in place (zero copy), waiting while the
+// channel is empty, with Recv's errors. The message stays in the channel, and
+// Peek returns it again, until Release. It is not safe to use the slice after
+// Release, Close or Channel.Close; the sender cannot overwrite it before
+// Release, but a hostile peer could, so copy what must not change.
+func (r *Receiver) Peek() ([]byte, error) { return r.PeekContext(context.Background()) }
+
+// PeekContext is Peek with a context, as RecvContext.
+func (r *Receiver) PeekContext(ctx context.Context) ([]byte, error) {
+	msg, err := r.TryPeek()
+	if err != ErrEmpty {
+		return msg, err
+	}
+	return r.peekSlow(ctx)
+}
+
+// TryPeek is Peek without waiting: ErrEmpty if there is no message now, and
+// io.EOF if the sender closed and every message has been read.
+func (r *Receiver) TryPeek() ([]byte, error) {
+	if r.closed {
+		return nil, wrap("receive", r.ch.Name(), ErrClosed)
+	}
+	msg, err := r.c.TryPeek()
+	if err == nil {
+		return msg, nil
+	}
+	if err != ErrEmpty {
+		return nil, wrap("receive", r.ch.Name(), err)
+	}
+	// SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
+	// the store in Sender.close, which follows the sender's last tail store.
+	if atomic.LoadUint32(&r.h.txClosed) != 0 {
+		// Closed: anything published before the close is visible now.
+		if msg, err = r.c.TryPeek(); err == ErrEmpty {
+			return nil, io.EOF
+		} else if err != nil {
+			return nil, wrap("receive", r.ch.Name(), err)
+		}
+		return msg, nil
+	}
+	return nil, ErrEmpty
+}
+
+func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
+	r.w.start()
+	defer r.w.finish()
+	for {
+		if err := r.w.pause(ctx); err != nil {
+			return nil, wrap("receive", r.ch.Name(), err)
+		}
+		msg, err := r.TryPeek()
+		if err != ErrEmpty {
+			return msg, err
+		}
+	}
+}
+
+// Release frees the message returned by the last Peek, letting the sender
+// reuse its space, and wakes the sender if it is parked.
+func (r *Receiver) Release() error {
+	if r.closed {
+		return wrap("release", r.ch.Name(), ErrClosed)
+	}
+	if err := r.c.Release(); err != nil {
+		return wrap("release", r.ch.Name(), err)
+	}
+	notify(&r.h.txParked, &r.h.spaceSeq, r.ch.spaceWord)
+	return nil
+}
+
+// Len returns the bytes of messages (with their framing) waiting in the
+// ring, as far as the receiver knows (a lower bound).
+func (r *Receiver) Len() int { return r.c.Len() }
+
+// Close closes the receiving end: the sender's next Send returns ErrClosed.
+// Messages still in the ring are discarded. Close is idempotent.
+func (r *Receiver) Close() error {
+	r.ch.mu.Lock()
+	defer r.ch.mu.Unlock()
+	return r.close()
+}
+
+func (r *Receiver) close() error {
+	if r.closed {
+		return nil
+	}
+	r.closed = true
+	// SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
+	atomic.StoreUint32(&r.h.rxClosed, 1)
+	notify(&r.h.txParked, &r.h.spaceSeq, r.ch.spaceWord)
+	release(&r.h.rxOwner)
+	return nil
+}

@@ -1,0 +1,153 @@
+package shm
+
+import (
+	"context"
+	"sync/atomic"
+
+	"github.com/shmchan/shmchan/sync/ring"
+)
+
+// Sender is the sending end of a channel. Its methods must not be called
+// concurrently with each other (one goroutine sends); Channel.Close must not
+// run concurrently with them either.
+//
+// Send, TrySend, Reserve and Commit make no allocation, no cgo call, and no
+// system call unless the receiver is parked.
+type Sender struct {
+	ch     *Channel
+	h      *chanHeader
+	p      *ring.Producer
+	w      waiter
+	closed bool
+}
+
+// Send copies msg into the channel as one message, waiting while the ring is
+// full. It returns ErrTooLarge (before writing anything) if msg exceeds
+// MaxMessage, ErrClosed if the receiver has closed the channel or the Sender
+// is closed, and ErrPeerGone if the receiver's process died while Send waited.
+func (s *Sender) Send(msg []byte) error {
+	return s.SendContext(context.Background(), msg)
+}
+
+// SendContext is Send with a context: when ctx is done it returns ctx.Err()
+// (an expired deadline also matches os.ErrDeadlineExceeded) and sends nothing.
+func (s *Sender) SendContext(ctx context.Context, msg []byte) error {
+	buf, err := s.ReserveContext(ctx, len(msg))
+	if err != nil {
+		return err
+	}
+	copy(buf, msg)
+	return s.Commit(len(msg))
+}
+
+// TrySend is Send without waiting: it returns ErrFull at once if there is no
+// room now.
+func (s *Sender) TrySend(msg []byte) error {
+	buf, err := s.TryReserve(len(msg))
+	if err != nil {
+		return err
+	}
+	copy(buf, msg)
+	return s.Commit(len(msg))
+}
+
+// Reserve returns n bytes of the ring for the caller to fill in place (zero
+// copy), waiting while the ring is full. Commit then publishes them. Reserving
+// again before Commit abandons the earlier reservation. It is not safe to use
+// the slice after Commit, Close or Channel.Close.
+func (s *Sender) Reserve(n int) ([]byte, error) {
+	return s.ReserveContext(context.Background(), n)
+}
+
+// ReserveContext is Reserve with a context, as SendContext.
+func (s *Sender) ReserveContext(ctx context.Context, n int) ([]byte, error) {
+	buf, err := s.TryReserve(n)
+	if err != ErrFull {
+		return buf, err
+	}
+	return s.reserveSlow(ctx, n)
+}
+
+// TryReserve is Reserve without waiting: ErrFull if there is no room now.
+func (s *Sender) TryReserve(n int) ([]byte, error) {
+	if s.closed {
+		return nil, wrap("send", s.ch.Name(), ErrClosed)
+	}
+	// SYNC(rx_closed): seq_cst load; pairs with the store in Receiver.close.
+	// It shares the signal line with rx_parked, which notify loads anyway.
+	if atomic.LoadUint32(&s.h.rxClosed) != 0 {
+		return nil, wrap("send", s.ch.Name(), errReceiverClosed)
+	}
+	buf, err := s.p.TryReserve(n)
+	if err != nil && err != ErrFull {
+		return nil, wrap("send", s.ch.Name(), err)
+	}
+	return buf, err
+}
+
+var (
+	errReceiverClosed = &closedError{"receiver closed the channel"}
+	errSenderClosed   = &closedError{"sender closed the channel"}
+)
+
+// closedError says which end closed; it matches ErrClosed.
+type closedError struct{ msg string }
+
+func (e *closedError) Error() string        { return e.msg }
+func (e *closedError) Is(target error) bool { return target == ErrClosed }
+
+func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {
+	s.w.start()
+	defer s.w.finish()
+	for {
+		if err := s.w.pause(ctx); err != nil {
+			return nil, wrap("send", s.ch.Name(), err)
+		}
+		buf, err := s.TryReserve(n)
+		if err != ErrFull {
+			return buf, err
+		}
+	}
+}
+
+// Commit publishes the first m bytes of the pending reservation as one
+// message (m may be less than the n reserved) and wakes the receiver if it is
+// parked. It returns an error matching ErrTooLarge if m exceeds the
+// reservation.
+func (s *Sender) Commit(m int) error {
+	if s.closed {
+		return wrap("commit", s.ch.Name(), ErrClosed)
+	}
+	if err := s.p.Commit(m); err != nil {
+		return wrap("commit", s.ch.Name(), err)
+	}
+	notify(&s.h.rxParked, &s.h.dataSeq, s.ch.dataWord)
+	return nil
+}
+
+// Free returns the bytes free in the ring as far as the sender knows (a
+// lower bound).
+func (s *Sender) Free() int { return s.p.Free() }
+
+// Close closes the sending end: the receiver reads what is left and then gets
+// io.EOF. A pending reservation is abandoned. The role is released, and no
+// sender can claim the channel again. Close is idempotent.
+func (s *Sender) Close() error {
+	s.ch.mu.Lock()
+	defer s.ch.mu.Unlock()
+	return s.close()
+}
+
+func (s *Sender) close() error {
+	if s.closed {
+		return nil
+	}
+	s.closed = true
+	// SYNC(tx_closed): seq_cst store after our last tail store; pairs with
+	// the load in Receiver.peekSlow, which re-checks tail after seeing it.
+	atomic.StoreUint32(&s.h.txClosed, 1)
+	// Wake the receiver unconditionally if parked, as notify does.
+	notify(&s.h.rxParked, &s.h.dataSeq, s.ch.dataWord)
+	release(&s.h.txOwner)
+	return nil
+}
