@@ -223,7 +223,7 @@ func (c *Channel) Sender() (*Sender, error) {
 	if err := claim(&c.h.txOwner, &c.h.txClosed); err != nil {
 		return nil, wrap("claim sender", c.Name(), err)
 	}
-	p, err := ring.NewProducer(&c.h.tail, &c.h.head, c.data)
+	p, err := ring.NewProducer(&c.h.head, c.data)
 	if err != nil {
 		release(&c.h.txOwner)
 		return nil, wrap("claim sender", c.Name(), err)
@@ -255,7 +255,7 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	if err := claim(&c.h.rxOwner, &c.h.rxClosed); err != nil {
 		return nil, wrap("claim receiver", c.Name(), err)
 	}
-	cons, err := ring.NewConsumer(&c.h.tail, &c.h.head, c.data)
+	cons, err := ring.NewConsumer(&c.h.head, c.data)
 	if err != nil {
 		release(&c.h.rxOwner)
 		return nil, wrap("claim receiver", c.Name(), err)

@@ -18,9 +18,9 @@ type chanHeader struct {
 	dataOffset uint64 // 4096
 	maxMessage uint64 // capacity/2 - 8
 	creator    uint64 // creator's process token
-	_          [layout.OffTail - layout.OffCreator - 8]byte
+	_          [layout.OffSenderLine - layout.OffCreator - 8]byte
 
-	tail    uint64 // sender line
+	_       uint64 // sender line: reserved
 	txOwner uint64
 	_       [layout.OffHead - layout.OffTxOwner - 8]byte
 
@@ -48,7 +48,6 @@ var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.capacity)-layout.OffCapacity]
 var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.dataOffset)-layout.OffDataOffset]
 var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.maxMessage)-layout.OffMaxMessage]
 var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.creator)-layout.OffCreator]
-var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.tail)-layout.OffTail]
 var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.txOwner)-layout.OffTxOwner]
 var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.head)-layout.OffHead]
 var _ = [1]struct{}{}[unsafe.Offsetof(chanHeader{}.rxOwner)-layout.OffRxOwner]

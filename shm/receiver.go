@@ -83,7 +83,7 @@ func (r *Receiver) TryPeek() ([]byte, error) {
 		return nil, wrap("receive", r.ch.Name(), err)
 	}
 	// SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
-	// the store in Sender.close, which follows the sender's last tail store.
+	// the store in Sender.close, which follows the sender's last record.
 	if atomic.LoadUint32(&r.h.txClosed) != 0 {
 		// Closed: anything published before the close is visible now.
 		if msg, err = r.c.TryPeek(); err == ErrEmpty {
@@ -122,10 +122,6 @@ func (r *Receiver) Release() error {
 	notify(&r.h.txParked, &r.h.spaceSeq, r.ch.spaceWord)
 	return nil
 }
-
-// Len returns the bytes of messages (with their framing) waiting in the
-// ring, as far as the receiver knows (a lower bound).
-func (r *Receiver) Len() int { return r.c.Len() }
 
 // Close closes the receiving end: the sender's next Send returns ErrClosed.
 // Messages still in the ring are discarded. Close is idempotent.

@@ -143,8 +143,8 @@ func (s *Sender) close() error {
 		return nil
 	}
 	s.closed = true
-	// SYNC(tx_closed): seq_cst store after our last tail store; pairs with
-	// the load in Receiver.peekSlow, which re-checks tail after seeing it.
+	// SYNC(tx_closed): seq_cst store after our last record header; pairs with
+	// the load in Receiver.TryPeek, which looks again after seeing it.
 	atomic.StoreUint32(&s.h.txClosed, 1)
 	// Wake the receiver unconditionally if parked, as notify does.
 	notify(&s.h.rxParked, &s.h.dataSeq, s.ch.dataWord)

@@ -4,12 +4,14 @@ package shm
 type WaitStrategy int
 
 const (
-	// Adaptive spins briefly, then yields the processor, then parks on the
-	// shared wait word. It is the default: it is nearly as fast as Spin when
+	// Adaptive spins for 20 µs, then yields the processor until 100 µs,
+	// then parks on the shared wait word. It is the default: it is nearly as fast as Spin when
 	// both sides are busy and costs nearly nothing when they are idle.
 	Adaptive WaitStrategy = iota
-	// Spin polls the shared indices without ever sleeping: the lowest
-	// latency, at the cost of a whole core while it waits.
+	// Spin polls shared memory without ever sleeping: the lowest latency,
+	// at the cost of a whole core while it waits. After 50 µs without
+	// progress it also yields the processor between polls (sched_yield), so
+	// that a peer sharing its core still runs.
 	Spin
 	// Block parks at once on the shared wait word (a futex on Linux).
 	Block

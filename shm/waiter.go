@@ -4,7 +4,6 @@ import (
 	"context"
 	"fmt"
 	"os"
-	"runtime"
 	"sync/atomic"
 	"time"
 
@@ -16,6 +15,7 @@ import (
 const (
 	spinFor      = 20 * time.Microsecond  // Adaptive: spin this long...
 	yieldFor     = 100 * time.Microsecond // ...then yield until this long...
+	spinYield    = 50 * time.Microsecond  // Spin: after this long, yield the CPU every checkEvery spins
 	maxSleep     = 50 * time.Millisecond  // ...then park, waking at least this often
 	livenessTick = 50 * time.Millisecond  // check the peer's token this often while waiting
 	checkEvery   = 64                     // spins between clock reads
@@ -86,11 +86,17 @@ func (w *waiter) pause(ctx context.Context) error {
 	waited := now.Sub(w.began)
 	switch {
 	case w.strategy == Spin:
+		// Never sleep, but let the peer run if it shares our core: on a
+		// machine with more busy threads than cores, a pure spin would burn
+		// whole time slices while the peer waits for one.
+		if waited >= spinYield {
+			osYield()
+		}
 		return nil
 	case w.strategy == Adaptive && waited < spinFor:
 		return nil
 	case w.strategy == Adaptive && waited < yieldFor:
-		runtime.Gosched()
+		osYield()
 		return nil
 	}
 	if !w.armed {
@@ -108,8 +114,9 @@ func (w *waiter) pause(ctx context.Context) error {
 		// flag is set, so that a bump after the re-check makes the sleep return.
 		w.armedSeq = atomic.LoadUint32(w.seq)
 		// SYNC(rx_parked)/SYNC(tx_parked): seq_cst store, then the caller's
-		// re-check loads the peer's index: pairs with the peer's index store
-		// then parked load in notify (Dekker).
+		// re-check loads the record header (receiver) or head (sender):
+		// pairs with the peer's header or head store then parked load in
+		// notify (Dekker).
 		atomic.StoreUint32(w.parked, 1)
 		w.armed = true
 		return nil
@@ -165,8 +172,9 @@ func (w *waiter) peerAlive() bool {
 // notify wakes the peer if it is parked on its word: the only system call on
 // the data path, made only when the peer sleeps.
 func notify(parked, seq *uint32, word *wake.Word) {
-	// SYNC(rx_parked)/SYNC(tx_parked): seq_cst load after our seq_cst index
-	// store; pairs with the peer's parked store then index load in pause.
+	// SYNC(rx_parked)/SYNC(tx_parked): seq_cst load after our seq_cst record
+	// header (sender) or head (receiver) store; pairs with the peer's parked
+	// store then header or head load in pause.
 	if atomic.LoadUint32(parked) != 0 {
 		// SYNC(data_seq)/SYNC(space_seq): bump before waking, so that a peer
 		// between its seq load and its futex wait does not sleep.

@@ -31,9 +31,9 @@ const (
 	OffMaxMessage = OffDataOffset + 8 // u64
 	OffCreator    = OffMaxMessage + 8 // u64
 
-	// Sender line.
-	OffTail    = 1 * Line    // u64
-	OffTxOwner = OffTail + 8 // u64
+	// Sender line. 0x080 is reserved (zero): v1 publishes records in line.
+	OffSenderLine = 1 * Line
+	OffTxOwner    = OffSenderLine + 8 // u64
 
 	// Receiver line.
 	OffHead    = 2 * Line    // u64
@@ -53,7 +53,9 @@ const (
 	FlagsIncompatibleMask = 0xFFFF
 )
 
-// Records in the data region.
+// Records in the data region. The header is one little-endian u64, stored
+// and loaded atomically: length in the low 32 bits, kind in the high 32. A
+// zero header means "nothing published here yet".
 const (
 	RecordHeader = 8 // u32 len, u32 kind
 	KindMessage  = 1

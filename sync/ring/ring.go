@@ -3,32 +3,41 @@
 // channel. It knows nothing of mappings, processes or sleeping: it is the
 // non-blocking core that package shm wraps with waits, roles and names.
 //
-// The region and its two indices follow docs/layout.md: tail and head are
-// free-running uint64 byte counts masked by a power-of-two capacity (as in the
-// kernel's circ_buf.h); records are a u32 length and a u32 kind followed by the
-// payload, 8-byte aligned, and a padding record fills the end of the region
-// when the next record would not fit, so that every record is contiguous.
-// Each side keeps a process-local copy of the other side's index and reloads
-// the shared one only when its copy says the ring is full (producer) or empty
-// (consumer), as rigtorp's SPSCQueue does: in steady streaming each side
-// touches the other's cache line about once per batch, not once per record.
+// The region follows docs/layout.md. Positions are free-running uint64 byte
+// counts masked by a power-of-two capacity (as in the kernel's circ_buf.h).
+// A record is an 8-byte header (u32 length, u32 kind) and its payload, 8-byte
+// aligned; a padding record fills the end of the region when the next record
+// would not fit, so that every record is contiguous.
 //
-// Memory ordering. The producer writes a record with plain stores and then
-// stores tail with sync/atomic; the consumer loads tail with sync/atomic and
-// then reads the record. The Go memory model says an atomic store that is
-// observed by an atomic load "synchronizes before" it, with the semantics of
-// C++ sequentially consistent atomics; a C peer that stores with
-// memory_order_release (or stronger) and loads with memory_order_acquire (or
-// stronger) pairs with it. Go offers no weaker order, so every index store is
-// sequentially consistent, which the parked-flag handshake in package shm
+// Publication is in line, as in Aeron and the LMAX Disruptor: the producer
+// writes the payload, then a zero terminator word where the next record will
+// start, then stores the record's header atomically. The consumer polls the
+// header word at its own position: zero means empty, anything else is a
+// complete record. Polling the data itself (rather than a separate tail index
+// on another cache line) means one cache-line transfer carries both the
+// "something is there" signal and the first bytes of the message, which
+// halves the cross-core latency of a small message. The consumer publishes
+// its position (head) after each record, and the producer reloads head only
+// when its process-local copy says the ring is full (rigtorp's SPSCQueue).
+// The producer always leaves 8 bytes free for the terminator.
+//
+// Memory ordering. The producer's header store and the consumer's header
+// load are sync/atomic operations on the same aligned word: the Go memory
+// model says an atomic store observed by an atomic load "synchronizes before"
+// it, with the semantics of C++ sequentially consistent atomics, so the
+// payload and terminator written before the header are visible to the
+// consumer that saw the header. A C peer pairs with memory_order_release
+// stores and memory_order_acquire loads (or stronger). The head store is
+// sequentially consistent too, which package shm's parked-flag handshake
 // relies on.
 //
-// The other side's bytes are untrusted. Every index loaded from shared memory
-// is checked against the local one (head <= tail <= head+capacity, multiples of
-// 8), every record header is read once into a local and checked before use,
-// and a violation returns ErrCorrupt: never a panic, never an access outside
-// the region. A hostile peer can still change payload bytes under a reader
-// that holds a Peek slice; copying them out (Consumer.Read) gives a snapshot.
+// The other side's bytes are untrusted. Every header is read once into a
+// local and checked before use (kind, length, bounds within the region and
+// within one capacity of the last released position), head is checked
+// against the producer's own position, and a violation returns ErrCorrupt:
+// never a panic, never an access outside the region. A hostile peer can
+// still change payload bytes under a reader that holds a Peek slice; copying
+// them out (TryRead) gives a snapshot.
 package ring
 
 import (
@@ -36,25 +45,28 @@ import (
 	"fmt"
 	"math/bits"
 	"sync/atomic"
+	"unsafe"
 
 	"github.com/shmchan/shmchan/internal/layout"
 )
 
 // geometry is the part both sides share.
 type geometry struct {
-	tail *uint64 // shared: written by the producer
 	head *uint64 // shared: written by the consumer
 	data []byte  // the region; len(data) == capacity
 	mask uint64
 	max  uint64 // largest payload
 }
 
-func newGeometry(tail, head *uint64, data []byte) (geometry, error) {
+func newGeometry(head *uint64, data []byte) (geometry, error) {
 	c := uint64(len(data))
-	if c < 16 || bits.OnesCount64(c) != 1 {
-		return geometry{}, fmt.Errorf("ring: capacity %d is not a power of two >= 16: %w", c, ErrCorrupt)
+	if c < 64 || bits.OnesCount64(c) != 1 {
+		return geometry{}, fmt.Errorf("ring: capacity %d is not a power of two >= 64: %w", c, ErrCorrupt)
 	}
-	return geometry{tail: tail, head: head, data: data, mask: c - 1, max: layout.MaxMessage(c)}, nil
+	if uintptr(unsafe.Pointer(unsafe.SliceData(data)))%8 != 0 {
+		return geometry{}, fmt.Errorf("ring: region not 8-byte aligned: %w", ErrCorrupt)
+	}
+	return geometry{head: head, data: data, mask: c - 1, max: layout.MaxMessage(c)}, nil
 }
 
 // Capacity returns the region's size in bytes.
@@ -63,20 +75,43 @@ func (g *geometry) Capacity() int { return len(g.data) }
 // MaxMessage returns the largest payload a record can carry: capacity/2 - 8.
 func (g *geometry) MaxMessage() int { return int(g.max) }
 
-// checkIndices validates a head/tail pair read (at least in part) from
-// shared memory.
-func (g *geometry) checkIndices(head, tail uint64) error {
-	if head%8 != 0 || tail%8 != 0 || tail-head > uint64(len(g.data)) {
-		return fmt.Errorf("ring: indices head=%d tail=%d (capacity %d): %w", head, tail, len(g.data), ErrCorrupt)
+// word returns the header word at position at (a multiple of 8 below the
+// capacity, which every caller ensures).
+func (g *geometry) word(at uint64) *uint64 {
+	return (*uint64)(unsafe.Pointer(&g.data[at]))
+}
+
+// header packs a record header as the little-endian u64 whose low half is
+// the length and high half the kind (docs/layout.md).
+func header(n uint64, kind uint64) uint64 { return kind<<32 | n }
+
+// record checks the header hdr found at position at (with room bytes to the
+// end of the region) and returns the bytes the record occupies, whether it
+// is padding, and its payload length.
+func (g *geometry) record(hdr, at uint64) (step uint64, pad bool, n uint64, err error) {
+	n, kind := hdr&0xFFFFFFFF, hdr>>32
+	room := uint64(len(g.data)) - at
+	switch kind {
+	case layout.KindPadding:
+		if at == 0 || n != room-layout.RecordHeader {
+			return 0, false, 0, fmt.Errorf("ring: padding of %d bytes at %d (%d to the end): %w", n, at, room, ErrCorrupt)
+		}
+		return room, true, 0, nil
+	case layout.KindMessage:
+		step = layout.RecordHeader + layout.Align8(n)
+		if n > g.max || step > room {
+			return 0, false, 0, fmt.Errorf("ring: record of %d bytes at %d (%d to the end, max %d): %w", n, at, room, g.max, ErrCorrupt)
+		}
+		return step, false, n, nil
 	}
-	return nil
+	return 0, false, 0, fmt.Errorf("ring: record kind %d at %d: %w", kind, at, ErrCorrupt)
 }
 
 // Producer writes records. Exactly one goroutine of one process may use a
 // Producer at a time; it is not safe for concurrent use.
 type Producer struct {
 	geometry
-	pos        uint64 // our tail: only we write the shared one
+	pos        uint64 // where the next record goes
 	cachedHead uint64 // last head we loaded; head only grows, so it is conservative
 
 	// The pending reservation, if resv >= 0.
@@ -84,22 +119,39 @@ type Producer struct {
 	resPad uint64 // padding bytes before the record
 }
 
-// NewProducer attaches a producer to the ring at tail, head and data, taking
-// up the stream where the shared tail says it is (a restarted producer does
-// not overwrite what the consumer has not read).
-func NewProducer(tail, head *uint64, data []byte) (*Producer, error) {
-	g, err := newGeometry(tail, head, data)
+// NewProducer attaches a producer to the ring whose consumer position is
+// head. It takes up the stream where the records end: starting at head, it
+// walks the published records to the first zero header. A restarted
+// producer therefore continues after the last record its dead predecessor
+// published, and overwrites neither that nor anything unread.
+func NewProducer(head *uint64, data []byte) (*Producer, error) {
+	g, err := newGeometry(head, data)
 	if err != nil {
 		return nil, err
 	}
-	// SYNC(tail): acquire; our own (or a dead predecessor's) last publication.
-	t := atomic.LoadUint64(tail)
 	// SYNC(head): acquire; pairs with the store in Consumer.Release.
 	h := atomic.LoadUint64(head)
-	if err := g.checkIndices(h, t); err != nil {
-		return nil, err
+	if h%8 != 0 {
+		return nil, fmt.Errorf("ring: head %d not a multiple of 8: %w", h, ErrCorrupt)
 	}
-	return &Producer{geometry: g, pos: t, cachedHead: h, resv: -1}, nil
+	pos := h
+	for {
+		at := pos & g.mask
+		// SYNC(record): acquire; pairs with the header store in Commit.
+		hdr := atomic.LoadUint64(g.word(at))
+		if hdr == 0 {
+			break
+		}
+		step, _, _, err := g.record(hdr, at)
+		if err != nil {
+			return nil, err
+		}
+		if pos+step-h > uint64(len(data))-layout.RecordHeader {
+			return nil, fmt.Errorf("ring: records from head %d run past one capacity: %w", h, ErrCorrupt)
+		}
+		pos += step
+	}
+	return &Producer{geometry: g, pos: pos, cachedHead: h, resv: -1}, nil
 }
 
 // TryReserve reserves room for a payload of n bytes and returns it as a
@@ -117,16 +169,13 @@ func (p *Producer) TryReserve(n int) ([]byte, error) {
 	if at+rec > uint64(len(p.data)) {
 		pad = uint64(len(p.data)) - at // fill to the end; the record starts at 0
 	}
-	need := pad + rec
+	need := pad + rec + layout.RecordHeader // and the terminator after it
 	if p.pos+need-p.cachedHead > uint64(len(p.data)) {
 		// SYNC(head): acquire; pairs with the store in Consumer.Release. The
 		// consumer is done with every byte before it.
 		h := atomic.LoadUint64(p.head)
-		if h < p.cachedHead || h > p.pos {
-			return nil, fmt.Errorf("ring: head moved from %d to %d with tail %d: %w", p.cachedHead, h, p.pos, ErrCorrupt)
-		}
-		if err := p.checkIndices(h, p.pos); err != nil {
-			return nil, err
+		if h < p.cachedHead || h > p.pos || h%8 != 0 {
+			return nil, fmt.Errorf("ring: head moved from %d to %d with the producer at %d: %w", p.cachedHead, h, p.pos, ErrCorrupt)
 		}
 		p.cachedHead = h
 		if p.pos+need-h > uint64(len(p.data)) {
@@ -148,17 +197,25 @@ func (p *Producer) Commit(m int) error {
 	if m < 0 || m > p.resv {
 		return fmt.Errorf("ring: commit %d bytes of a %d-byte reservation: %w", m, p.resv, ErrTooLarge)
 	}
+	at := p.pos & p.mask
+	recAt := (p.pos + p.resPad) & p.mask
+	step := layout.RecordHeader + layout.Align8(uint64(m))
+	// The terminator: the consumer, having read this record, finds zero
+	// where the next one goes until that one is published. It lies in the
+	// 8 bytes TryReserve kept free.
+	binary.LittleEndian.PutUint64(p.data[(recAt+step)&p.mask:], 0)
+	hdr := header(uint64(m), layout.KindMessage)
 	if p.resPad > 0 {
-		at := p.pos & p.mask
-		putHeader(p.data[at:], uint32(p.resPad-layout.RecordHeader), layout.KindPadding)
+		// The record at 0 first, then the padding that leads to it.
+		binary.LittleEndian.PutUint64(p.data[recAt:], hdr)
+		at, hdr = p.pos&p.mask, header(p.resPad-layout.RecordHeader, layout.KindPadding)
 	}
-	at := (p.pos + p.resPad) & p.mask
-	putHeader(p.data[at:], uint32(m), layout.KindMessage)
-	p.pos += p.resPad + layout.RecordHeader + layout.Align8(uint64(m))
+	p.pos += p.resPad + step
 	p.resv = -1
-	// SYNC(tail): release (seq_cst); publishes the padding, header and payload
-	// written above; pairs with the acquire load in Consumer.TryPeek.
-	atomic.StoreUint64(p.tail, p.pos)
+	// SYNC(record): release (seq_cst); publishes the payload, the terminator
+	// (and a record behind padding) written above; pairs with the acquire
+	// load in Consumer.TryPeek.
+	atomic.StoreUint64(p.word(at), hdr)
 	return nil
 }
 
@@ -174,42 +231,41 @@ func (p *Producer) TryWrite(msg []byte) error {
 
 // Free returns the bytes free for records as far as the producer knows: it
 // may be lower than the truth (the consumer may have read more since), never
-// higher. Padding can make the largest record that fits smaller than Free.
+// higher. It counts the 8 bytes kept for the terminator as used. Padding can
+// make the largest record that fits smaller than Free.
 func (p *Producer) Free() int {
 	// SYNC(head): acquire; pairs with the store in Consumer.Release.
 	h := atomic.LoadUint64(p.head)
 	if h < p.cachedHead || h > p.pos {
 		h = p.cachedHead // corrupt: report what we last trusted
 	}
-	return len(p.data) - int(p.pos-h)
+	return len(p.data) - layout.RecordHeader - int(p.pos-h)
 }
 
 // Consumer reads records. Exactly one goroutine of one process may use a
 // Consumer at a time; it is not safe for concurrent use.
 type Consumer struct {
 	geometry
-	pos        uint64 // our head: only we write the shared one
-	cachedTail uint64 // last tail we loaded
-	next       uint64 // head after the peeked record, if peeked
-	peeked     bool
+	pos      uint64 // where the next record is
+	released uint64 // the head we last stored
+	next     uint64 // position after the peeked record, if peeked
+	peeked   bool
 }
 
 // NewConsumer attaches a consumer to the ring, taking up the stream where the
 // shared head says it is (a record a dead predecessor peeked but did not
 // release is delivered again).
-func NewConsumer(tail, head *uint64, data []byte) (*Consumer, error) {
-	g, err := newGeometry(tail, head, data)
+func NewConsumer(head *uint64, data []byte) (*Consumer, error) {
+	g, err := newGeometry(head, data)
 	if err != nil {
 		return nil, err
 	}
 	// SYNC(head): acquire; our own (or a dead predecessor's) last release.
 	h := atomic.LoadUint64(head)
-	// SYNC(tail): acquire; pairs with the store in Producer.Commit.
-	t := atomic.LoadUint64(tail)
-	if err := g.checkIndices(h, t); err != nil {
-		return nil, err
+	if h%8 != 0 {
+		return nil, fmt.Errorf("ring: head %d not a multiple of 8: %w", h, ErrCorrupt)
 	}
-	return &Consumer{geometry: g, pos: h, cachedTail: t}, nil
+	return &Consumer{geometry: g, pos: h, released: h}, nil
 }
 
 // TryPeek returns the next message as a slice of the ring, without copying
@@ -217,47 +273,27 @@ func NewConsumer(tail, head *uint64, data []byte) (*Consumer, error) {
 // TryPeek returns it again) until Release. The slice is valid until Release.
 func (c *Consumer) TryPeek() ([]byte, error) {
 	for {
-		if c.pos == c.cachedTail {
-			// SYNC(tail): acquire; pairs with the store in Producer.Commit:
-			// every record byte before tail is written.
-			t := atomic.LoadUint64(c.tail)
-			if t == c.pos {
-				return nil, ErrEmpty
-			}
-			if t < c.cachedTail {
-				return nil, fmt.Errorf("ring: tail moved back from %d to %d: %w", c.cachedTail, t, ErrCorrupt)
-			}
-			if err := c.checkIndices(c.pos, t); err != nil {
-				return nil, err
-			}
-			c.cachedTail = t
-		}
 		at := c.pos & c.mask
-		avail := c.cachedTail - c.pos // a multiple of 8, at least 8
-		room := uint64(len(c.data)) - at
-		// Read the header once; everything below uses these locals.
-		n := uint64(binary.LittleEndian.Uint32(c.data[at:]))
-		kind := binary.LittleEndian.Uint32(c.data[at+4:])
-		switch kind {
-		case layout.KindPadding:
-			if n != room-layout.RecordHeader || room > avail {
-				return nil, fmt.Errorf("ring: padding of %d bytes at %d (%d to the end, %d published): %w", n, at, room, avail, ErrCorrupt)
-			}
-			c.pos += room // skipped; the next Release publishes it
-			if c.peeked {
-				c.next = c.pos
-			}
-		case layout.KindMessage:
-			rec := layout.RecordHeader + layout.Align8(n)
-			if n > c.max || rec > avail || rec > room {
-				return nil, fmt.Errorf("ring: record of %d bytes at %d (%d published, max %d): %w", n, at, avail, c.max, ErrCorrupt)
-			}
-			c.next, c.peeked = c.pos+rec, true
-			start := at + layout.RecordHeader
-			return c.data[start : start+n : start+n], nil
-		default:
-			return nil, fmt.Errorf("ring: record kind %d at %d: %w", kind, at, ErrCorrupt)
+		// SYNC(record): acquire; pairs with the header store in
+		// Producer.Commit: the payload and the terminator are written.
+		hdr := atomic.LoadUint64(c.word(at))
+		if hdr == 0 {
+			return nil, ErrEmpty
 		}
+		step, pad, n, err := c.record(hdr, at)
+		if err != nil {
+			return nil, err
+		}
+		if c.pos+step-c.released > uint64(len(c.data))-layout.RecordHeader {
+			return nil, fmt.Errorf("ring: record at %d runs past one capacity from head %d: %w", c.pos, c.released, ErrCorrupt)
+		}
+		if pad {
+			c.pos += step // skipped; the next Release publishes it
+			continue
+		}
+		c.next, c.peeked = c.pos+step, true
+		start := at + layout.RecordHeader
+		return c.data[start : start+n : start+n], nil
 	}
 }
 
@@ -268,6 +304,7 @@ func (c *Consumer) Release() error {
 		return ErrNoReservation
 	}
 	c.pos, c.peeked = c.next, false
+	c.released = c.pos
 	// SYNC(head): release (seq_cst); we are done reading every byte before
 	// it; pairs with the acquire load in Producer.TryReserve.
 	atomic.StoreUint64(c.head, c.pos)
@@ -283,20 +320,4 @@ func (c *Consumer) TryRead(dst []byte) ([]byte, error) {
 	}
 	dst = append(dst, msg...)
 	return dst, c.Release()
-}
-
-// Len returns the bytes of records published and not yet released, as far
-// as the consumer knows: it may be lower than the truth, never higher.
-func (c *Consumer) Len() int {
-	// SYNC(tail): acquire; pairs with the store in Producer.Commit.
-	t := atomic.LoadUint64(c.tail)
-	if c.checkIndices(c.pos, t) != nil || t < c.cachedTail {
-		t = c.cachedTail
-	}
-	return int(t - c.pos)
-}
-
-func putHeader(b []byte, n uint32, kind uint32) {
-	binary.LittleEndian.PutUint32(b, n)
-	binary.LittleEndian.PutUint32(b[4:], kind)
 }
