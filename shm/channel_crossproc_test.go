@@ -208,7 +208,10 @@ func init() {
 			return fail("%v", err)
 		}
 		fmt.Println("ready")
-		select {}
+		// Not select{}: without cgo the runtime would call that a deadlock
+		// and exit the child before the test kills it.
+		time.Sleep(time.Hour)
+		return 0
 	})
 }
 

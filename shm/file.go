@@ -57,16 +57,15 @@ func OpenFile(path string, opts ...Option) (*Segment, error) {
 	return s, nil
 }
 
-// mapFile sizes (when creating) and maps f, then closes it.
+// mapFile sizes (when creating) and maps f, then closes it. A read-only
+// CreateFile is sized too: a mapping past the end of the file faults.
 func mapFile(f *os.File, path string, size int64, o *options) (*Segment, error) {
 	defer f.Close()
-	if !o.readOnly {
-		if fi, err := f.Stat(); err != nil {
+	if fi, err := f.Stat(); err != nil {
+		return nil, err
+	} else if fi.Size() != size {
+		if err := f.Truncate(size); err != nil {
 			return nil, err
-		} else if fi.Size() != size {
-			if err := f.Truncate(size); err != nil {
-				return nil, err
-			}
 		}
 	}
 	prot := mmap.RDWR

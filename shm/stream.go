@@ -70,9 +70,13 @@ func (st *Stream) WriteAt(p []byte, off int64) (int, error) { return st.seg.Writ
 
 // Seek sets the cursor, as io.Seeker. Seeking past the end is allowed (a
 // later read returns io.EOF and a write fails); a negative position is not.
+// After Close it fails with ErrClosed, as the other calls do.
 func (st *Stream) Seek(offset int64, whence int) (int64, error) {
 	st.mu.Lock()
 	defer st.mu.Unlock()
+	if err := st.seg.view("seek", false, func([]byte) error { return nil }); err != nil {
+		return 0, err
+	}
 	var base int64
 	switch whence {
 	case io.SeekStart:
