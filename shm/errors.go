@@ -56,8 +56,8 @@ var (
 	// overwritten; the channel cannot be trusted any more.
 	ErrCorrupt = ring.ErrCorrupt
 
-	// ErrBusy reports that the sender or receiver role is held by another live
-	// process or handle.
+	// ErrBusy reports that a channel's sender or receiver role, or a
+	// mailbox's writer role, is held by another live process or handle.
 	ErrBusy = errors.New("shm: role already claimed")
 
 	// ErrFull reports that TrySend found no room for the message.
@@ -66,7 +66,8 @@ var (
 	// ErrEmpty reports that TryRecv or TryPeek found no message.
 	ErrEmpty = ring.ErrEmpty
 
-	// ErrTooLarge reports a message larger than the channel's maximum.
+	// ErrTooLarge reports a message larger than the channel's maximum, or a
+	// value larger than a mailbox's maximum.
 	ErrTooLarge = ring.ErrTooLarge
 
 	// ErrNoReservation reports Commit without a pending Reserve, or Release

@@ -40,7 +40,8 @@ func WithMode(mode fs.FileMode) Option {
 
 // ReadOnly maps the segment without write permission. Every write through a
 // view then fails with ErrReadOnly before touching memory. Channels and
-// mailbox writers need write access and refuse a read-only segment.
+// mailboxes (mailbox readers too: they write their read check and wait
+// count) need write access and refuse ReadOnly with ErrReadOnly.
 func ReadOnly() Option {
 	return func(o *options) { o.readOnly = true }
 }

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"os"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -39,14 +40,14 @@ type waiter struct {
 	lastCheck time.Time
 	armed     bool   // parked flag set, seq loaded: the next pause sleeps
 	armedSeq  uint32 // the seq value loaded before arming
-	stop      func() bool
+	cancel    *cancelWake
 }
 
 // start begins a blocking call.
 func (w *waiter) start() {
 	w.spins, w.armed = 0, false
 	w.began, w.lastCheck = time.Time{}, time.Time{}
-	w.stop = nil
+	w.cancel = nil
 }
 
 // finish ends a blocking call: it clears the parked flag if set and drops
@@ -57,9 +58,9 @@ func (w *waiter) finish() {
 		atomic.StoreUint32(w.parked, 0)
 		w.armed = false
 	}
-	if w.stop != nil {
-		w.stop()
-		w.stop = nil
+	if w.cancel != nil {
+		w.cancel.stop()
+		w.cancel = nil
 	}
 }
 
@@ -100,11 +101,11 @@ func (w *waiter) pause(ctx context.Context) error {
 		return nil
 	}
 	if !w.armed {
-		if done := ctx.Done(); done != nil && w.stop == nil {
+		if done := ctx.Done(); done != nil && w.cancel == nil {
 			// Wake ourselves when ctx is cancelled: a cancel without a
 			// deadline would otherwise wait for the next maxSleep tick.
 			seq, word := w.seq, w.word
-			w.stop = context.AfterFunc(ctx, func() {
+			w.cancel = onCancel(ctx, func() {
 				// SYNC(data_seq)/SYNC(space_seq): bump so that our futex wait returns.
 				atomic.AddUint32(seq, 1)
 				word.Wake()
@@ -181,4 +182,37 @@ func notify(parked, seq *uint32, word *wake.Word) {
 		atomic.AddUint32(seq, 1)
 		word.Wake()
 	}
+}
+
+// cancelWake runs a wakeup when a context is cancelled, and never after stop
+// returns: a blocking call that returns may be followed at once by Close,
+// which unmaps the memory the wakeup touches.
+type cancelWake struct {
+	mu       sync.Mutex
+	done     bool        // stop was called: the mapping may be gone
+	stopFunc func() bool // from context.AfterFunc
+}
+
+// onCancel arranges for wake to run when ctx is cancelled, until stop.
+func onCancel(ctx context.Context, wake func()) *cancelWake {
+	c := &cancelWake{}
+	c.stopFunc = context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.done {
+			wake()
+		}
+	})
+	return c
+}
+
+// stop makes sure the wakeup never runs after it returns: if the callback
+// has started, stop waits for it to finish or makes it do nothing.
+func (c *cancelWake) stop() {
+	if c.stopFunc() {
+		return // the callback will never run
+	}
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
 }

@@ -1,0 +1,507 @@
+package shm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"runtime"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unsafe"
+
+	"github.com/shmchan/shmchan/internal/proc"
+	"github.com/shmchan/shmchan/sync/seqlock"
+	"github.com/shmchan/shmchan/sync/wake"
+)
+
+// Mailbox is a latest-value cell over a named shared-memory segment, laid
+// out as docs/layout.md specifies ("Mailbox", version 1): one writer
+// publishes whole values of up to MaxValue bytes, and any number of readers,
+// in any number of processes, read the newest complete one. It suits state
+// that only matters when fresh: video frames, sensor readings, a
+// configuration snapshot.
+//
+// A reader never sees a torn value and never blocks the writer. A reader
+// that is slower than the writer skips versions; versions count publishes
+// from 1, so the gap between two versions it read tells it how many it
+// skipped. The values live in three slots (a triple buffer of seqlocks; see
+// package sync/seqlock for the algorithm and the measurements behind it):
+// a writer killed in the middle of a publish leaves the previous value
+// intact.
+//
+// The writer role is claimed by the first Publish of a handle, and is held by
+// at most one live process (and one handle) at a time; the role of a writer
+// that died passes to the next one that publishes, which carries on with the
+// next version. Closing the writing handle closes the mailbox for good:
+// readers then get io.EOF once they have the last value.
+//
+// Latest, Version and WaitNewer are safe for concurrent use, with each other
+// and with Publish; Publish calls are serialised. Close must not run
+// concurrently with any other method (to stop a WaitNewer, cancel its
+// context).
+type Mailbox struct {
+	seg  *Segment
+	h    *mbHeaderFields
+	buf  *seqlock.Buffer
+	word *wake.Word // readers sleep on wake_seq, the writer wakes them
+	o    options
+	max  int
+
+	mu     sync.Mutex // serialises Publish and Close
+	writer bool       // this handle holds the writer role
+	closed atomic.Bool
+
+	// lastAlive is when (UnixNano) a reader last found the writer alive, so
+	// that waiting readers check its process at most every livenessTick.
+	lastAlive atomic.Int64
+}
+
+// MailboxSize returns the size of the segment that holds a mailbox for values
+// of up to maxValue bytes: a 4096-byte header page and three slots, each a
+// 128-byte slot header and maxValue bytes rounded up to 128. It returns -1
+// if maxValue is out of range.
+func MailboxSize(maxValue int) int64 {
+	stride := seqlock.Stride(maxValue)
+	if maxValue < 1 || stride < 0 || int64(stride) > (MaxSize-mbHeader)/mbSlots {
+		return -1
+	}
+	return mbHeader + mbSlots*int64(stride)
+}
+
+func checkMaxValue(maxValue int) error {
+	if MailboxSize(maxValue) < 0 {
+		return fmt.Errorf("%w: mailbox value size %d must be from 1 to about a third of %d", ErrInvalidSize, maxValue, MaxSize)
+	}
+	return nil
+}
+
+// CreateMailbox creates a mailbox named name for values of up to maxValue
+// bytes; its segment takes MailboxSize(maxValue) bytes. It fails with an
+// error matching fs.ErrExist if the name exists. The handle does not hold the
+// writer role until its first Publish. Options: WithMode, RemoveOnClose,
+// WithWait. ReadOnly is refused with ErrReadOnly: readers write to the
+// segment too (their read check and their wait count).
+func CreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, error) {
+	o := buildOptions(opts)
+	if err := checkMaxValue(maxValue); err != nil {
+		return nil, wrap("create mailbox", name, err)
+	}
+	if o.readOnly {
+		return nil, wrap("create mailbox", name, ErrReadOnly)
+	}
+	seg, err := Create(name, MailboxSize(maxValue), opts...)
+	if err != nil {
+		return nil, err
+	}
+	initMailbox(seg.mem, maxValue)
+	return attachMailbox(seg, &o, "create mailbox")
+}
+
+// OpenMailbox opens an existing mailbox, to read it or to take over the
+// writer role. It waits up to the open timeout (WithOpenTimeout) for a
+// creator that is still initialising it, then fails with ErrNotReady. A
+// segment that is not a mailbox gives ErrNotChannel, a mailbox of another
+// layout version ErrVersionMismatch, and a header that breaks the layout
+// ErrCorrupt. ReadOnly is refused with ErrReadOnly.
+func OpenMailbox(name string, opts ...Option) (*Mailbox, error) {
+	o := buildOptions(opts)
+	if o.readOnly {
+		return nil, wrap("open mailbox", name, ErrReadOnly)
+	}
+	seg, err := Open(name, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if err := checkMailbox(seg.mem, o.openTimeout); err != nil {
+		return nil, wrap("open mailbox", name, errors.Join(err, seg.Close()))
+	}
+	return attachMailbox(seg, &o, "open mailbox")
+}
+
+// OpenOrCreateMailbox opens the named mailbox, creating it for values of up
+// to maxValue bytes if it does not exist; the second result reports whether
+// this call created it. When several processes race, exactly one creates it,
+// so a writer and its readers may start in any order. An existing mailbox
+// with another maximum gives ErrIncompatible.
+func OpenOrCreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, bool, error) {
+	const op = "open-or-create mailbox"
+	o := buildOptions(opts)
+	if err := checkMaxValue(maxValue); err != nil {
+		return nil, false, wrap(op, name, err)
+	}
+	if o.readOnly {
+		return nil, false, wrap(op, name, ErrReadOnly)
+	}
+	seg, created, err := OpenOrCreate(name, MailboxSize(maxValue), opts...)
+	if err != nil {
+		return nil, false, err
+	}
+	if created {
+		initMailbox(seg.mem, maxValue)
+	} else if err := checkMailbox(seg.mem, o.openTimeout); err != nil {
+		return nil, false, wrap(op, name, errors.Join(err, seg.Close()))
+	} else if m := (*mbHeaderFields)(unsafe.Pointer(&seg.mem[0])).maxValue; m != uint64(maxValue) {
+		return nil, false, wrap(op, name, errors.Join(
+			fmt.Errorf("%w: maximum value %d, requested %d", ErrIncompatible, m, maxValue), seg.Close()))
+	}
+	m, err := attachMailbox(seg, &o, op)
+	return m, created, err
+}
+
+// initMailbox fills the header of a new, zero-filled mailbox segment and
+// stores the version last.
+func initMailbox(mem []byte, maxValue int) {
+	h := (*mbHeaderFields)(unsafe.Pointer(&mem[0]))
+	h.magic = mbMagic
+	h.headerSize = mbHeader
+	h.flags = 0
+	h.maxValue = uint64(maxValue)
+	h.slotSize = uint64(seqlock.Stride(maxValue))
+	h.slotCount = mbSlots
+	h.slotsOffset = mbHeader
+	h.creator = uint64(proc.Self())
+	// SYNC(mb_version): release; publishes every header field above; pairs
+	// with the acquire load in checkMailbox.
+	atomic.StoreUint32(&h.version, mbVersion)
+}
+
+// checkMailbox validates a mailbox header as docs/layout.md's "What an
+// opener checks" says, waiting up to timeout for the creator's version store.
+func checkMailbox(mem []byte, timeout time.Duration) error {
+	if len(mem) < mbHeader {
+		return fmt.Errorf("%w: segment of %d bytes is smaller than a mailbox header", ErrNotChannel, len(mem))
+	}
+	h := (*mbHeaderFields)(unsafe.Pointer(&mem[0]))
+	deadline := time.Now().Add(timeout)
+	var v uint32
+	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
+		// SYNC(mb_version): acquire; pairs with the store in initMailbox.
+		if v = atomic.LoadUint32(&h.version); v != 0 {
+			break
+		}
+		if time.Now().After(deadline) {
+			if m := atomic.LoadUint32(&h.magic); m != 0 && m != mbMagic {
+				return fmt.Errorf("%w: magic %#x", ErrNotChannel, m)
+			}
+			return fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
+		}
+		time.Sleep(delay)
+	}
+	if h.magic != mbMagic {
+		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, mbMagic)
+	}
+	if v != mbVersion {
+		return fmt.Errorf("%w: mailbox version %d, this library speaks %d", ErrVersionMismatch, v, mbVersion)
+	}
+	if h.headerSize != mbHeader || h.slotsOffset != mbHeader || h.flags&mbFlagsIncompatibleMask != 0 {
+		return fmt.Errorf("%w: header size %d, slots offset %d, flags %#x", ErrVersionMismatch, h.headerSize, h.slotsOffset, h.flags)
+	}
+	maxValue, stride, n := h.maxValue, h.slotSize, uint64(h.slotCount)
+	room := uint64(len(mem)) - mbHeader
+	if maxValue < 1 || maxValue > uint64(MaxSize) || n < mbMinSlots || n > seqlock.MaxSlots ||
+		stride != uint64(seqlock.Stride(int(maxValue))) || stride > room/n {
+		return fmt.Errorf("%w: maximum value %d, %d slots of %d bytes in a %d-byte segment",
+			ErrCorrupt, maxValue, n, stride, len(mem))
+	}
+	return nil
+}
+
+// attachMailbox builds the handle over a validated segment. On failure it
+// closes the segment.
+func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
+	h := (*mbHeaderFields)(unsafe.Pointer(&seg.mem[0]))
+	m := &Mailbox{seg: seg, h: h, o: *o, max: int(h.maxValue)}
+	end := mbHeader + int(h.slotCount)*int(h.slotSize)
+	buf, err := seqlock.New(&h.latest, seg.mem[mbHeader:end:end], int(h.slotCount), m.max)
+	if err != nil {
+		return nil, wrap(op, seg.name, errors.Join(fmt.Errorf("%w: %w", ErrCorrupt, err), seg.Close()))
+	}
+	m.buf = buf
+	if m.word, err = wake.Open(&h.wakeSeq, seg.name+".mbwake"); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
+	}
+	return m, nil
+}
+
+// Name returns the mailbox's name.
+func (m *Mailbox) Name() string { return m.seg.name }
+
+// MaxValue returns the largest value the mailbox holds, in bytes.
+func (m *Mailbox) MaxValue() int { return m.max }
+
+// Publish makes value, a copy of it, the mailbox's newest value and returns
+// its version. It never waits for readers: it costs one copy and, only when
+// some reader is parked in WaitNewer, one system call to wake it.
+//
+// The first Publish of a handle claims the writer role: it fails with ErrBusy
+// while another live process or handle holds it, and with ErrClosed once a
+// writer has closed the mailbox. A writer that died passes the role on, and
+// the new writer continues from the last complete version. A value longer
+// than MaxValue gives ErrTooLarge, and nothing is published.
+func (m *Mailbox) Publish(value []byte) (uint64, error) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Load() {
+		return 0, wrap("publish", m.Name(), ErrClosed)
+	}
+	if len(value) > m.max {
+		return 0, wrap("publish", m.Name(), fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), m.max))
+	}
+	if !m.writer {
+		if err := claim(&m.h.owner, &m.h.closed); err != nil {
+			return 0, wrap("claim writer", m.Name(), err)
+		}
+		m.writer = true
+	}
+	v, err := m.buf.Publish(value)
+	if err != nil {
+		return 0, wrap("publish", m.Name(), corrupt(err))
+	}
+	m.notify()
+	return v, nil
+}
+
+// notify wakes the readers parked in WaitNewer, if any: the only system call
+// on the publish path.
+func (m *Mailbox) notify() {
+	// SYNC(mb_waiters): seq_cst load after the seq_cst store of latest; pairs
+	// with the reader's increment then latest load in WaitNewer (Dekker).
+	if atomic.LoadUint32(&m.h.waiters) != 0 {
+		m.wakeAll()
+	}
+}
+
+// wakeAll bumps the wait word and wakes every reader sleeping on it.
+func (m *Mailbox) wakeAll() {
+	// SYNC(mb_wake_seq): bump before waking, so that a reader between its
+	// wake_seq load and its futex wait does not sleep.
+	atomic.AddUint32(&m.h.wakeSeq, 1)
+	_ = m.word.Wake() // a failed wake leaves readers to their 50 ms tick
+}
+
+// Version returns the version of the newest complete value, 0 if nothing was
+// published yet. It is one atomic load: a cheap way to poll for change.
+func (m *Mailbox) Version() (uint64, error) {
+	if m.closed.Load() {
+		return 0, wrap("version", m.Name(), ErrClosed)
+	}
+	v, err := m.buf.Version()
+	if err != nil {
+		return 0, wrap("version", m.Name(), corrupt(err))
+	}
+	return v, nil
+}
+
+// Latest copies the newest complete value into dst and returns it with its
+// version. The value is dst[:n] when dst has the capacity, and a new slice
+// otherwise: a reader that passes a buffer of MaxValue bytes never allocates.
+// Latest never blocks, and makes no system call: it retries, a rare event,
+// when the writer overwrites the slot during the copy. Before the first
+// Publish it returns an empty value and version 0.
+//
+// Once the writer has closed the mailbox, Latest still returns the final
+// value and its version, together with io.EOF, as io.Reader does with its
+// last bytes: use the value before looking at the error. It returns
+// ErrCorrupt if the shared memory breaks the layout, and ErrClosed after
+// Close.
+func (m *Mailbox) Latest(dst []byte) (value []byte, version uint64, err error) {
+	if m.closed.Load() {
+		return dst[:0], 0, wrap("read", m.Name(), ErrClosed)
+	}
+	// SYNC(mb_closed): loaded before latest, so that a closed mailbox's final
+	// value is the one read below; pairs with the store in Close.
+	closed := atomic.LoadUint32(&m.h.closed) != 0
+	value, version, err = m.buf.Read(dst)
+	if err != nil {
+		return value[:0], 0, wrap("read", m.Name(), corrupt(err))
+	}
+	if closed {
+		return value, version, io.EOF
+	}
+	return value, version, nil
+}
+
+// WaitNewer waits until the mailbox holds a version newer than version, then
+// copies it into dst as Latest does and returns it with its version (the
+// newest, which may be several past version: the difference minus one is the
+// number of values skipped). Pass 0 to wait for the first value. A version
+// newer than version already there is returned at once.
+//
+// It waits according to the WithWait strategy; a parked reader costs nothing
+// until the writer publishes. It returns io.EOF once the writer has closed
+// the mailbox and nothing newer than version is left, ErrPeerGone if the
+// writer's process died without closing (checked at most every 50 ms while
+// waiting; a new writer may take over later), ctx.Err() when ctx is done (an
+// expired deadline also matches os.ErrDeadlineExceeded), ErrCorrupt, and
+// ErrClosed after Close.
+func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]byte, uint64, error) {
+	var (
+		spins  int
+		began  time.Time
+		wakeup *cancelWake
+	)
+	defer func() {
+		if wakeup != nil {
+			wakeup.stop()
+		}
+	}()
+	for {
+		if m.closed.Load() {
+			return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
+		}
+		newer, closed, err := m.poll(version)
+		if err != nil {
+			return dst[:0], 0, wrap("wait", m.Name(), err)
+		}
+		if newer {
+			value, v, err := m.buf.Read(dst)
+			if err == nil && v <= version {
+				err = fmt.Errorf("%w: version went back to %d after %d", ErrCorrupt, v, version)
+			}
+			if err != nil {
+				return value[:0], 0, wrap("wait", m.Name(), corrupt(err))
+			}
+			return value, v, nil
+		}
+		if closed {
+			return dst[:0], version, io.EOF
+		}
+
+		spins++
+		if spins%checkEvery != 1 && m.o.wait != Block {
+			continue // cheap spin: poll again at once
+		}
+		now := time.Now()
+		if began.IsZero() {
+			began = now
+		}
+		if err := m.check(ctx, now); err != nil {
+			return dst[:0], 0, err
+		}
+		waited := now.Sub(began)
+		switch {
+		case m.o.wait == Spin:
+			continue
+		case m.o.wait == Adaptive && waited < spinFor:
+			continue
+		case m.o.wait == Adaptive && waited < yieldFor:
+			runtime.Gosched()
+			continue
+		}
+		if wakeup == nil && ctx.Done() != nil {
+			wakeup = onCancel(ctx, m.wakeAll)
+		}
+		if err := m.park(ctx, version); err != nil {
+			return dst[:0], 0, wrap("wait", m.Name(), err)
+		}
+	}
+}
+
+// poll reports whether a version newer than version is complete, and whether
+// the writer has closed the mailbox (loaded first: if it is set, latest holds
+// the final version).
+func (m *Mailbox) poll(version uint64) (newer, closed bool, err error) {
+	// SYNC(mb_closed): seq_cst load before latest; pairs with the store in Close.
+	closed = atomic.LoadUint32(&m.h.closed) != 0
+	v, err := m.buf.Version()
+	if err != nil {
+		return false, false, corrupt(err)
+	}
+	return v > version, closed, nil
+}
+
+// park sleeps on the wait word until the writer publishes or closes, ctx's
+// deadline, or the next maxSleep tick, whichever comes first. The caller
+// re-checks everything afterwards.
+//
+// The handshake with notify: the reader increments waiters (seq_cst), then
+// re-checks latest; the writer stores latest (seq_cst), then loads waiters.
+// One of the two sees the other's store, so either the re-check sees the new
+// version, or the writer sees a waiter and bumps wake_seq, which makes the
+// futex wait below return at once or wakes it. Loading wake_seq before the
+// re-check closes the window between the re-check and the sleep.
+func (m *Mailbox) park(ctx context.Context, version uint64) error {
+	// SYNC(mb_wake_seq): acquire; loaded before the re-check, so that a bump
+	// after it makes the wait return at once.
+	s := atomic.LoadUint32(&m.h.wakeSeq)
+	// SYNC(mb_waiters): seq_cst increment, then the re-check loads latest;
+	// pairs with the store of latest then the load of waiters in notify.
+	atomic.AddUint32(&m.h.waiters, 1)
+	// SYNC(mb_waiters): the matching decrement.
+	defer atomic.AddUint32(&m.h.waiters, ^uint32(0))
+	newer, closed, err := m.poll(version)
+	if err != nil || newer || closed || m.closed.Load() || ctx.Err() != nil {
+		return err
+	}
+	timeout := maxSleep
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	return m.word.Wait(s, timeout)
+}
+
+// check returns ctx's error (as it is, or matching os.ErrDeadlineExceeded as
+// well) if ctx is done or, at most every livenessTick across all the
+// handle's waits, an error matching ErrPeerGone if the writer's process is
+// dead.
+func (m *Mailbox) check(ctx context.Context, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		if _, ok := ctx.Deadline(); ok && err == context.DeadlineExceeded {
+			return fmt.Errorf("%w (%w)", os.ErrDeadlineExceeded, err)
+		}
+		return err
+	}
+	last := m.lastAlive.Load()
+	if now.UnixNano()-last < int64(livenessTick) {
+		return nil
+	}
+	// SYNC(mb_owner): acquire; pairs with the writer's claim CAS and the
+	// store in release.
+	tok := atomic.LoadUint64(&m.h.owner)
+	// No writer yet counts as alive: one may come. A writer that closed
+	// cleanly is not gone (poll reports the close).
+	// SYNC(mb_closed): seq_cst load; pairs with the store in Close.
+	if tok != 0 && !proc.Alive(proc.Token(tok)) && atomic.LoadUint32(&m.h.closed) == 0 {
+		return wrap("wait", m.Name(), fmt.Errorf("writer (pid %d): %w", proc.Token(tok).PID(), ErrPeerGone))
+	}
+	m.lastAlive.CompareAndSwap(last, now.UnixNano())
+	return nil
+}
+
+// Close releases the handle. If it holds the writer role, it closes the
+// mailbox for good first: readers get the final value and then io.EOF, and
+// no one can claim the writer role again. Then it releases the wait word and
+// unmaps the segment; with RemoveOnClose it also removes the name. It is
+// idempotent. It must not run concurrently with another method.
+func (m *Mailbox) Close() error {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.closed.Swap(true) {
+		return nil
+	}
+	if m.writer {
+		// SYNC(mb_closed): seq_cst store, after the last Publish; pairs with
+		// the loads in poll, Latest and check, which load it before latest.
+		atomic.StoreUint32(&m.h.closed, 1)
+		m.wakeAll()
+		// SYNC(mb_owner): acq_rel CAS; pairs with the load in claim.
+		release(&m.h.owner)
+		m.writer = false
+	}
+	return errors.Join(m.word.Close(), m.seg.Close())
+}
+
+// corrupt turns an error of the seqlock package into one that matches this
+// package's sentinels as well.
+func corrupt(err error) error {
+	switch {
+	case errors.Is(err, seqlock.ErrCorrupt):
+		return fmt.Errorf("%w: %w", ErrCorrupt, err)
+	case errors.Is(err, seqlock.ErrTooLarge):
+		return fmt.Errorf("%w: %w", ErrTooLarge, err)
+	}
+	return err
+}
