@@ -16,6 +16,7 @@ for ex in pingpong pipeline frames; do
 	[ -d examples/$ex ] || continue
 	run $ex go run ./examples/$ex -duration 2s
 done
-if [ -f examples/c/Makefile ] || [ -f shm/c/Makefile ]; then
-	make -s -C shm/c >/dev/null
-fi
+# The C examples, each paired with its Go counterpart in the other process.
+make -s -C shm/c >/dev/null
+run c-consumer+go-producer bash -c 'shm/c/build/consumer exc-$$ & c=$!; go run ./examples/c/go/producer exc-$$ 5; wait $c'
+run go-consumer+c-producer bash -c 'go run ./examples/c/go/consumer exg-$$ & c=$!; shm/c/build/producer exg-$$ 5; wait $c'

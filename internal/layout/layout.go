@@ -19,7 +19,7 @@ const (
 	ChanHeader  = 4096 // header page; the data region follows
 
 	MinCapacity = 1 << 10
-	MaxCapacity = 1 << 40
+	MaxCapacity = 1 << 32 // so that a record's u32 length covers MaxMessage
 
 	// Header line: written once by the creator.
 	OffMagic      = 0x000

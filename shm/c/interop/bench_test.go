@@ -1,0 +1,241 @@
+package interop_test
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/HdrHistogram/hdrhistogram-go"
+
+	"github.com/shmchan/shmchan/shm"
+)
+
+// The benchmarks compare a C peer with a Go peer in the same run: the Go
+// benchmark process is one end, and the peer (peer=c: testdata/peer.c,
+// peer=go: a child copy of this test binary) is the other.
+//
+//	go test -run '^$' -bench . ./shm/c/interop
+//
+// Custom units:
+//   - p50-ns, p99-ns: the median and 99th percentile of one round trip (Go
+//     sends 64 bytes on one channel, the peer sends them back on another),
+//     in nanoseconds, from an HDR histogram of every round trip of the run.
+//     ns/op is the mean round trip.
+//   - MB/s (from b.SetBytes) and msgs/s: one-way throughput of 64-byte
+//     messages, from the first send until the peer has received the last one
+//     and exited.
+
+const benchMsg = 64
+
+var benchPeers = []string{"c", "go"}
+
+var benchWaits = []struct {
+	name string
+	wait shm.WaitStrategy
+}{
+	{"spin", shm.Spin},
+	{"adaptive", shm.Adaptive},
+	{"block", shm.Block},
+}
+
+// startEcho starts an echo peer that sends back on pong what it receives on ping.
+func startEcho(tb testing.TB, peerKind, ping, pong, wait string) func() {
+	tb.Helper()
+	if peerKind == "c" {
+		p := startPeer(tb, false, "echo", ping, pong, wait)
+		p.expect("ready")
+		return func() { p.wait() }
+	}
+	g := startGo(tb, "go-echo", ping, pong, wait)
+	g.expect(tb, "ready")
+	return func() {
+		if err := g.cmd.Wait(); err != nil {
+			tb.Errorf("go-echo: %v", err)
+		}
+	}
+}
+
+// startSink starts a sink peer on name and returns a function that waits for
+// it to exit and returns its output ("sink COUNT BYTES").
+func startSink(tb testing.TB, peerKind, name, wait string) func() []string {
+	tb.Helper()
+	if peerKind == "c" {
+		p := startPeer(tb, false, "sink", name, wait)
+		p.expect("ready")
+		return func() []string { return p.wait()[1:] }
+	}
+	g := startGo(tb, "go-sink", name, wait)
+	g.expect(tb, "ready")
+	return func() []string {
+		var l []string
+		for g.out.Scan() {
+			l = append(l, g.out.Text())
+		}
+		if err := g.cmd.Wait(); err != nil {
+			tb.Errorf("go-sink: %v", err)
+		}
+		return l
+	}
+}
+
+// roundTrips opens ping and pong, starts the echo peer, and returns the
+// sending and receiving ends and a function that closes everything.
+func roundTrips(tb testing.TB, peerKind string, w shm.WaitStrategy, wname string) (*shm.Sender, *shm.Receiver, func()) {
+	tb.Helper()
+	ping, pong := newName(tb), newName(tb)
+	pingCh, err := shm.CreateChannel(ping, 1<<16, shm.WithWait(w))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	pongCh, err := shm.CreateChannel(pong, 1<<16, shm.WithWait(w))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tx, err := pingCh.Sender()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	rx, err := pongCh.Receiver()
+	if err != nil {
+		tb.Fatal(err)
+	}
+	wait := startEcho(tb, peerKind, ping, pong, wname)
+	return tx, rx, func() {
+		if err := tx.Close(); err != nil {
+			tb.Error(err)
+		}
+		// The echo sees EOF, closes its sender, and we see EOF in turn.
+		if _, err := rx.Recv(nil); !errors.Is(err, io.EOF) {
+			tb.Errorf("Recv after close: %v, want io.EOF", err)
+		}
+		wait()
+		pingCh.Close()
+		pongCh.Close()
+	}
+}
+
+// BenchmarkRoundTrip measures 64-byte round trips between Go and a C peer,
+// and between Go and a Go peer.
+func BenchmarkRoundTrip(b *testing.B) {
+	for _, pk := range benchPeers {
+		for _, w := range benchWaits {
+			b.Run(fmt.Sprintf("peer=%s/wait=%s/size=%d", pk, w.name, benchMsg), func(b *testing.B) {
+				tx, rx, done := roundTrips(b, pk, w.wait, w.name)
+				defer done()
+				msg := bytes.Repeat([]byte{0xA5}, benchMsg)
+				buf := make([]byte, 0, benchMsg)
+				for range 1000 { // warm up both processes
+					if err := tx.Send(msg); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := rx.Recv(buf[:0]); err != nil {
+						b.Fatal(err)
+					}
+				}
+				h := hdrhistogram.New(1, int64(10*time.Second), 3)
+				b.ResetTimer()
+				for range b.N {
+					t0 := time.Now()
+					if err := tx.Send(msg); err != nil {
+						b.Fatal(err)
+					}
+					if _, err := rx.Recv(buf[:0]); err != nil {
+						b.Fatal(err)
+					}
+					_ = h.RecordValue(int64(time.Since(t0)))
+				}
+				b.StopTimer()
+				b.ReportMetric(float64(h.ValueAtQuantile(50)), "p50-ns")
+				b.ReportMetric(float64(h.ValueAtQuantile(99)), "p99-ns")
+			})
+		}
+	}
+}
+
+// BenchmarkThroughput measures one-way 64-byte messages from Go to a C sink
+// and to a Go sink.
+func BenchmarkThroughput(b *testing.B) {
+	for _, pk := range benchPeers {
+		for _, w := range benchWaits {
+			b.Run(fmt.Sprintf("peer=%s/wait=%s/size=%d", pk, w.name, benchMsg), func(b *testing.B) {
+				name := newName(b)
+				ch, err := shm.CreateChannel(name, 1<<20, shm.WithWait(w.wait))
+				if err != nil {
+					b.Fatal(err)
+				}
+				defer ch.Close()
+				tx, err := ch.Sender()
+				if err != nil {
+					b.Fatal(err)
+				}
+				lines := startSink(b, pk, name, w.name)
+				msg := bytes.Repeat([]byte{0x5A}, benchMsg)
+				b.SetBytes(benchMsg)
+				b.ResetTimer()
+				for range b.N {
+					if err := tx.Send(msg); err != nil {
+						b.Fatal(err)
+					}
+				}
+				if err := tx.Close(); err != nil {
+					b.Fatal(err)
+				}
+				out := lines() // the sink has received everything when it exits
+				b.StopTimer()
+				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+				want := fmt.Sprintf("sink %d %d", b.N, b.N*benchMsg)
+				if len(out) == 0 || !strings.HasPrefix(strings.Join(out, "\n"), want) {
+					b.Fatalf("sink said %q, want %q", out, want)
+				}
+			})
+		}
+	}
+}
+
+// TestEchoAndSink runs the benchmarks' peers briefly, checking the bytes
+// that come back, so that a plain test run covers them.
+func TestEchoAndSink(t *testing.T) {
+	for _, pk := range benchPeers {
+		t.Run("peer="+pk, func(t *testing.T) {
+			tx, rx, done := roundTrips(t, pk, shm.Adaptive, "adaptive")
+			for i := range 1000 {
+				msg := fmt.Appendf(nil, "round trip %d", i)
+				if err := tx.Send(msg); err != nil {
+					t.Fatal(err)
+				}
+				got, err := rx.Recv(nil)
+				if err != nil || !bytes.Equal(got, msg) {
+					t.Fatalf("echo %d = %q, %v; want %q", i, got, err, msg)
+				}
+			}
+			done()
+
+			name := newName(t)
+			ch, err := shm.CreateChannel(name, 1<<12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ch.Close()
+			sink, err := ch.Sender()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out := startSink(t, pk, name, "block")
+			for range 10000 {
+				if err := sink.Send(make([]byte, benchMsg)); err != nil {
+					t.Fatal(err)
+				}
+			}
+			if err := sink.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l := out(); len(l) == 0 || l[0] != fmt.Sprintf("sink %d %d", 10000, 10000*benchMsg) {
+				t.Fatalf("sink said %q", l)
+			}
+		})
+	}
+}

@@ -1,0 +1,21 @@
+// Package interop checks that a C program using the C API in shm/c
+// (shmchan.h) and a Go program using package shm behave, on the two ends of
+// one channel, exactly as two Go programs would.
+//
+// Everything is in its tests, which build the C side with cc into a
+// temporary directory and run it as a child process:
+//
+//   - message streams both ways (a million messages of random sizes, each
+//     with a sequence number and a checksum), in block and spin mode;
+//   - close and peer death both ways;
+//   - channels created by one language and opened by the other, and version
+//     or magic mismatches refused by both;
+//   - the C unit tests (also under -fsanitize=address,undefined) and the C++
+//     compile check of the header;
+//   - the layout cross-check: the offsets that shmchan.h spells (exported by
+//     the cgo file layout_cgo.go as COffsets) against internal/layout;
+//   - benchmarks of Go->C and Go->Go round trips and throughput.
+//
+// The tests skip, saying why, where no C compiler is installed; .ci/run
+// installs gcc.
+package interop

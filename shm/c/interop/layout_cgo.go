@@ -1,0 +1,49 @@
+//go:build cgo
+
+package interop
+
+/*
+#cgo CFLAGS: -I${SRCDIR}/..
+#include "shmchan.h"
+*/
+import "C"
+
+// COffsets holds the byte offset of every field of layout v1 as the C header
+// shm/c/shmchan.h spells it (SHMCHAN_OFF_*), keyed by the field's name in
+// docs/layout.md. shmchan.c asserts its own struct against the same macros
+// with _Static_assert; a test compares them with internal/layout.
+var COffsets = map[string]uintptr{
+	"magic":       C.SHMCHAN_OFF_MAGIC,
+	"version":     C.SHMCHAN_OFF_VERSION,
+	"header_size": C.SHMCHAN_OFF_HEADER_SIZE,
+	"flags":       C.SHMCHAN_OFF_FLAGS,
+	"capacity":    C.SHMCHAN_OFF_CAPACITY,
+	"data_offset": C.SHMCHAN_OFF_DATA_OFFSET,
+	"max_message": C.SHMCHAN_OFF_MAX_MESSAGE,
+	"creator":     C.SHMCHAN_OFF_CREATOR,
+	"sender_line": C.SHMCHAN_OFF_SENDER_LINE,
+	"tx_owner":    C.SHMCHAN_OFF_TX_OWNER,
+	"head":        C.SHMCHAN_OFF_HEAD,
+	"rx_owner":    C.SHMCHAN_OFF_RX_OWNER,
+	"data_seq":    C.SHMCHAN_OFF_DATA_SEQ,
+	"rx_parked":   C.SHMCHAN_OFF_RX_PARKED,
+	"rx_closed":   C.SHMCHAN_OFF_RX_CLOSED,
+	"space_seq":   C.SHMCHAN_OFF_SPACE_SEQ,
+	"tx_parked":   C.SHMCHAN_OFF_TX_PARKED,
+	"tx_closed":   C.SHMCHAN_OFF_TX_CLOSED,
+	"data":        C.SHMCHAN_OFF_DATA,
+}
+
+// CConstants holds the other numbers of layout v1 as shmchan.h spells them.
+var CConstants = map[string]uint64{
+	"magic":              C.SHMCHAN_MAGIC,
+	"version":            C.SHMCHAN_LAYOUT_VERSION,
+	"header_size":        C.SHMCHAN_HEADER_SIZE,
+	"line":               C.SHMCHAN_LINE,
+	"min_capacity":       C.SHMCHAN_MIN_CAPACITY,
+	"max_capacity":       C.SHMCHAN_MAX_CAPACITY,
+	"flags_incompatible": C.SHMCHAN_FLAGS_INCOMPATIBLE_MASK,
+	"record_header":      C.SHMCHAN_RECORD_HEADER,
+	"kind_message":       C.SHMCHAN_KIND_MESSAGE,
+	"kind_padding":       C.SHMCHAN_KIND_PADDING,
+}

@@ -1,0 +1,1342 @@
+/*
+ * shmchan.c: the C implementation of layout version 1 (docs/layout.md).
+ *
+ * Why C's atomics pair with Go's: every access Go makes to a shared word goes
+ * through sync/atomic, whose operations are sequentially consistent (the
+ * sync/atomic documentation: an atomic write observed by an atomic read
+ * "synchronizes before" it, as C++ seq_cst does). A C acquire load that reads
+ * a value stored by a Go atomic store therefore synchronises with it, and a C
+ * release (or seq_cst) store read by a Go atomic load does too. Where the
+ * layout marks a field seq_cst (the record header word, head, the parked and
+ * closed flags) it is part of a store-then-load (Dekker) handshake, and both
+ * halves of the handshake are memory_order_seq_cst here, as they are in Go.
+ *
+ * Each atomic access carries a SYNC(tag) comment with the tag of
+ * docs/layout.md; grep for the tag in shm/ and sync/ to find the partner.
+ *
+ * The peer is untrusted: every index and length read from shared memory is
+ * checked before it is used (SHMCHAN_ERR_CORRUPT), and header fields are read
+ * once at open, checked, and kept in process-local memory.
+ */
+#if !defined(_GNU_SOURCE)
+#define _GNU_SOURCE 1
+#endif
+
+#include "shmchan.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <sched.h>
+#include <signal.h>
+#include <stdatomic.h>
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/stat.h>
+#include <sys/types.h>
+#include <time.h>
+#include <unistd.h>
+
+#if defined(__linux__)
+#include <linux/futex.h>
+#include <sys/syscall.h>
+#endif
+#if defined(__APPLE__)
+#include <sys/sysctl.h>
+#endif
+
+/* ---- The shared header, offset for offset ----------------------------------- */
+
+struct chan_header {
+	/* Header line: written once by the creator, then version is stored last. */
+	_Atomic uint32_t magic;   /* 0x000 "SHMC" */
+	_Atomic uint32_t version; /* 0x004 stored last, release */
+	uint32_t header_size;     /* 0x008 4096 */
+	uint32_t flags;           /* 0x00C no flags in v1 */
+	uint64_t capacity;        /* 0x010 power of two, 1 KiB to 1 TiB */
+	uint64_t data_offset;     /* 0x018 4096 */
+	uint64_t max_message;     /* 0x020 capacity/2 - 8 */
+	uint64_t creator;         /* 0x028 creator's process token */
+	uint8_t reserved0[SHMCHAN_OFF_SENDER_LINE - 0x030];
+
+	/* Sender line: written only by the sender. */
+	uint64_t reserved_sender;  /* 0x080 reserved, zero: v1 publishes records in line */
+	_Atomic uint64_t tx_owner; /* 0x088 sender's token */
+	uint8_t reserved1[SHMCHAN_OFF_HEAD - 0x090];
+
+	/* Receiver line: written only by the receiver. */
+	_Atomic uint64_t head;     /* 0x100 bytes consumed */
+	_Atomic uint64_t rx_owner; /* 0x108 receiver's token */
+	uint8_t reserved2[SHMCHAN_OFF_DATA_SEQ - 0x110];
+
+	/* Receiver signal line. */
+	_Atomic uint32_t data_seq;  /* 0x180 futex word of the receiver */
+	_Atomic uint32_t rx_parked; /* 0x184 receiver about to sleep or sleeping */
+	_Atomic uint32_t rx_closed; /* 0x188 receiver closed */
+	uint8_t reserved3[SHMCHAN_OFF_SPACE_SEQ - 0x18C];
+
+	/* Sender signal line. */
+	_Atomic uint32_t space_seq; /* 0x200 futex word of the sender */
+	_Atomic uint32_t tx_parked; /* 0x204 sender about to sleep or sleeping */
+	_Atomic uint32_t tx_closed; /* 0x208 sender closed */
+	uint8_t reserved4[SHMCHAN_OFF_DATA - 0x20C];
+};
+
+_Static_assert(offsetof(struct chan_header, magic) == SHMCHAN_OFF_MAGIC, "magic");
+_Static_assert(offsetof(struct chan_header, version) == SHMCHAN_OFF_VERSION, "version");
+_Static_assert(offsetof(struct chan_header, header_size) == SHMCHAN_OFF_HEADER_SIZE, "header_size");
+_Static_assert(offsetof(struct chan_header, flags) == SHMCHAN_OFF_FLAGS, "flags");
+_Static_assert(offsetof(struct chan_header, capacity) == SHMCHAN_OFF_CAPACITY, "capacity");
+_Static_assert(offsetof(struct chan_header, data_offset) == SHMCHAN_OFF_DATA_OFFSET, "data_offset");
+_Static_assert(offsetof(struct chan_header, max_message) == SHMCHAN_OFF_MAX_MESSAGE, "max_message");
+_Static_assert(offsetof(struct chan_header, creator) == SHMCHAN_OFF_CREATOR, "creator");
+_Static_assert(offsetof(struct chan_header, reserved_sender) == SHMCHAN_OFF_SENDER_LINE, "sender line");
+_Static_assert(offsetof(struct chan_header, tx_owner) == SHMCHAN_OFF_TX_OWNER, "tx_owner");
+_Static_assert(offsetof(struct chan_header, head) == SHMCHAN_OFF_HEAD, "head");
+_Static_assert(offsetof(struct chan_header, rx_owner) == SHMCHAN_OFF_RX_OWNER, "rx_owner");
+_Static_assert(offsetof(struct chan_header, data_seq) == SHMCHAN_OFF_DATA_SEQ, "data_seq");
+_Static_assert(offsetof(struct chan_header, rx_parked) == SHMCHAN_OFF_RX_PARKED, "rx_parked");
+_Static_assert(offsetof(struct chan_header, rx_closed) == SHMCHAN_OFF_RX_CLOSED, "rx_closed");
+_Static_assert(offsetof(struct chan_header, space_seq) == SHMCHAN_OFF_SPACE_SEQ, "space_seq");
+_Static_assert(offsetof(struct chan_header, tx_parked) == SHMCHAN_OFF_TX_PARKED, "tx_parked");
+_Static_assert(offsetof(struct chan_header, tx_closed) == SHMCHAN_OFF_TX_CLOSED, "tx_closed");
+_Static_assert(sizeof(struct chan_header) == SHMCHAN_HEADER_SIZE, "header page");
+_Static_assert(SHMCHAN_OFF_DATA == SHMCHAN_HEADER_SIZE, "data region follows the header page");
+_Static_assert(SHMCHAN_OFF_SENDER_LINE == 1 * SHMCHAN_LINE && SHMCHAN_OFF_HEAD == 2 * SHMCHAN_LINE &&
+                   SHMCHAN_OFF_DATA_SEQ == 3 * SHMCHAN_LINE && SHMCHAN_OFF_SPACE_SEQ == 4 * SHMCHAN_LINE,
+               "one 128-byte line per writer");
+/* Another process shares these words: a lock-based atomic would lock only in this process. */
+_Static_assert(ATOMIC_INT_LOCK_FREE == 2 && ATOMIC_LLONG_LOCK_FREE == 2, "atomics must be lock-free");
+_Static_assert(sizeof(_Atomic uint64_t) == 8 && sizeof(_Atomic uint32_t) == 4, "atomic sizes");
+
+/* ---- Process-local handles ---------------------------------------------------- */
+
+struct shmchan_segment {
+	char name[SHMCHAN_MAX_NAME_LEN + 1];
+	void *mem;
+	uint64_t size;
+	int read_only;
+	int remove_on_close;
+};
+
+struct shmchan_sender {
+	shmchan_channel *ch;
+	uint64_t token;       /* our token, stored in tx_owner */
+	uint64_t pos;         /* where the next record goes (free-running) */
+	uint64_t cached_head; /* last head read; reloaded only when the ring looks full */
+	int open;
+	int reserving;    /* a reservation is pending */
+	uint64_t res_pad; /* padding bytes before the reserved record */
+	size_t res_len;   /* reserved payload length */
+};
+
+struct shmchan_receiver {
+	shmchan_channel *ch;
+	uint64_t token;    /* our token, stored in rx_owner */
+	uint64_t pos;      /* where the next record is, possibly past a padding record */
+	uint64_t released; /* the head we last stored */
+	int open;
+	int peeking;        /* a peeked message awaits shmchan_release */
+	uint64_t peek_next; /* head after the peeked message */
+};
+
+struct shmchan_channel {
+	shmchan_segment *seg;
+	struct chan_header *h;
+	uint8_t *data;
+	uint64_t cap, mask, max_msg; /* read once at open and checked */
+	int wait;
+	shmchan_sender tx;
+	shmchan_receiver rx;
+};
+
+/* ---- Small helpers ---------------------------------------------------------- */
+
+#define NS_PER_SEC INT64_C(1000000000)
+#define LIVENESS_PERIOD_NS (50 * INT64_C(1000000)) /* peer check and futex timeout: 50 ms */
+#define ADAPTIVE_SPIN_NS INT64_C(20000)           /* adaptive: spin this long (as Go's spinFor)... */
+#define ADAPTIVE_YIELD_NS INT64_C(100000)         /* ...then yield until this long, then park (yieldFor) */
+#define CHECK_EVERY 64u                           /* spins between clock readings (checkEvery) */
+#define MAX_SEGMENT_SIZE (UINT64_C(1) << 40)      /* as shm.MaxSize on 64-bit */
+#define MAX_RECORD_LEN UINT64_C(0xFFFFFFF8)       /* the record's len field is a u32 */
+
+static uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
+
+static int64_t mono_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
+}
+
+/* deadline_of turns a relative timeout into an absolute one; -1 is none. */
+static int64_t deadline_of(int64_t timeout_ns) {
+	if (timeout_ns < 0) return -1;
+	int64_t now = mono_ns();
+	return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
+}
+
+static void sleep_ns(int64_t ns) {
+	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
+	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
+	}
+}
+
+static void cpu_relax(void) {
+#if defined(__x86_64__) || defined(__i386__)
+	__builtin_ia32_pause();
+#elif defined(__aarch64__)
+	__asm__ __volatile__("yield");
+#endif
+}
+
+static int little_endian(void) {
+	const uint16_t one = 1;
+	uint8_t b;
+	memcpy(&b, &one, 1);
+	return b == 1;
+}
+
+/* errno_code classifies errno after a failed system call; errno stays set. */
+static int errno_code(void) {
+	switch (errno) {
+	case EEXIST: return SHMCHAN_ERR_EXIST;
+	case ENOENT: return SHMCHAN_ERR_NOT_EXIST;
+	case EACCES:
+	case EPERM: return SHMCHAN_ERR_PERMISSION;
+	case ENOSPC: return SHMCHAN_ERR_NO_SPACE;
+	case ENOSYS:
+	case EOPNOTSUPP: return SHMCHAN_ERR_UNSUPPORTED;
+	}
+	return SHMCHAN_ERR_SYSTEM;
+}
+
+const char *shmchan_strerror(int err) {
+	switch (err) {
+	case SHMCHAN_OK: return "shmchan: success";
+	case SHMCHAN_EOF: return "EOF";
+	case SHMCHAN_ERR_CLOSED: return "shmchan: use of closed channel end";
+	case SHMCHAN_ERR_BUSY: return "shmchan: role already claimed";
+	case SHMCHAN_ERR_FULL: return "shmchan: channel full";
+	case SHMCHAN_ERR_EMPTY: return "shmchan: channel empty";
+	case SHMCHAN_ERR_TOO_LARGE: return "shmchan: message too large";
+	case SHMCHAN_ERR_PEER_GONE: return "shmchan: peer process is gone";
+	case SHMCHAN_ERR_CORRUPT: return "shmchan: corrupt shared memory";
+	case SHMCHAN_ERR_NOT_CHANNEL: return "shmchan: segment is not a shmchan object";
+	case SHMCHAN_ERR_VERSION_MISMATCH: return "shmchan: layout version mismatch";
+	case SHMCHAN_ERR_NOT_READY: return "shmchan: segment not ready";
+	case SHMCHAN_ERR_TIMEOUT: return "shmchan: i/o timeout";
+	case SHMCHAN_ERR_INVALID_NAME: return "shmchan: invalid name";
+	case SHMCHAN_ERR_INVALID_SIZE: return "shmchan: invalid size";
+	case SHMCHAN_ERR_INCOMPATIBLE: return "shmchan: existing object has different parameters";
+	case SHMCHAN_ERR_READ_ONLY: return "shmchan: segment is read-only";
+	case SHMCHAN_ERR_EXIST: return "shmchan: file already exists";
+	case SHMCHAN_ERR_NOT_EXIST: return "shmchan: file does not exist";
+	case SHMCHAN_ERR_PERMISSION: return "shmchan: permission denied";
+	case SHMCHAN_ERR_NO_SPACE: return "shmchan: no space for segment";
+	case SHMCHAN_ERR_SHORT_BUFFER: return "shmchan: short buffer";
+	case SHMCHAN_ERR_INVALID: return "shmchan: invalid argument";
+	case SHMCHAN_ERR_UNSUPPORTED: return "shmchan: unsupported operation";
+	case SHMCHAN_ERR_SYSTEM: return "shmchan: system error (see errno)";
+	}
+	return "shmchan: unknown error";
+}
+
+void shmchan_options_init(shmchan_options *o) {
+	if (o == NULL) return;
+	memset(o, 0, sizeof *o);
+	o->mode = 0600;
+	o->open_timeout_ns = SHMCHAN_DEFAULT_OPEN_TIMEOUT_NS;
+	o->wait = SHMCHAN_WAIT_ADAPTIVE;
+}
+
+static shmchan_options options_or_default(const shmchan_options *o) {
+	shmchan_options d;
+	if (o != NULL) return *o;
+	shmchan_options_init(&d);
+	return d;
+}
+
+/* ---- Process tokens ----------------------------------------------------------- */
+
+#if defined(__linux__)
+/* read_stat reads the state letter and start time (field 22) of /proc/PID/stat. */
+static int read_stat(pid_t pid, char *state, uint64_t *start) {
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	int fd;
+	do {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0) return -1;
+	ssize_t n;
+	do {
+		n = read(fd, buf, sizeof buf - 1);
+	} while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* The command name (field 2) is in parentheses and may hold anything: parse from the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	p += 2;
+	*state = *p;
+	/* Fields 3 (state) .. 22 (starttime): skip 19 separators. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (p == NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+		p++;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (end == p || errno != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*start = (uint64_t)v;
+	return 0;
+}
+#endif
+
+static uint64_t make_token(pid_t pid, uint64_t start) {
+	return (uint64_t)(uint32_t)pid | (uint64_t)(uint32_t)start << 32;
+}
+
+static uint64_t compute_self_token(void) {
+	pid_t pid = getpid();
+	uint64_t start = 0;
+#if defined(__linux__)
+	char state;
+	if (read_stat(pid, &state, &start) < 0) start = 0;
+#elif defined(__APPLE__)
+	struct kinfo_proc kp;
+	size_t len = sizeof kp;
+	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
+	if (sysctl(mib, 4, &kp, &len, NULL, 0) == 0 && len == sizeof kp)
+		start = (uint64_t)kp.kp_proc.p_starttime.tv_sec * 1000000u + (uint64_t)kp.kp_proc.p_starttime.tv_usec;
+#endif
+	return make_token(pid, start);
+}
+
+/* The token is cached per process; a forked child sees another pid and recomputes it. */
+static _Atomic uint64_t self_token_cache;
+
+uint64_t shmchan_self_token(void) {
+	uint64_t t = atomic_load_explicit(&self_token_cache, memory_order_relaxed); /* process-local cache, no SYNC partner */
+	if (t == 0 || (uint32_t)t != (uint32_t)getpid()) {
+		t = compute_self_token();
+		atomic_store_explicit(&self_token_cache, t, memory_order_relaxed); /* process-local cache, no SYNC partner */
+	}
+	return t;
+}
+
+int shmchan_token_alive(uint64_t token) {
+	if (token == 0) return 0;
+	uint32_t upid = (uint32_t)token;
+	if (upid == 0 || upid > (uint32_t)INT_MAX) return 0;
+	pid_t pid = (pid_t)upid;
+	if (kill(pid, 0) < 0 && errno == ESRCH) return 0;
+#if defined(__linux__)
+	char state;
+	uint64_t start;
+	if (read_stat(pid, &state, &start) < 0) {
+		/* Gone between kill and read, or /proc hidden: trust kill unless the file is missing. */
+		return errno != ENOENT;
+	}
+	if (state == 'Z' || state == 'X') return 0;
+	return (uint32_t)start == (uint32_t)(token >> 32);
+#else
+	return 1;
+#endif
+}
+
+/* ---- Futex --------------------------------------------------------------------- */
+
+/*
+ * futex_wait: atomically, if *addr == val then sleep up to ns; spurious
+ * wakeups allowed. Never FUTEX_PRIVATE_FLAG: the word is shared between
+ * processes, and the private flag would key the futex on this address space.
+ */
+static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns) {
+	if (ns <= 0) return;
+#if defined(__linux__)
+	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
+	/* Woken, value changed (EAGAIN), signal (EINTR) or timeout: the caller re-checks. */
+	(void)syscall(SYS_futex, (void *)addr, FUTEX_WAIT, val, &ts, NULL, 0);
+#else
+	/* No cross-process wait primitive wired in: poll the word, as Go's sync/wake does. */
+	int64_t deadline = mono_ns() + ns;
+	for (int64_t d = 50000; ; d = d * 2 < 1000000 ? d * 2 : 1000000) {
+		/* SYNC(data_seq)/SYNC(space_seq): acquire; pairs with the waker's increment. */
+		if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
+		int64_t left = deadline - mono_ns();
+		if (left <= 0) return;
+		sleep_ns(d < left ? d : left);
+	}
+#endif
+}
+
+/* futex_wake wakes every waiter on addr. */
+static void futex_wake(_Atomic uint32_t *addr) {
+#if defined(__linux__)
+	(void)syscall(SYS_futex, (void *)addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#else
+	(void)addr;
+#endif
+}
+
+/* ---- Segments ----------------------------------------------------------------- */
+
+/* Linux documents O_CLOEXEC for shm_open (and sets it anyway); POSIX and macOS list only
+ * O_RDONLY, O_RDWR, O_CREAT, O_EXCL and O_TRUNC. The descriptor is closed right after mmap. */
+#if defined(__linux__)
+#define SHM_CLOEXEC O_CLOEXEC
+#else
+#define SHM_CLOEXEC 0
+#endif
+
+static int valid_name(const char *name) {
+	if (name == NULL) return 0;
+	size_t n = strlen(name);
+	if (n == 0 || n > SHMCHAN_MAX_NAME_LEN) return 0;
+	for (size_t i = 0; i < n; i++) {
+		char c = name[i];
+		if ((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_') continue;
+		if ((c == '-' || c == '.') && i > 0) continue;
+		return 0;
+	}
+	return 1;
+}
+
+static void object_name(char out[SHMCHAN_MAX_NAME_LEN + 2], const char *name) {
+	out[0] = '/';
+	memcpy(out + 1, name, strlen(name) + 1);
+}
+
+static int new_segment(const char *name, void *mem, uint64_t size, const shmchan_options *o,
+                       shmchan_segment **out) {
+	shmchan_segment *s = (shmchan_segment *)calloc(1, sizeof *s);
+	if (s == NULL) {
+		munmap(mem, (size_t)size);
+		errno = ENOMEM;
+		return SHMCHAN_ERR_SYSTEM;
+	}
+	memcpy(s->name, name, strlen(name) + 1);
+	s->mem = mem;
+	s->size = size;
+	s->read_only = o->read_only != 0;
+	s->remove_on_close = o->remove_on_close != 0;
+	*out = s;
+	return SHMCHAN_OK;
+}
+
+/* create_segment creates, sizes, reserves and maps; on failure nothing is left behind. */
+static int create_segment(const char *name, uint64_t size, const shmchan_options *o, shmchan_segment **out) {
+	char oname[SHMCHAN_MAX_NAME_LEN + 2];
+	object_name(oname, name);
+	int fd = shm_open(oname, O_RDWR | O_CREAT | O_EXCL | SHM_CLOEXEC, (mode_t)(o->mode & 0777));
+	if (fd < 0) return errno_code();
+	int rc = SHMCHAN_OK;
+	void *mem = MAP_FAILED;
+	/* shm_open applies the umask; the caller asked for exactly this mode. */
+	if (fchmod(fd, (mode_t)(o->mode & 0777)) < 0 || ftruncate(fd, (off_t)size) < 0) {
+		rc = errno_code();
+		goto fail;
+	}
+#if defined(__linux__)
+	/* Commit the memory now, so a full /dev/shm fails here and not as SIGBUS on first touch. */
+	int r;
+	do {
+		r = posix_fallocate(fd, 0, (off_t)size);
+	} while (r == EINTR);
+	if (r != 0) {
+		errno = r;
+		rc = errno_code();
+		goto fail;
+	}
+#endif
+	mem = mmap(NULL, (size_t)size, PROT_READ | (o->read_only ? 0 : PROT_WRITE), MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		rc = errno_code();
+		goto fail;
+	}
+	close(fd);
+	return new_segment(name, mem, size, o, out);
+fail : {
+	int saved = errno;
+	close(fd);
+	shm_unlink(oname);
+	errno = saved;
+	return rc;
+}
+}
+
+static int open_segment(const char *name, const shmchan_options *o, shmchan_segment **out) {
+	char oname[SHMCHAN_MAX_NAME_LEN + 2];
+	object_name(oname, name);
+	int fd = shm_open(oname, (o->read_only ? O_RDONLY : O_RDWR) | SHM_CLOEXEC, 0);
+	if (fd < 0) return errno_code();
+	/* A creator sizes the object right after creating it: wait for that. */
+	int64_t deadline = deadline_of(o->open_timeout_ns);
+	struct stat st;
+	for (int64_t delay = 50000;; delay = delay * 2 < 10000000 ? delay * 2 : 10000000) {
+		if (fstat(fd, &st) < 0) {
+			int rc = errno_code(), saved = errno;
+			close(fd);
+			errno = saved;
+			return rc;
+		}
+		if (st.st_size > 0) break;
+		if (deadline >= 0 && mono_ns() >= deadline) {
+			close(fd);
+			return SHMCHAN_ERR_NOT_READY;
+		}
+		sleep_ns(delay);
+	}
+	if ((uint64_t)st.st_size > MAX_SEGMENT_SIZE || (uint64_t)st.st_size > (uint64_t)SIZE_MAX) {
+		close(fd);
+		return SHMCHAN_ERR_INVALID_SIZE;
+	}
+	uint64_t size = (uint64_t)st.st_size;
+	void *mem = mmap(NULL, (size_t)size, PROT_READ | (o->read_only ? 0 : PROT_WRITE), MAP_SHARED, fd, 0);
+	if (mem == MAP_FAILED) {
+		int rc = errno_code(), saved = errno;
+		close(fd);
+		errno = saved;
+		return rc;
+	}
+	close(fd);
+	return new_segment(name, mem, size, o, out);
+}
+
+static int check_size(uint64_t size) {
+	return size == 0 || size > MAX_SEGMENT_SIZE || size > (uint64_t)SIZE_MAX ? SHMCHAN_ERR_INVALID_SIZE : SHMCHAN_OK;
+}
+
+int shmchan_segment_create(const char *name, uint64_t size, const shmchan_options *opts, shmchan_segment **out) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	int rc = check_size(size);
+	if (rc != SHMCHAN_OK) return rc;
+	shmchan_options o = options_or_default(opts);
+	return create_segment(name, size, &o, out);
+}
+
+int shmchan_segment_open(const char *name, const shmchan_options *opts, shmchan_segment **out) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	shmchan_options o = options_or_default(opts);
+	return open_segment(name, &o, out);
+}
+
+int shmchan_segment_open_or_create(const char *name, uint64_t size, const shmchan_options *opts,
+                                   shmchan_segment **out, int *created) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	if (created != NULL) *created = 0;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	int rc = check_size(size);
+	if (rc != SHMCHAN_OK) return rc;
+	shmchan_options o = options_or_default(opts);
+	int64_t deadline = deadline_of(o.open_timeout_ns);
+	for (;;) {
+		rc = create_segment(name, size, &o, out);
+		if (rc == SHMCHAN_OK) {
+			if (created != NULL) *created = 1;
+			return rc;
+		}
+		if (rc != SHMCHAN_ERR_EXIST) return rc;
+		rc = open_segment(name, &o, out);
+		/* Removed between our create and open: try again, within the deadline. */
+		if (rc != SHMCHAN_ERR_NOT_EXIST || (deadline >= 0 && mono_ns() >= deadline)) return rc;
+	}
+}
+
+int shmchan_segment_close(shmchan_segment *seg) {
+	if (seg == NULL) return SHMCHAN_OK;
+	int rc = SHMCHAN_OK, saved = 0;
+	if (munmap(seg->mem, (size_t)seg->size) < 0) {
+		rc = errno_code();
+		saved = errno;
+	}
+	if (seg->remove_on_close) {
+		char oname[SHMCHAN_MAX_NAME_LEN + 2];
+		object_name(oname, seg->name);
+		if (shm_unlink(oname) < 0 && rc == SHMCHAN_OK) {
+			rc = errno_code();
+			saved = errno;
+		}
+	}
+	free(seg);
+	if (rc != SHMCHAN_OK) errno = saved;
+	return rc;
+}
+
+int shmchan_segment_remove(const char *name) {
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	char oname[SHMCHAN_MAX_NAME_LEN + 2];
+	object_name(oname, name);
+	return shm_unlink(oname) < 0 ? errno_code() : SHMCHAN_OK;
+}
+
+void *shmchan_segment_data(const shmchan_segment *seg) { return seg == NULL ? NULL : seg->mem; }
+
+uint64_t shmchan_segment_size(const shmchan_segment *seg) { return seg == NULL ? 0 : seg->size; }
+
+const char *shmchan_segment_name(const shmchan_segment *seg) { return seg == NULL ? NULL : seg->name; }
+
+/* ---- Channels: create and open ------------------------------------------------ */
+
+static int valid_capacity(uint64_t cap) {
+	return cap >= SHMCHAN_MIN_CAPACITY && cap <= SHMCHAN_MAX_CAPACITY && (cap & (cap - 1)) == 0;
+}
+
+/* init_header fills a fresh, zero-filled segment and stores the version last. */
+static void init_header(struct chan_header *h, uint64_t cap) {
+	/* SYNC(version): relaxed; published by the release store of version below. */
+	atomic_store_explicit(&h->magic, SHMCHAN_MAGIC, memory_order_relaxed);
+	h->header_size = SHMCHAN_HEADER_SIZE;
+	h->flags = 0;
+	h->capacity = cap;
+	h->data_offset = SHMCHAN_OFF_DATA;
+	h->max_message = cap / 2 - SHMCHAN_RECORD_HEADER;
+	h->creator = shmchan_self_token();
+	/* SYNC(version): release, stored last; pairs with the acquire in check_header (and Go's opener). */
+	atomic_store_explicit(&h->version, SHMCHAN_LAYOUT_VERSION, memory_order_release);
+}
+
+/*
+ * check_header runs the opener's checks of docs/layout.md, in order, and
+ * returns the checked capacity in *capacity: the caller uses that copy and
+ * never reads the peer-writable field again.
+ */
+static int check_header(const shmchan_segment *seg, int64_t open_timeout_ns, uint64_t *capacity) {
+	if (seg->size < SHMCHAN_HEADER_SIZE) return SHMCHAN_ERR_NOT_CHANNEL;
+	struct chan_header *h = (struct chan_header *)seg->mem;
+	int64_t deadline = deadline_of(open_timeout_ns);
+	uint32_t magic, version;
+	for (int64_t delay = 50000;; delay = delay * 2 < 10000000 ? delay * 2 : 10000000) {
+		/* SYNC(version): acquire; pairs with the creator's release store of version. */
+		version = atomic_load_explicit(&h->version, memory_order_acquire);
+		/* SYNC(version): relaxed peek at magic; the creator writes it before the version. */
+		magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
+		if (magic != 0 && magic != SHMCHAN_MAGIC) return SHMCHAN_ERR_NOT_CHANNEL;
+		if (version != 0) break;
+		if (deadline >= 0 && mono_ns() >= deadline) return SHMCHAN_ERR_NOT_READY;
+		sleep_ns(delay);
+	}
+	if (magic != SHMCHAN_MAGIC) return SHMCHAN_ERR_NOT_CHANNEL;
+	if (version != SHMCHAN_LAYOUT_VERSION || !little_endian()) return SHMCHAN_ERR_VERSION_MISMATCH;
+	if (h->header_size != SHMCHAN_HEADER_SIZE || h->data_offset != SHMCHAN_OFF_DATA ||
+	    (h->flags & SHMCHAN_FLAGS_INCOMPATIBLE_MASK) != 0)
+		return SHMCHAN_ERR_VERSION_MISMATCH;
+	uint64_t cap = h->capacity;
+	if (!valid_capacity(cap) || cap > seg->size - SHMCHAN_OFF_DATA ||
+	    h->max_message != cap / 2 - SHMCHAN_RECORD_HEADER)
+		return SHMCHAN_ERR_CORRUPT;
+	*capacity = cap;
+	return SHMCHAN_OK;
+}
+
+static int new_channel(shmchan_segment *seg, uint64_t cap, const shmchan_options *o, shmchan_channel **out) {
+	shmchan_channel *ch = (shmchan_channel *)calloc(1, sizeof *ch);
+	if (ch == NULL) {
+		errno = ENOMEM;
+		return SHMCHAN_ERR_SYSTEM;
+	}
+	ch->seg = seg;
+	ch->h = (struct chan_header *)seg->mem;
+	ch->data = (uint8_t *)seg->mem + SHMCHAN_OFF_DATA;
+	/* Checked by check_header or written by us: never re-read from shared memory. */
+	ch->cap = cap;
+	ch->mask = cap - 1;
+	ch->max_msg = cap / 2 - SHMCHAN_RECORD_HEADER < MAX_RECORD_LEN ? cap / 2 - SHMCHAN_RECORD_HEADER : MAX_RECORD_LEN;
+	ch->wait = o->wait;
+	*out = ch;
+	return SHMCHAN_OK;
+}
+
+static int channel_options(const shmchan_options *opts, shmchan_options *o) {
+	*o = options_or_default(opts);
+	if (o->read_only) return SHMCHAN_ERR_READ_ONLY;
+	if (o->wait != SHMCHAN_WAIT_ADAPTIVE && o->wait != SHMCHAN_WAIT_SPIN && o->wait != SHMCHAN_WAIT_BLOCK)
+		return SHMCHAN_ERR_INVALID;
+	return SHMCHAN_OK;
+}
+
+/* finish_open wraps seg in a channel or, on failure, closes seg (removing it if we created it). */
+static int finish_open(shmchan_segment *seg, int created, uint64_t want_cap, const shmchan_options *o,
+                       shmchan_channel **out) {
+	int rc = SHMCHAN_OK;
+	uint64_t cap = want_cap;
+	if (created) {
+		init_header((struct chan_header *)seg->mem, want_cap);
+	} else {
+		rc = check_header(seg, o->open_timeout_ns, &cap);
+		if (rc == SHMCHAN_OK && want_cap != 0 && cap != want_cap) rc = SHMCHAN_ERR_INCOMPATIBLE;
+	}
+	if (rc == SHMCHAN_OK) rc = new_channel(seg, cap, o, out);
+	if (rc != SHMCHAN_OK) {
+		int saved = errno;
+		if (created) seg->remove_on_close = 1;
+		shmchan_segment_close(seg);
+		errno = saved;
+	}
+	return rc;
+}
+
+int shmchan_channel_create(const char *name, uint64_t capacity, const shmchan_options *opts,
+                           shmchan_channel **out) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	shmchan_options o;
+	int rc = channel_options(opts, &o);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	if (!valid_capacity(capacity)) return SHMCHAN_ERR_INVALID_SIZE;
+	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
+	shmchan_segment *seg;
+	rc = create_segment(name, SHMCHAN_HEADER_SIZE + capacity, &o, &seg);
+	if (rc != SHMCHAN_OK) return rc;
+	return finish_open(seg, 1, capacity, &o, out);
+}
+
+int shmchan_channel_open(const char *name, const shmchan_options *opts, shmchan_channel **out) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	shmchan_options o;
+	int rc = channel_options(opts, &o);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	shmchan_segment *seg;
+	rc = open_segment(name, &o, &seg);
+	if (rc != SHMCHAN_OK) return rc;
+	return finish_open(seg, 0, 0, &o, out);
+}
+
+int shmchan_channel_open_or_create(const char *name, uint64_t capacity, const shmchan_options *opts,
+                                   shmchan_channel **out, int *created) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	if (created != NULL) *created = 0;
+	shmchan_options o;
+	int rc = channel_options(opts, &o);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	if (!valid_capacity(capacity)) return SHMCHAN_ERR_INVALID_SIZE;
+	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
+	shmchan_segment *seg;
+	int made = 0;
+	rc = shmchan_segment_open_or_create(name, SHMCHAN_HEADER_SIZE + capacity, &o, &seg, &made);
+	if (rc != SHMCHAN_OK) return rc;
+	rc = finish_open(seg, made, capacity, &o, out);
+	if (rc == SHMCHAN_OK && created != NULL) *created = made;
+	return rc;
+}
+
+int shmchan_channel_close(shmchan_channel *ch) {
+	if (ch == NULL) return SHMCHAN_OK;
+	if (ch->tx.open) shmchan_sender_close(&ch->tx);
+	if (ch->rx.open) shmchan_receiver_close(&ch->rx);
+	int rc = shmchan_segment_close(ch->seg);
+	free(ch);
+	return rc;
+}
+
+uint64_t shmchan_channel_capacity(const shmchan_channel *ch) { return ch == NULL ? 0 : ch->cap; }
+
+uint64_t shmchan_channel_max_message(const shmchan_channel *ch) { return ch == NULL ? 0 : ch->max_msg; }
+
+shmchan_segment *shmchan_channel_segment(const shmchan_channel *ch) { return ch == NULL ? NULL : ch->seg; }
+
+/* ---- Records -------------------------------------------------------------------- */
+
+/*
+ * Records are published in line (docs/layout.md, "Data region"): the header
+ * of a record is one little-endian u64 (length in the low half, kind in the
+ * high half) stored atomically after the payload and after a zero
+ * terminator where the next record will go. The receiver polls the header
+ * word at its own position: zero is empty, anything else a complete record.
+ */
+
+/* word returns the header word at ring position at (a multiple of 8 below the capacity). */
+static _Atomic uint64_t *word(const shmchan_channel *ch, uint64_t at) {
+	return (_Atomic uint64_t *)(void *)(ch->data + at);
+}
+
+static uint64_t record_header(uint64_t len, uint64_t kind) { return kind << 32 | len; }
+
+/*
+ * record checks the header hdr found at ring position at and returns the
+ * bytes the record occupies (*step), whether it is padding, and its payload
+ * length. A padding record never sits at 0 and fills the region to its end;
+ * a message is at most max_message bytes and does not cross the end.
+ */
+static int record(const shmchan_channel *ch, uint64_t hdr, uint64_t at, uint64_t *step, int *pad, uint64_t *len) {
+	uint64_t n = hdr & 0xFFFFFFFFu, kind = hdr >> 32, room = ch->cap - at;
+	if (kind == SHMCHAN_KIND_PADDING) {
+		if (at == 0 || n != room - SHMCHAN_RECORD_HEADER) return SHMCHAN_ERR_CORRUPT;
+		*step = room;
+		*pad = 1;
+		*len = 0;
+		return SHMCHAN_OK;
+	}
+	if (kind == SHMCHAN_KIND_MESSAGE) {
+		uint64_t s = SHMCHAN_RECORD_HEADER + align8(n);
+		if (n > ch->max_msg || s > room) return SHMCHAN_ERR_CORRUPT;
+		*step = s;
+		*pad = 0;
+		*len = n;
+		return SHMCHAN_OK;
+	}
+	return SHMCHAN_ERR_CORRUPT;
+}
+
+/* ---- Roles --------------------------------------------------------------------- */
+
+/*
+ * claim takes a role by compare-and-swap of its owner field from 0, or from a
+ * dead owner's token, to ours. A live owner (this process included) is BUSY; a
+ * closed end is CLOSED. The closed flag is re-checked after the swap, because
+ * a closer stores closed = 1 before it stores the owner back to 0.
+ */
+static int claim(_Atomic uint64_t *owner, _Atomic uint32_t *closed, uint64_t self) {
+	/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst; pairs with the store in close_end. */
+	if (atomic_load_explicit(closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
+	uint64_t cur = 0;
+	/* SYNC(tx_owner)/SYNC(rx_owner): CAS, acq_rel; pairs with other claimers and the owner's release in close_end. */
+	while (!atomic_compare_exchange_strong_explicit(owner, &cur, self, memory_order_acq_rel, memory_order_acquire)) {
+		/* cur now holds the owner we saw: retry from 0, take a dead owner's place, or give up. */
+		if (cur != 0 && shmchan_token_alive(cur)) return SHMCHAN_ERR_BUSY;
+	}
+	/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst re-check after the swap. */
+	if (atomic_load_explicit(closed, memory_order_seq_cst)) {
+		uint64_t mine = self;
+		/* SYNC(tx_owner)/SYNC(rx_owner): release the role we just took. */
+		atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
+		return SHMCHAN_ERR_CLOSED;
+	}
+	return SHMCHAN_OK;
+}
+
+/* unclaim gives a role back if we still hold it. */
+static void unclaim(_Atomic uint64_t *owner, uint64_t self) {
+	uint64_t mine = self;
+	/* SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS, only if still ours; pairs with a claimer's CAS. */
+	atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
+}
+
+int shmchan_channel_sender(shmchan_channel *ch, shmchan_sender **out) {
+	if (ch == NULL || out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	if (ch->tx.open) return SHMCHAN_ERR_BUSY;
+	struct chan_header *h = ch->h;
+	uint64_t self = shmchan_self_token();
+	int rc = claim(&h->tx_owner, &h->tx_closed, self);
+	if (rc != SHMCHAN_OK) return rc;
+	/*
+	 * Take up the stream where the records end: from head, walk the published
+	 * records to the first zero header. A new sender continues after the last
+	 * record its dead predecessor published, and overwrites nothing unread.
+	 */
+	/* SYNC(head): acquire; pairs with the receiver's seq_cst store of head. */
+	uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+	uint64_t pos = head;
+	rc = head % 8 == 0 ? SHMCHAN_OK : SHMCHAN_ERR_CORRUPT;
+	while (rc == SHMCHAN_OK) {
+		uint64_t at = pos & ch->mask, step, n;
+		int pad;
+		/* SYNC(record): acquire; pairs with the header store in tx_commit (ours or a predecessor's). */
+		uint64_t hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
+		if (hdr == 0) break;
+		rc = record(ch, hdr, at, &step, &pad, &n);
+		if (rc == SHMCHAN_OK && pos + step - head > ch->cap - SHMCHAN_RECORD_HEADER) rc = SHMCHAN_ERR_CORRUPT;
+		pos += step;
+	}
+	if (rc != SHMCHAN_OK) {
+		unclaim(&h->tx_owner, self);
+		return rc;
+	}
+	/* SYNC(tx_parked): seq_cst; a dead predecessor may have left it set; pairs with the load in rx_consume. */
+	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
+	memset(&ch->tx, 0, sizeof ch->tx);
+	ch->tx.ch = ch;
+	ch->tx.token = self;
+	ch->tx.pos = pos;
+	ch->tx.cached_head = head;
+	ch->tx.open = 1;
+	*out = &ch->tx;
+	return SHMCHAN_OK;
+}
+
+int shmchan_channel_receiver(shmchan_channel *ch, shmchan_receiver **out) {
+	if (ch == NULL || out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	if (ch->rx.open) return SHMCHAN_ERR_BUSY;
+	struct chan_header *h = ch->h;
+	uint64_t self = shmchan_self_token();
+	int rc = claim(&h->rx_owner, &h->rx_closed, self);
+	if (rc != SHMCHAN_OK) return rc;
+	/* The new receiver continues from head: a dead receiver's unreleased peek is delivered again. */
+	/* SYNC(head): acquire; our own (or a dead predecessor's) last store. */
+	uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+	if (head % 8 != 0) {
+		unclaim(&h->rx_owner, self);
+		return SHMCHAN_ERR_CORRUPT;
+	}
+	/* SYNC(rx_parked): seq_cst; a dead predecessor may have left it set; pairs with the load in tx_commit. */
+	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
+	memset(&ch->rx, 0, sizeof ch->rx);
+	ch->rx.ch = ch;
+	ch->rx.token = self;
+	ch->rx.pos = head;
+	ch->rx.released = head;
+	ch->rx.open = 1;
+	*out = &ch->rx;
+	return SHMCHAN_OK;
+}
+
+/* ---- Waiting ------------------------------------------------------------------- */
+
+struct waiter {
+	int64_t deadline;   /* absolute, -1 for none */
+	int64_t began;      /* first clock reading of the wait (0: none yet), for the adaptive strategy */
+	int64_t next_check; /* next peer liveness check */
+	unsigned spins;     /* attempts so far */
+	int peer_dead;      /* the peer's owner is dead: one more attempt, then PEER_GONE */
+};
+
+static void waiter_init(struct waiter *w, int64_t timeout_ns) {
+	w->deadline = deadline_of(timeout_ns); /* reads the clock only for a finite timeout */
+	w->began = 0;
+	w->next_check = 0;
+	w->spins = 0;
+	w->peer_dead = 0;
+}
+
+/* sleep_budget is how long one futex wait may last: up to 50 ms, and not past the deadline. */
+static int64_t sleep_budget(const struct waiter *w, int64_t now) {
+	int64_t ns = LIVENESS_PERIOD_NS;
+	if (w->deadline >= 0 && w->deadline - now < ns) ns = w->deadline - now;
+	return ns;
+}
+
+/*
+ * wait_common runs the parts of a wait that do not depend on the side: the
+ * deadline, the liveness check (at most every 50 ms), and the spin and yield
+ * phases. It returns 1 when the caller should park, 0 to try again, or an error.
+ * Spinning reads the clock only every CHECK_EVERY attempts, as Go's waiter does.
+ */
+static int wait_common(const shmchan_channel *ch, struct waiter *w, _Atomic uint64_t *peer_owner,
+                       _Atomic uint32_t *peer_closed) {
+	unsigned i = ++w->spins;
+	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1) {
+		cpu_relax();
+		return 0;
+	}
+	int64_t now = mono_ns();
+	if (w->began == 0) {
+		w->began = now;
+		w->next_check = now + LIVENESS_PERIOD_NS;
+	}
+	if (w->deadline >= 0 && now >= w->deadline) return SHMCHAN_ERR_TIMEOUT;
+	if (now >= w->next_check) {
+		w->next_check = now + LIVENESS_PERIOD_NS;
+		/* SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the peer's claim CAS and close. */
+		uint64_t owner = atomic_load_explicit(peer_owner, memory_order_acquire);
+		/* An owner of 0 is no peer yet (or one that closed): keep waiting. A dead owner that
+		 * closed cleanly is not gone either: the next attempt sees the close. */
+		/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst; pairs with the store in close_end. */
+		if (owner != 0 && !shmchan_token_alive(owner) && !atomic_load_explicit(peer_closed, memory_order_seq_cst)) {
+			w->peer_dead = 1;
+			return 0;
+		}
+	}
+	switch (ch->wait) {
+	case SHMCHAN_WAIT_SPIN:
+		cpu_relax();
+		return 0;
+	case SHMCHAN_WAIT_BLOCK:
+		return 1;
+	default:
+		if (now - w->began < ADAPTIVE_SPIN_NS) {
+			cpu_relax();
+			return 0;
+		}
+		if (now - w->began < ADAPTIVE_YIELD_NS) {
+			sched_yield();
+			return 0;
+		}
+		return 1;
+	}
+}
+
+/* rx_wait waits for data after an attempt found the ring empty. */
+static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
+	shmchan_channel *ch = rx->ch;
+	struct chan_header *h = ch->h;
+	int rc = wait_common(ch, w, &h->tx_owner, &h->tx_closed);
+	if (rc <= 0) return rc;
+	/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
+	/* SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	uint32_t s = atomic_load_explicit(&h->data_seq, memory_order_acquire);
+	/* SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
+	 * then rx_parked load in tx_commit (Dekker). */
+	atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
+	/* SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
+	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
+	/* SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
+	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
+	if (hdr == 0 && !closed) futex_wait(&h->data_seq, s, sleep_budget(w, mono_ns()));
+	/* SYNC(rx_parked): seq_cst; no longer parked. */
+	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
+	return 0;
+}
+
+/* tx_wait waits for room after an attempt found the ring full. */
+static int tx_wait(shmchan_sender *tx, struct waiter *w) {
+	shmchan_channel *ch = tx->ch;
+	struct chan_header *h = ch->h;
+	int rc = wait_common(ch, w, &h->rx_owner, &h->rx_closed);
+	if (rc <= 0) return rc;
+	/* Park: the receiver's release (store head, load tx_parked) is the other half. */
+	/* SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	uint32_t s = atomic_load_explicit(&h->space_seq, memory_order_acquire);
+	/* SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
+	 * then tx_parked load in rx_consume (Dekker). */
+	atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
+	/* SYNC(head): seq_cst re-check after announcing the park. */
+	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
+	/* SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
+	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
+	if (head == tx->cached_head && !closed) futex_wait(&h->space_seq, s, sleep_budget(w, mono_ns()));
+	/* SYNC(tx_parked): seq_cst; no longer parked. */
+	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
+	return 0;
+}
+
+/* ---- Sending --------------------------------------------------------------------- */
+
+/*
+ * tx_reserve finds room for a record of len payload bytes, plus the padding
+ * that reaches a contiguous stretch and the 8-byte terminator after it, and
+ * makes it the pending reservation (replacing any earlier one: none of it was
+ * published). It is the non-blocking core of send and reserve: FULL, CLOSED,
+ * TOO_LARGE or CORRUPT.
+ */
+static int tx_reserve(shmchan_sender *tx, size_t len, void **buf) {
+	shmchan_channel *ch = tx->ch;
+	struct chan_header *h = ch->h;
+	tx->reserving = 0;
+	/* SYNC(rx_closed): seq_cst; pairs with the receiver's store in shmchan_receiver_close. */
+	if (atomic_load_explicit(&h->rx_closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
+	if ((uint64_t)len > ch->max_msg) return SHMCHAN_ERR_TOO_LARGE;
+	uint64_t rec = SHMCHAN_RECORD_HEADER + align8((uint64_t)len);
+	uint64_t at = tx->pos & ch->mask;
+	uint64_t pad = at + rec > ch->cap ? ch->cap - at : 0;
+	uint64_t need = pad + rec + SHMCHAN_RECORD_HEADER; /* and the terminator after it */
+	if (tx->pos + need - tx->cached_head > ch->cap) {
+		/* SYNC(head): acquire; pairs with the receiver's seq_cst store: it is done with every byte before it. */
+		uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+		if (head < tx->cached_head || head > tx->pos || head % 8 != 0) return SHMCHAN_ERR_CORRUPT;
+		tx->cached_head = head;
+		if (tx->pos + need - head > ch->cap) return SHMCHAN_ERR_FULL;
+	}
+	tx->reserving = 1;
+	tx->res_pad = pad;
+	tx->res_len = len;
+	*buf = ch->data + ((tx->pos + pad) & ch->mask) + SHMCHAN_RECORD_HEADER;
+	return SHMCHAN_OK;
+}
+
+/*
+ * tx_commit publishes the first len bytes of the reservation: the zero
+ * terminator where the next record goes, then the header (behind padding,
+ * the record's header first and the padding's last), then wakes a parked
+ * receiver.
+ */
+static void tx_commit(shmchan_sender *tx, size_t len) {
+	shmchan_channel *ch = tx->ch;
+	struct chan_header *h = ch->h;
+	uint64_t at = tx->pos & ch->mask;
+	uint64_t rec_at = (tx->pos + tx->res_pad) & ch->mask;
+	uint64_t step = SHMCHAN_RECORD_HEADER + align8((uint64_t)len);
+	/* SYNC(record): relaxed; the terminator is published by the header store below. */
+	atomic_store_explicit(word(ch, (rec_at + step) & ch->mask), 0, memory_order_relaxed);
+	uint64_t hdr = record_header(len, SHMCHAN_KIND_MESSAGE);
+	if (tx->res_pad > 0) {
+		/* SYNC(record): relaxed; the record at 0 is published by the padding's header store below. */
+		atomic_store_explicit(word(ch, rec_at), hdr, memory_order_relaxed);
+		hdr = record_header(tx->res_pad - SHMCHAN_RECORD_HEADER, SHMCHAN_KIND_PADDING);
+	}
+	tx->pos += tx->res_pad + step;
+	tx->reserving = 0;
+	/* SYNC(record): seq_cst store. Publishes the payload, the terminator (and a record behind padding);
+	 * pairs with the receiver's acquire load in rx_next and, as a Dekker pair with the load of rx_parked
+	 * below, with the receiver's park in rx_wait. */
+	atomic_store_explicit(word(ch, at), hdr, memory_order_seq_cst);
+	/* SYNC(rx_parked): seq_cst load after the header store; pairs with the receiver's store in rx_wait. */
+	if (atomic_load_explicit(&h->rx_parked, memory_order_seq_cst)) {
+		/* SYNC(data_seq): release increment before the wake; pairs with the receiver's load in rx_wait. */
+		atomic_fetch_add_explicit(&h->data_seq, 1, memory_order_release);
+		futex_wake(&h->data_seq);
+	}
+}
+
+static int tx_send(shmchan_sender *tx, const void *msg, size_t len) {
+	void *buf;
+	int rc = tx_reserve(tx, len, &buf);
+	if (rc != SHMCHAN_OK) return rc;
+	if (len > 0) memcpy(buf, msg, len);
+	tx_commit(tx, len);
+	return SHMCHAN_OK;
+}
+
+static int tx_check(const shmchan_sender *tx) {
+	if (tx == NULL) return SHMCHAN_ERR_INVALID;
+	return tx->open ? SHMCHAN_OK : SHMCHAN_ERR_CLOSED;
+}
+
+/* TX_WAIT_LOOP returns the result of attempt, retrying it after tx_wait while the ring is full. */
+#define TX_WAIT_LOOP(tx, timeout_ns, attempt)                            \
+	do {                                                             \
+		int rc_ = (attempt);                                     \
+		if (rc_ != SHMCHAN_ERR_FULL) return rc_;                 \
+		struct waiter w_;                                        \
+		waiter_init(&w_, (timeout_ns));                          \
+		for (;;) {                                               \
+			if (w_.peer_dead) return SHMCHAN_ERR_PEER_GONE; \
+			rc_ = tx_wait((tx), &w_);                        \
+			if (rc_ != SHMCHAN_OK) return rc_;               \
+			rc_ = (attempt);                                 \
+			if (rc_ != SHMCHAN_ERR_FULL) return rc_;         \
+		}                                                        \
+	} while (0)
+
+int shmchan_try_send(shmchan_sender *tx, const void *msg, size_t len) {
+	int rc = tx_check(tx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (msg == NULL && len > 0) return SHMCHAN_ERR_INVALID;
+	return tx_send(tx, msg, len);
+}
+
+int shmchan_send(shmchan_sender *tx, const void *msg, size_t len, int64_t timeout_ns) {
+	int rc = tx_check(tx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (msg == NULL && len > 0) return SHMCHAN_ERR_INVALID;
+	TX_WAIT_LOOP(tx, timeout_ns, tx_send(tx, msg, len));
+}
+
+int shmchan_try_reserve(shmchan_sender *tx, size_t len, void **buf) {
+	int rc = tx_check(tx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (buf == NULL) return SHMCHAN_ERR_INVALID;
+	*buf = NULL;
+	return tx_reserve(tx, len, buf);
+}
+
+int shmchan_reserve(shmchan_sender *tx, size_t len, void **buf, int64_t timeout_ns) {
+	int rc = tx_check(tx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (buf == NULL) return SHMCHAN_ERR_INVALID;
+	*buf = NULL;
+	TX_WAIT_LOOP(tx, timeout_ns, tx_reserve(tx, len, buf));
+}
+
+int shmchan_commit(shmchan_sender *tx, size_t len) {
+	int rc = tx_check(tx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!tx->reserving) return SHMCHAN_ERR_INVALID;
+	if (len > tx->res_len) return SHMCHAN_ERR_TOO_LARGE;
+	tx_commit(tx, len);
+	return SHMCHAN_OK;
+}
+
+/* close_end stores closed = 1, wakes the peer, and then gives the role back. */
+static void close_end(_Atomic uint32_t *closed, _Atomic uint32_t *peer_seq, _Atomic uint64_t *owner, uint64_t self) {
+	/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst store (for the sender, after its last header store);
+	 * pairs with the peer's loads (send, receive, park). */
+	atomic_store_explicit(closed, 1, memory_order_seq_cst);
+	/* SYNC(data_seq)/SYNC(space_seq): release increment, then wake the peer whether or not it is parked. */
+	atomic_fetch_add_explicit(peer_seq, 1, memory_order_release);
+	futex_wake(peer_seq);
+	unclaim(owner, self);
+}
+
+int shmchan_sender_close(shmchan_sender *tx) {
+	if (tx == NULL) return SHMCHAN_ERR_INVALID;
+	if (!tx->open) return SHMCHAN_OK;
+	struct chan_header *h = tx->ch->h;
+	tx->reserving = 0; /* an uncommitted reservation is dropped: it was never published */
+	close_end(&h->tx_closed, &h->data_seq, &h->tx_owner, tx->token);
+	tx->open = 0;
+	return SHMCHAN_OK;
+}
+
+/* ---- Receiving ------------------------------------------------------------------- */
+
+/*
+ * rx_next finds the next message without consuming it: its payload at ring
+ * offset *off, its length *len, and the position after it *next. It skips
+ * padding (in the local position only; the next release publishes it). It
+ * returns EMPTY, EOF or CORRUPT. Every header is read once and checked.
+ */
+static int rx_next(shmchan_receiver *rx, uint64_t *off, uint64_t *len, uint64_t *next) {
+	shmchan_channel *ch = rx->ch;
+	struct chan_header *h = ch->h;
+	for (;;) {
+		uint64_t at = rx->pos & ch->mask;
+		/* SYNC(record): acquire; pairs with the sender's header store in tx_commit: the payload
+		 * and the terminator are written. */
+		uint64_t hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
+		if (hdr == 0) {
+			/* SYNC(tx_closed): seq_cst, loaded after finding the ring empty; the sender stores it after
+			 * its last header. */
+			if (!atomic_load_explicit(&h->tx_closed, memory_order_seq_cst)) return SHMCHAN_ERR_EMPTY;
+			/* SYNC(record): acquire; re-read after seeing tx_closed, so nothing published is missed. */
+			hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
+			if (hdr == 0) return SHMCHAN_EOF;
+		}
+		uint64_t step, n;
+		int pad;
+		if (record(ch, hdr, at, &step, &pad, &n) != SHMCHAN_OK) return SHMCHAN_ERR_CORRUPT;
+		/* A record must lie within one capacity (less the terminator) of the last released position. */
+		if (rx->pos + step - rx->released > ch->cap - SHMCHAN_RECORD_HEADER) return SHMCHAN_ERR_CORRUPT;
+		if (pad) {
+			rx->pos += step;
+			continue;
+		}
+		*off = at + SHMCHAN_RECORD_HEADER;
+		*len = n;
+		*next = rx->pos + step;
+		return SHMCHAN_OK;
+	}
+}
+
+/* rx_consume stores the new head, freeing the bytes before it, then wakes a parked sender. */
+static void rx_consume(shmchan_receiver *rx, uint64_t next) {
+	struct chan_header *h = rx->ch->h;
+	rx->pos = next;
+	rx->released = next;
+	rx->peeking = 0;
+	/* SYNC(head): seq_cst store. Hands the bytes back to the sender (our reads are done); pairs with the
+	 * sender's acquire load of head and, as a Dekker pair with the load of tx_parked below, its park. */
+	atomic_store_explicit(&h->head, next, memory_order_seq_cst);
+	/* SYNC(tx_parked): seq_cst load after the head store; pairs with the sender's store in tx_wait. */
+	if (atomic_load_explicit(&h->tx_parked, memory_order_seq_cst)) {
+		/* SYNC(space_seq): release increment before the wake; pairs with the sender's load in tx_wait. */
+		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
+		futex_wake(&h->space_seq);
+	}
+}
+
+static int rx_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
+	uint64_t off, n, next;
+	int rc = rx_next(rx, &off, &n, &next);
+	if (rc != SHMCHAN_OK) return rc;
+	*len = (size_t)n;
+	if (n > (uint64_t)cap) return SHMCHAN_ERR_SHORT_BUFFER;
+	if (n > 0) memcpy(buf, rx->ch->data + off, (size_t)n);
+	rx_consume(rx, next);
+	return SHMCHAN_OK;
+}
+
+static int rx_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
+	uint64_t off, n, next;
+	int rc = rx_next(rx, &off, &n, &next);
+	if (rc != SHMCHAN_OK) return rc;
+	rx->peeking = 1;
+	rx->peek_next = next;
+	*msg = rx->ch->data + off;
+	*len = (size_t)n;
+	return SHMCHAN_OK;
+}
+
+static int rx_check(const shmchan_receiver *rx) {
+	if (rx == NULL) return SHMCHAN_ERR_INVALID;
+	return rx->open ? SHMCHAN_OK : SHMCHAN_ERR_CLOSED;
+}
+
+/* RX_WAIT_LOOP returns the result of attempt, retrying it after rx_wait while the ring is empty. */
+#define RX_WAIT_LOOP(rx, timeout_ns, attempt)                            \
+	do {                                                             \
+		int rc_ = (attempt);                                     \
+		if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;                \
+		struct waiter w_;                                        \
+		waiter_init(&w_, (timeout_ns));                          \
+		for (;;) {                                               \
+			if (w_.peer_dead) return SHMCHAN_ERR_PEER_GONE; \
+			rc_ = rx_wait((rx), &w_);                        \
+			if (rc_ != SHMCHAN_OK) return rc_;               \
+			rc_ = (attempt);                                 \
+			if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;        \
+		}                                                        \
+	} while (0)
+
+int shmchan_try_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
+	int rc = rx_check(rx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (len == NULL || (buf == NULL && cap > 0)) return SHMCHAN_ERR_INVALID;
+	*len = 0;
+	return rx_recv(rx, buf, cap, len);
+}
+
+int shmchan_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len, int64_t timeout_ns) {
+	int rc = rx_check(rx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (len == NULL || (buf == NULL && cap > 0)) return SHMCHAN_ERR_INVALID;
+	*len = 0;
+	RX_WAIT_LOOP(rx, timeout_ns, rx_recv(rx, buf, cap, len));
+}
+
+int shmchan_try_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
+	int rc = rx_check(rx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (msg == NULL || len == NULL) return SHMCHAN_ERR_INVALID;
+	*msg = NULL;
+	*len = 0;
+	return rx_peek(rx, msg, len);
+}
+
+int shmchan_peek(shmchan_receiver *rx, const void **msg, size_t *len, int64_t timeout_ns) {
+	int rc = rx_check(rx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (msg == NULL || len == NULL) return SHMCHAN_ERR_INVALID;
+	*msg = NULL;
+	*len = 0;
+	RX_WAIT_LOOP(rx, timeout_ns, rx_peek(rx, msg, len));
+}
+
+int shmchan_release(shmchan_receiver *rx) {
+	int rc = rx_check(rx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!rx->peeking) return SHMCHAN_ERR_INVALID;
+	rx_consume(rx, rx->peek_next);
+	return SHMCHAN_OK;
+}
+
+int shmchan_receiver_close(shmchan_receiver *rx) {
+	if (rx == NULL) return SHMCHAN_ERR_INVALID;
+	if (!rx->open) return SHMCHAN_OK;
+	struct chan_header *h = rx->ch->h;
+	rx->peeking = 0; /* an unreleased peek is not consumed */
+	close_end(&h->rx_closed, &h->space_seq, &h->rx_owner, rx->token);
+	rx->open = 0;
+	return SHMCHAN_OK;
+}

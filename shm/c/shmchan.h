@@ -1,0 +1,233 @@
+/*
+ * shmchan.h: the C API of shmchan, speaking shared-memory layout version 1
+ * (docs/layout.md). A C program on one end of a channel and a Go program
+ * (github.com/shmchan/shmchan/shm) on the other behave exactly as two Go
+ * programs would.
+ *
+ * The header is C11 and C++ (g++ -std=c++17). Every handle is opaque: the
+ * shared header and its atomics live in shmchan.c, which asserts each offset
+ * below with _Static_assert(offsetof(...)); a Go test compares the same
+ * macros with the Go constants.
+ *
+ * Conventions:
+ *   - Functions return 0 (SHMCHAN_OK) or a negative enum shmchan_error.
+ *     shmchan_strerror() names it. After SHMCHAN_ERR_SYSTEM (and the errno
+ *     classes EXIST, NOT_EXIST, PERMISSION, NO_SPACE) errno holds the cause.
+ *   - Timeouts are nanoseconds: a negative timeout waits without limit
+ *     (SHMCHAN_FOREVER), 0 makes one attempt, and an expired timeout returns
+ *     SHMCHAN_ERR_TIMEOUT.
+ *   - Names follow the Go rule: 1 to 30 bytes of [A-Za-z0-9_.-], not starting
+ *     with '.' or '-'. The POSIX object is "/" + name (on Linux the file
+ *     /dev/shm/name), with no hidden prefix, so Go and C open the same object.
+ *
+ * See docs/c-api.md for each function, its errors and its thread rules.
+ */
+#ifndef SHMCHAN_H
+#define SHMCHAN_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+/* ---- Layout v1: the numbers of docs/layout.md ---------------------------- */
+
+#define SHMCHAN_LAYOUT_VERSION 1u
+#define SHMCHAN_MAGIC 0x434D4853u /* the bytes "SHMC", little-endian */
+#define SHMCHAN_HEADER_SIZE 4096u /* header page; the data region follows */
+#define SHMCHAN_LINE 128u         /* fields written by different processes sit on different lines */
+#define SHMCHAN_MIN_CAPACITY (UINT64_C(1) << 10)
+#define SHMCHAN_MAX_CAPACITY (UINT64_C(1) << 32) /* so a record's u32 len covers the largest message */
+#define SHMCHAN_FLAGS_INCOMPATIBLE_MASK 0xFFFFu /* bits an opener must know */
+
+/* Header line, written once by the creator. */
+#define SHMCHAN_OFF_MAGIC 0x000u       /* u32 */
+#define SHMCHAN_OFF_VERSION 0x004u     /* u32, atomic, stored last (release) */
+#define SHMCHAN_OFF_HEADER_SIZE 0x008u /* u32 */
+#define SHMCHAN_OFF_FLAGS 0x00Cu       /* u32 */
+#define SHMCHAN_OFF_CAPACITY 0x010u    /* u64 */
+#define SHMCHAN_OFF_DATA_OFFSET 0x018u /* u64 */
+#define SHMCHAN_OFF_MAX_MESSAGE 0x020u /* u64 */
+#define SHMCHAN_OFF_CREATOR 0x028u     /* u64, process token */
+/* Sender line. 0x080 is reserved (zero): v1 publishes records in line. */
+#define SHMCHAN_OFF_SENDER_LINE 0x080u
+#define SHMCHAN_OFF_TX_OWNER 0x088u /* u64, atomic, compare-and-swap */
+/* Receiver line. */
+#define SHMCHAN_OFF_HEAD 0x100u     /* u64, atomic, seq_cst store */
+#define SHMCHAN_OFF_RX_OWNER 0x108u /* u64, atomic, compare-and-swap */
+/* Receiver signal line. */
+#define SHMCHAN_OFF_DATA_SEQ 0x180u  /* u32, futex word the receiver sleeps on */
+#define SHMCHAN_OFF_RX_PARKED 0x184u /* u32, atomic, seq_cst */
+#define SHMCHAN_OFF_RX_CLOSED 0x188u /* u32, atomic, seq_cst */
+/* Sender signal line. */
+#define SHMCHAN_OFF_SPACE_SEQ 0x200u /* u32, futex word the sender sleeps on */
+#define SHMCHAN_OFF_TX_PARKED 0x204u /* u32, atomic, seq_cst */
+#define SHMCHAN_OFF_TX_CLOSED 0x208u /* u32, atomic, seq_cst */
+/* Data region. */
+#define SHMCHAN_OFF_DATA 0x1000u
+
+/*
+ * Records in the data region: a header, one little-endian u64 stored and
+ * loaded atomically (length in the low 32 bits, kind in the high 32; zero
+ * means nothing published here yet), then the payload, 8-byte aligned.
+ */
+#define SHMCHAN_RECORD_HEADER 8u
+#define SHMCHAN_KIND_MESSAGE 1u
+#define SHMCHAN_KIND_PADDING 2u
+
+/* ---- Errors ---------------------------------------------------------------- */
+
+/* Error codes. Each mirrors the Go error named in its comment. */
+enum shmchan_error {
+	SHMCHAN_OK = 0,
+	SHMCHAN_EOF = -1,                  /* io.EOF: the sender closed and every message was received */
+	SHMCHAN_ERR_CLOSED = -2,           /* ErrClosed: the end or the peer's end is closed */
+	SHMCHAN_ERR_BUSY = -3,             /* ErrBusy: the role is held by a live process or handle */
+	SHMCHAN_ERR_FULL = -4,             /* ErrFull: try-send found no room */
+	SHMCHAN_ERR_EMPTY = -5,            /* ErrEmpty: try-receive found no message */
+	SHMCHAN_ERR_TOO_LARGE = -6,        /* ErrTooLarge: message larger than the maximum */
+	SHMCHAN_ERR_PEER_GONE = -7,        /* ErrPeerGone: the peer died without closing */
+	SHMCHAN_ERR_CORRUPT = -8,          /* ErrCorrupt: shared memory breaks the layout */
+	SHMCHAN_ERR_NOT_CHANNEL = -9,      /* ErrNotChannel: no channel magic */
+	SHMCHAN_ERR_VERSION_MISMATCH = -10, /* ErrVersionMismatch: unknown layout version or flags */
+	SHMCHAN_ERR_NOT_READY = -11,       /* ErrNotReady: the creator did not finish in time */
+	SHMCHAN_ERR_TIMEOUT = -12,         /* os.ErrDeadlineExceeded: the timeout expired */
+	SHMCHAN_ERR_INVALID_NAME = -13,    /* ErrInvalidName */
+	SHMCHAN_ERR_INVALID_SIZE = -14,    /* ErrInvalidSize: bad size or capacity */
+	SHMCHAN_ERR_INCOMPATIBLE = -15,    /* ErrIncompatible: existing object has other parameters */
+	SHMCHAN_ERR_READ_ONLY = -16,       /* ErrReadOnly */
+	SHMCHAN_ERR_EXIST = -17,           /* fs.ErrExist (errno EEXIST) */
+	SHMCHAN_ERR_NOT_EXIST = -18,       /* fs.ErrNotExist (errno ENOENT) */
+	SHMCHAN_ERR_PERMISSION = -19,      /* fs.ErrPermission (errno EACCES or EPERM) */
+	SHMCHAN_ERR_NO_SPACE = -20,        /* ErrNoSpace (errno ENOSPC) */
+	SHMCHAN_ERR_SHORT_BUFFER = -21,    /* io.ErrShortBuffer: receive buffer smaller than the message */
+	SHMCHAN_ERR_INVALID = -22,         /* invalid argument or call out of sequence (Go panics) */
+	SHMCHAN_ERR_UNSUPPORTED = -23,     /* errors.ErrUnsupported: not on this platform */
+	SHMCHAN_ERR_SYSTEM = -24           /* another OS error: see errno */
+};
+
+/* shmchan_strerror returns a static, human-readable description of err. */
+const char *shmchan_strerror(int err);
+
+/* ---- Options ---------------------------------------------------------------- */
+
+/* Wait strategies of blocking calls, as shm.Adaptive, shm.Spin, shm.Block. */
+enum shmchan_wait {
+	SHMCHAN_WAIT_ADAPTIVE = 0, /* spin briefly, yield, then park on the futex (default) */
+	SHMCHAN_WAIT_SPIN = 1,     /* poll the shared indices; never sleeps */
+	SHMCHAN_WAIT_BLOCK = 2     /* park on the futex at once */
+};
+
+#define SHMCHAN_FOREVER ((int64_t)-1)                        /* timeout: wait without limit */
+#define SHMCHAN_DEFAULT_OPEN_TIMEOUT_NS ((int64_t)2000000000) /* as shm.DefaultOpenTimeout */
+#define SHMCHAN_MAX_NAME_LEN 30
+
+/*
+ * Options of the create and open calls. Fill one with shmchan_options_init;
+ * a NULL pointer means the defaults.
+ */
+typedef struct shmchan_options {
+	uint32_t mode;           /* permission bits of a new object, applied exactly; default 0600 */
+	int read_only;           /* segments: map without write permission; channels refuse it */
+	int remove_on_close;     /* remove the name when the handle is closed */
+	int64_t open_timeout_ns; /* how long an opener waits for the creator; default 2 s */
+	int wait;                /* enum shmchan_wait for the ends of a channel */
+} shmchan_options;
+
+/* shmchan_options_init fills o with the defaults. */
+void shmchan_options_init(shmchan_options *o);
+
+/* ---- Segments ---------------------------------------------------------------- */
+
+typedef struct shmchan_segment shmchan_segment;
+
+/* shmchan_segment_create creates a new zero-filled segment of size bytes (EXIST if the name exists). */
+int shmchan_segment_create(const char *name, uint64_t size, const shmchan_options *opts, shmchan_segment **out);
+/* shmchan_segment_open maps an existing segment (NOT_EXIST if none; NOT_READY if never sized). */
+int shmchan_segment_open(const char *name, const shmchan_options *opts, shmchan_segment **out);
+/* shmchan_segment_open_or_create opens the segment or creates it with size bytes; *created tells which. */
+int shmchan_segment_open_or_create(const char *name, uint64_t size, const shmchan_options *opts,
+                                   shmchan_segment **out, int *created);
+/* shmchan_segment_close unmaps the segment and frees seg (NULL is a no-op). */
+int shmchan_segment_close(shmchan_segment *seg);
+/* shmchan_segment_remove removes the name; mappings stay valid until unmapped. */
+int shmchan_segment_remove(const char *name);
+/* shmchan_segment_data returns the mapped bytes; not valid after close. */
+void *shmchan_segment_data(const shmchan_segment *seg);
+/* shmchan_segment_size returns the size read back from the OS. */
+uint64_t shmchan_segment_size(const shmchan_segment *seg);
+/* shmchan_segment_name returns the segment's name. */
+const char *shmchan_segment_name(const shmchan_segment *seg);
+
+/* ---- Channels ---------------------------------------------------------------- */
+
+typedef struct shmchan_channel shmchan_channel;
+typedef struct shmchan_sender shmchan_sender;
+typedef struct shmchan_receiver shmchan_receiver;
+
+/* shmchan_channel_create creates a channel whose ring holds capacity bytes (a power of two >= 1024). */
+int shmchan_channel_create(const char *name, uint64_t capacity, const shmchan_options *opts,
+                           shmchan_channel **out);
+/* shmchan_channel_open opens an existing channel, checking it as docs/layout.md says. */
+int shmchan_channel_open(const char *name, const shmchan_options *opts, shmchan_channel **out);
+/* shmchan_channel_open_or_create opens the channel or creates it; INCOMPATIBLE if its capacity differs. */
+int shmchan_channel_open_or_create(const char *name, uint64_t capacity, const shmchan_options *opts,
+                                   shmchan_channel **out, int *created);
+/* shmchan_channel_close closes the ends still open, unmaps, and frees ch (NULL is a no-op). */
+int shmchan_channel_close(shmchan_channel *ch);
+/* shmchan_channel_capacity returns the ring's size in bytes. */
+uint64_t shmchan_channel_capacity(const shmchan_channel *ch);
+/* shmchan_channel_max_message returns the largest payload a send accepts. */
+uint64_t shmchan_channel_max_message(const shmchan_channel *ch);
+/* shmchan_channel_segment returns the underlying segment, owned by ch. */
+shmchan_segment *shmchan_channel_segment(const shmchan_channel *ch);
+
+/* shmchan_channel_sender claims the sender role (BUSY if a live owner holds it, CLOSED if closed). */
+int shmchan_channel_sender(shmchan_channel *ch, shmchan_sender **out);
+/* shmchan_channel_receiver claims the receiver role. */
+int shmchan_channel_receiver(shmchan_channel *ch, shmchan_receiver **out);
+
+/* ---- Sending ------------------------------------------------------------------ */
+
+/* shmchan_send copies len bytes into the ring, waiting up to timeout_ns for room. */
+int shmchan_send(shmchan_sender *tx, const void *msg, size_t len, int64_t timeout_ns);
+/* shmchan_try_send is shmchan_send without waiting: FULL if there is no room. */
+int shmchan_try_send(shmchan_sender *tx, const void *msg, size_t len);
+/* shmchan_reserve hands out room for len bytes in the ring, at *buf, for shmchan_commit. */
+int shmchan_reserve(shmchan_sender *tx, size_t len, void **buf, int64_t timeout_ns);
+/* shmchan_try_reserve is shmchan_reserve without waiting: FULL if there is no room. */
+int shmchan_try_reserve(shmchan_sender *tx, size_t len, void **buf);
+/* shmchan_commit publishes the first len bytes (len <= the reserved length) of the reservation. */
+int shmchan_commit(shmchan_sender *tx, size_t len);
+/* shmchan_sender_close closes the sending end: the receiver gets EOF after the last message. */
+int shmchan_sender_close(shmchan_sender *tx);
+
+/* ---- Receiving ---------------------------------------------------------------- */
+
+/* shmchan_recv copies the next message into buf (cap bytes), its length into *len. */
+int shmchan_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
+/* shmchan_try_recv is shmchan_recv without waiting: EMPTY if there is no message. */
+int shmchan_try_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len);
+/* shmchan_peek points *msg at the next message in the ring, valid until shmchan_release. */
+int shmchan_peek(shmchan_receiver *rx, const void **msg, size_t *len, int64_t timeout_ns);
+/* shmchan_try_peek is shmchan_peek without waiting: EMPTY if there is no message. */
+int shmchan_try_peek(shmchan_receiver *rx, const void **msg, size_t *len);
+/* shmchan_release consumes the message that shmchan_peek returned. */
+int shmchan_release(shmchan_receiver *rx);
+/* shmchan_receiver_close closes the receiving end: the sender gets CLOSED. */
+int shmchan_receiver_close(shmchan_receiver *rx);
+
+/* ---- Process tokens ---------------------------------------------------------- */
+
+/* shmchan_self_token returns this process's token: pid | low 32 bits of its start time << 32. */
+uint64_t shmchan_self_token(void);
+/* shmchan_token_alive reports whether the process named by token is running (not a zombie). */
+int shmchan_token_alive(uint64_t token);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* SHMCHAN_H */
