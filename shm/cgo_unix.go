@@ -23,7 +23,7 @@ func shmOpen(name string, flag int, mode uint32) (int, error) {
 	defer C.free(unsafe.Pointer(cname))
 	fd, err := C.shim_shm_open(cname, C.int(flag), C.uint(mode))
 	if fd < 0 {
-		return -1, err
+		return -1, crossBuildHint(name, flag, err)
 	}
 	return int(fd), nil
 }

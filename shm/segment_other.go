@@ -1,4 +1,4 @@
-//go:build !windows && !(unix && (cgo || linux))
+//go:build !windows && !(unix && (cgo || linux || darwin))
 
 package shm
 

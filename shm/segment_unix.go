@@ -1,4 +1,4 @@
-//go:build unix && (cgo || linux)
+//go:build unix && (cgo || linux || darwin)
 
 package shm
 
@@ -12,8 +12,9 @@ import (
 )
 
 // The POSIX segment: shm_open + ftruncate + reserve + mmap, over the
-// primitives of cgo_unix.go (shm_open through C) or nocgo_linux.go
-// (/dev/shm through x/sys/unix).
+// primitives of cgo_unix.go (shm_open through C), nocgo_linux.go (/dev/shm
+// through x/sys/unix) or nocgo_darwin.go (a regular file in a per-user
+// directory, which does not interoperate with shm_open).
 
 var (
 	errExist    = fs.ErrExist

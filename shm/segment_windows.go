@@ -2,22 +2,247 @@ package shm
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
+	"sync"
+	"unsafe"
+
+	"golang.org/x/sys/windows"
 )
 
-// Windows segments (CreateFileMappingW) come with their own issue; until then
-// every call returns errors.ErrUnsupported.
+// The Windows segment: a named file mapping backed by the paging file
+// (CreateFileMappingW with INVALID_HANDLE_VALUE), mapped whole with
+// MapViewOfFile, over the primitives of cgo_windows.go (the C shims in
+// shm/c/shim_windows.h) or nocgo_windows.go (golang.org/x/sys/windows).
+// Both paths create the same kernel object, so a cgo process, a pure-Go
+// process and a C or .NET program (MemoryMappedFile.CreateNew(name)) share a
+// segment by name.
+//
+// Names: the segment "x" is the kernel object "Local\x" (the caller's
+// session), or "Global\x" with the Global option. Creating a Global\ object
+// needs SeCreateGlobalPrivilege; opening one does not.
+//
+// Lifetime: the kernel deletes a named mapping's name when the last handle to
+// it closes, even while views of it are still mapped. There is no unlink. A
+// Segment therefore keeps its mapping handle open until Close, and Remove
+// closes this process's handles for the name (its Segments stay mapped and
+// usable): once every process that holds the name has closed or removed it,
+// Open fails with fs.ErrNotExist and Create may use the name again. See
+// docs/platforms.md.
+//
+// Size: Create maps exactly the size asked for. Open learns the size from
+// VirtualQuery, which reports whole pages, so an opener's Size is the
+// creator's size rounded up to the page size (4096). The bytes past the
+// creator's size read as zero. Channels and mailboxes read their capacity
+// from their own header, so the rounding does not affect them.
+//
+// Permissions: the mapping gets the default security descriptor of the
+// creating process's token, which grants access to the current user (and
+// SYSTEM and the administrators), the equivalent of mode 0600. WithMode is
+// ignored.
 
 var (
 	errExist    = fs.ErrExist
 	errNotExist = fs.ErrNotExist
 )
 
-// Implementation names the code path this build uses to reach shared memory.
-func Implementation() string { return "windows/unsupported" }
+// Implementation names the code path this build uses to reach shared memory:
+// "windows/cgo" or "windows/purego". Tests log it so that the path under test
+// is never mistaken.
+func Implementation() string { return osName + "/" + implementation }
 
-func createSegment(string, int64, *options) (*Segment, error) { return nil, errors.ErrUnsupported }
+// objectName is the kernel object name of the segment name.
+func objectName(name string, global bool) string {
+	if global {
+		return `Global\` + name
+	}
+	return `Local\` + name
+}
 
-func openSegment(string, *options) (*Segment, error) { return nil, errors.ErrUnsupported }
+func createSegment(name string, size int64, o *options) (*Segment, error) {
+	obj := objectName(name, o.global)
+	h, err := createMapping(obj, size)
+	if err != nil {
+		if h != 0 {
+			// The name exists: CreateFileMappingW opened the existing object
+			// and said so with ERROR_ALREADY_EXISTS. Create must not open it.
+			err = errors.Join(err, closeHandle(h))
+		}
+		return nil, mappingError(obj, "CreateFileMapping", err, o.global)
+	}
+	mem, err := mapView(h, size, !o.readOnly)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("MapViewOfFile %s: %w", obj, err), closeHandle(h))
+	}
+	return newWindowsSegment(name, h, mem, o), nil
+}
 
-func removeSegment(string) error { return errors.ErrUnsupported }
+func openSegment(name string, o *options) (*Segment, error) {
+	obj := objectName(name, o.global)
+	h, err := openMapping(obj, !o.readOnly)
+	if err != nil {
+		return nil, mappingError(obj, "OpenFileMapping", err, false)
+	}
+	mem, err := mapView(h, 0, !o.readOnly)
+	if err != nil {
+		return nil, errors.Join(fmt.Errorf("MapViewOfFile %s: %w", obj, err), closeHandle(h))
+	}
+	if int64(len(mem)) > MaxSize {
+		return nil, errors.Join(fmt.Errorf("size %d: %w", len(mem), ErrInvalidSize), unmapView(mem), closeHandle(h))
+	}
+	return newWindowsSegment(name, h, mem, o), nil
+}
+
+// removeSegment closes this process's handles for name. If this process
+// holds none, it only reports whether the name exists (in either namespace):
+// another process's handles keep it alive and cannot be closed from here.
+func removeSegment(name string) error {
+	if n, err := holds.releaseAll(name); n > 0 || err != nil {
+		return err
+	}
+	var errs []error
+	for _, global := range []bool{false, true} {
+		obj := objectName(name, global)
+		h, err := openMapping(obj, false)
+		if err == nil {
+			return closeHandle(h)
+		}
+		if !errors.Is(err, fs.ErrNotExist) {
+			return mappingError(obj, "OpenFileMapping", err, false)
+		}
+		errs = append(errs, err)
+	}
+	return fmt.Errorf(`no mapping named Local\%s or Global\%s: %w`, name, name, errs[0])
+}
+
+func newWindowsSegment(name string, h windows.Handle, mem []byte, o *options) *Segment {
+	k := holds.add(name, h)
+	var removedBefore bool // Remove closed our handle before Close did
+	return &Segment{
+		name:          name,
+		size:          int64(len(mem)),
+		mem:           mem,
+		readOnly:      o.readOnly,
+		removeOnClose: o.removeOnClose,
+		unmap: func() error {
+			err := unmapView(mem)
+			held, cerr := k.release()
+			removedBefore = !held
+			return errors.Join(err, cerr)
+		},
+		// RemoveOnClose: Close has released this Segment's handle; release
+		// the process's other handles for the name as well. As on Linux, a
+		// name that was already removed is an error matching fs.ErrNotExist.
+		remove: func() error {
+			n, err := holds.releaseAll(name)
+			if err == nil && n == 0 && removedBefore {
+				return fmt.Errorf("%s was removed before Close: %w", objectName(name, o.global), windows.ERROR_FILE_NOT_FOUND)
+			}
+			return err
+		},
+	}
+}
+
+// mappingError explains a failed CreateFileMapping or OpenFileMapping. The
+// Win32 error stays wrapped, so errors.Is matches fs.ErrExist,
+// fs.ErrNotExist and fs.ErrPermission.
+func mappingError(obj, call string, err error, creatingGlobal bool) error {
+	var code windows.Errno
+	if !errors.As(err, &code) {
+		return fmt.Errorf("%s %s: %w", call, obj, err)
+	}
+	switch code {
+	case windows.ERROR_ACCESS_DENIED:
+		if creatingGlobal {
+			return fmt.Errorf("%s %s: creating a Global\\ object needs SeCreateGlobalPrivilege "+
+				"(held by services and elevated administrators); without it use the default Local\\ namespace: %w", call, obj, err)
+		}
+		return fmt.Errorf("%s %s: the mapping's security descriptor denies access to this user: %w", call, obj, err)
+	case windows.ERROR_INVALID_HANDLE:
+		// The object namespace is shared by every kind of named object.
+		return fmt.Errorf("%s %s: the name belongs to another kind of kernel object (an event, mutex or semaphore): %w (%w)",
+			call, obj, fs.ErrExist, err)
+	case windows.ERROR_NOT_ENOUGH_MEMORY, windows.ERROR_OUTOFMEMORY, windows.ERROR_COMMITMENT_LIMIT, windows.ERROR_DISK_FULL:
+		return fmt.Errorf("%s %s: %w (%w)", call, obj, ErrNoSpace, err)
+	}
+	return fmt.Errorf("%s %s: %w", call, obj, err)
+}
+
+// holds is the registry of this process's open mapping handles, by segment
+// name, so that Remove can close them all.
+var holds = handleRegistry{byName: make(map[string]map[*handleHold]struct{})}
+
+type handleRegistry struct {
+	mu     sync.Mutex
+	byName map[string]map[*handleHold]struct{}
+}
+
+// A handleHold is one Segment's mapping handle.
+type handleHold struct {
+	name string
+	h    windows.Handle // 0 once closed
+}
+
+func (r *handleRegistry) add(name string, h windows.Handle) *handleHold {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	k := &handleHold{name: name, h: h}
+	if r.byName[name] == nil {
+		r.byName[name] = make(map[*handleHold]struct{})
+	}
+	r.byName[name][k] = struct{}{}
+	return k
+}
+
+// release closes the hold's handle unless Remove already did, and reports
+// whether it was still open.
+func (k *handleHold) release() (held bool, err error) {
+	holds.mu.Lock()
+	defer holds.mu.Unlock()
+	held = k.h != 0
+	return held, holds.closeLocked(k)
+}
+
+func (r *handleRegistry) closeLocked(k *handleHold) error {
+	if k.h == 0 {
+		return nil
+	}
+	h := k.h
+	k.h = 0
+	delete(r.byName[k.name], k)
+	if len(r.byName[k.name]) == 0 {
+		delete(r.byName, k.name)
+	}
+	return closeHandle(h)
+}
+
+// releaseAll closes every handle this process holds for name and reports how
+// many there were.
+func (r *handleRegistry) releaseAll(name string) (int, error) {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	var errs []error
+	n := 0
+	for k := range r.byName[name] {
+		n++
+		errs = append(errs, r.closeLocked(k))
+	}
+	return n, errors.Join(errs...)
+}
+
+// mapView maps the whole mapping h. With size 0 the view's size is read
+// back with VirtualQuery, which reports whole pages.
+func mapView(h windows.Handle, size int64, writable bool) ([]byte, error) {
+	addr, err := mapWhole(h, writable)
+	if err != nil {
+		return nil, err
+	}
+	if size == 0 {
+		if size, err = regionSize(addr); err != nil {
+			return nil, errors.Join(fmt.Errorf("VirtualQuery: %w", err), unmapAddr(addr))
+		}
+	}
+	return unsafe.Slice((*byte)(addr), size), nil
+}
+
+func unmapView(mem []byte) error { return unmapAddr(unsafe.Pointer(unsafe.SliceData(mem))) }

@@ -13,9 +13,12 @@
 //     FUTEX_PRIVATE_FLAG (the private flag would key the futex on this
 //     process's address space and the other process would never be woken).
 //   - Windows: a named auto-reset event derived from the word's name, since
-//     WaitOnAddress does not work across processes.
-//   - Elsewhere: a sleeping poll of the word (documented, and bounded by the
-//     timeout), until a native mechanism lands.
+//     WaitOnAddress does not work across processes. An auto-reset event
+//     releases one waiter per Wake (see wake_windows.go).
+//   - macOS with cgo: os_sync_wait_on_address with its SHARED flag (macOS
+//     14.4 and later), found at run time; on older systems, the poll below.
+//   - Elsewhere, and macOS without cgo: a sleeping poll of the word, which
+//     sees a wakeup within about 1 ms and is bounded by the timeout.
 //
 // A Word is safe for concurrent use. Wake costs a system call, so protocols
 // keep a shared "parked" flag and call Wake only when the peer is parked.
@@ -58,7 +61,8 @@ func (w *Word) Wait(val uint32, timeout time.Duration) error {
 	return w.os.wait(w.addr, val, timeout)
 }
 
-// Wake wakes every process and thread waiting on the word.
+// Wake wakes every process and thread waiting on the word (on Windows, one
+// of them: see the package doc).
 func (w *Word) Wake() error { return w.os.wake(w.addr) }
 
 // Close releases the OS resources of the Word (a no-op on Linux).

@@ -1,16 +1,12 @@
-//go:build !linux && !windows
+//go:build !linux && !windows && !(darwin && cgo)
 
 package wake
 
-import (
-	"sync/atomic"
-	"time"
-)
+import "time"
 
-// osWord polls: it re-reads the word with a backoff from 50 µs up to 1 ms,
-// until the word changes or the timeout passes. A wakeup is therefore seen
-// within about 1 ms. This serves platforms without a cross-process wait
-// primitive wired in yet.
+// osWord polls (see pollWait): this platform or build has no cross-process
+// wait primitive wired in. On macOS this is the CGO_ENABLED=0 build; the cgo
+// build uses os_sync_wait_on_address (wake_darwin.go).
 type osWord struct{}
 
 func (osWord) open(*uint32, string) error { return nil }
@@ -18,18 +14,7 @@ func (osWord) open(*uint32, string) error { return nil }
 func (osWord) close() error { return nil }
 
 func (osWord) wait(addr *uint32, val uint32, timeout time.Duration) error {
-	deadline := time.Now().Add(timeout)
-	for d := 50 * time.Microsecond; ; d = min(2*d, time.Millisecond) {
-		// SYNC(wake-word): acquire; pairs with the waker's increment before Wake.
-		if atomic.LoadUint32(addr) != val {
-			return nil
-		}
-		left := time.Until(deadline)
-		if left <= 0 {
-			return nil
-		}
-		time.Sleep(min(d, left))
-	}
+	return pollWait(addr, val, timeout)
 }
 
 func (osWord) wake(*uint32) error { return nil }
