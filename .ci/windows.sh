@@ -90,13 +90,15 @@ run() {
 	step "GOOS=windows CGO_ENABLED=$cgo: testing $impl under Wine"
 	local env=(CGO_ENABLED="$cgo")
 	if [ "$cgo" = 1 ]; then env+=(CC="$MINGW_CC"); fi
-	local log
-	log=$(env "${env[@]}" go test -count=1 -exec "$WINE" -run '^TestImplementation' -v ./shm/ 2>&1) || {
+	local log rc=0
+	if log=$(env "${env[@]}" go test -count=1 -exec "$WINE" -run '^TestImplementation' -v ./shm/ 2>&1); then
+		grep -E 'Implementation\(\) = |implementation under test' <<<"$log" | sed 's/^ */shm: /'
+	else
 		echo "$log"
-		return 1
-	}
-	grep -E 'Implementation\(\) = |implementation under test' <<<"$log" | sed 's/^ */shm: /'
-	env "${env[@]}" go test -short -count=1 -timeout 10m -exec "$WINE" "${pkgs[@]}"
+		rc=1
+	fi
+	env "${env[@]}" go test -short -count=1 -timeout 10m -exec "$WINE" "${pkgs[@]}" || rc=1
+	return $rc
 }
 run 1 windows/cgo || status=1
 run 0 windows/purego || status=1
@@ -106,10 +108,15 @@ run 0 windows/purego || status=1
 step "across builds: windows/cgo and windows/purego share segments and wake events"
 bins=$(mktemp -d)
 trap '"$WINESERVER" -k 2>/dev/null || true; rm -rf "$bins"' EXIT
-CGO_ENABLED=1 CC=$MINGW_CC go test -c -o "$bins/cgo.test.exe" ./shm/ || status=1
-CGO_ENABLED=0 go test -c -o "$bins/purego.test.exe" ./shm/ || status=1
 winpath() { printf 'Z:%s' "${1//\//\\}"; }
-for pair in "cgo purego" "purego cgo"; do
+if CGO_ENABLED=1 CC=$MINGW_CC go test -c -o "$bins/cgo.test.exe" ./shm/ &&
+	CGO_ENABLED=0 go test -c -o "$bins/purego.test.exe" ./shm/; then
+	pairs=("cgo purego" "purego cgo")
+else
+	pairs=()
+	status=1
+fi
+for pair in "${pairs[@]}"; do
 	set -- $pair
 	rc=0
 	out=$(SHMCHAN_WINDOWS_OTHER_BUILD=$(winpath "$bins/$2.test.exe") \
