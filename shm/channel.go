@@ -156,10 +156,12 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 		if v = atomic.LoadUint32(&h.version); v != 0 {
 			break
 		}
+		// A creator writes the magic before the version: a segment still
+		// being set up has 0 there, so any other value fails at once.
+		if m := atomic.LoadUint32(&h.magic); m != 0 && m != layout.ChanMagic {
+			return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, m, layout.ChanMagic)
+		}
 		if time.Now().After(deadline) {
-			if m := atomic.LoadUint32(&h.magic); m != 0 && m != layout.ChanMagic {
-				return fmt.Errorf("%w: magic %#x", ErrNotChannel, m)
-			}
 			return fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
 		}
 		time.Sleep(delay)
@@ -185,13 +187,21 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 // closes the segment.
 func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	h := (*chanHeader)(unsafe.Pointer(&seg.mem[0]))
-	c := &Channel{seg: seg, h: h, o: *o, capacity: h.capacity, max: layout.MaxMessage(h.capacity)}
+	// Read the capacity once and check it again: a hostile peer may have
+	// changed it since checkChannel. Only this local copy is used from here.
+	capacity := h.capacity
+	if capacity < layout.MinCapacity || capacity > layout.MaxCapacity || bits.OnesCount64(capacity) != 1 ||
+		capacity > uint64(len(seg.mem))-layout.ChanHeader {
+		return nil, wrap(op, seg.name, errors.Join(
+			fmt.Errorf("%w: capacity changed to %d after the open check", ErrCorrupt, capacity), seg.Close()))
+	}
+	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.MaxMessage(capacity)}
 	c.data = seg.mem[layout.ChanHeader : layout.ChanHeader+c.capacity : layout.ChanHeader+c.capacity]
 	var err error
-	if c.dataWord, err = wake.Open(&h.dataSeq, seg.name+".data"); err != nil {
+	if c.dataWord, err = wake.Open(&h.dataSeq, wakeName(o, seg.name, ".data")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
-	if c.spaceWord, err = wake.Open(&h.spaceSeq, seg.name+".space"); err != nil {
+	if c.spaceWord, err = wake.Open(&h.spaceSeq, wakeName(o, seg.name, ".space")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, c.dataWord.Close(), seg.Close()))
 	}
 	return c, nil
@@ -217,7 +227,7 @@ func (c *Channel) Sender() (*Sender, error) {
 	if c.closed {
 		return nil, wrap("claim sender", c.Name(), ErrClosed)
 	}
-	if c.tx != nil {
+	if c.tx != nil && !c.tx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim sender", c.Name(), ErrBusy)
 	}
 	if err := claim(&c.h.txOwner, &c.h.txClosed); err != nil {
@@ -249,7 +259,7 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	if c.closed {
 		return nil, wrap("claim receiver", c.Name(), ErrClosed)
 	}
-	if c.rx != nil {
+	if c.rx != nil && !c.rx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim receiver", c.Name(), ErrBusy)
 	}
 	if err := claim(&c.h.rxOwner, &c.h.rxClosed); err != nil {
@@ -319,4 +329,14 @@ func claim(owner *uint64, closed *uint32) error {
 func release(owner *uint64) {
 	// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load in claim.
 	atomic.CompareAndSwapUint64(owner, uint64(proc.Self()), 0)
+}
+
+// wakeName names a wait word for wake.Open: the object's name and a suffix,
+// in the namespace the object's segment lives in (it matters on Windows,
+// where the word is a named event).
+func wakeName(o *options, name, suffix string) string {
+	if o.global {
+		return `Global\` + name + suffix
+	}
+	return name + suffix
 }

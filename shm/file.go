@@ -59,8 +59,12 @@ func OpenFile(path string, opts ...Option) (*Segment, error) {
 
 // mapFile sizes (when creating) and maps f, then closes it. A read-only
 // CreateFile is sized too: a mapping past the end of the file faults.
-func mapFile(f *os.File, path string, size int64, o *options) (*Segment, error) {
-	defer f.Close()
+func mapFile(f *os.File, path string, size int64, o *options) (s *Segment, err error) {
+	defer func() {
+		if err != nil {
+			f.Close()
+		}
+	}()
 	if fi, err := f.Stat(); err != nil {
 		return nil, err
 	} else if fi.Size() != size {
@@ -82,7 +86,8 @@ func mapFile(f *os.File, path string, size int64, o *options) (*Segment, error) 
 		mem:           m,
 		readOnly:      o.readOnly,
 		removeOnClose: o.removeOnClose,
-		unmap:         m.Unmap,
+		// mmap-go on Windows flushes through the file handle in Unmap: keep it open until then.
+		unmap: func() error { return errors.Join(m.Unmap(), f.Close()) },
 		remove:        func() error { return os.Remove(path) },
 	}, nil
 }

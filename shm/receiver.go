@@ -101,6 +101,13 @@ func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
 	defer r.w.finish()
 	for {
 		if err := r.w.pause(ctx); err != nil {
+			if err == ErrPeerGone {
+				// The sender may have published its last messages after our
+				// last look and then died: deliver them before the error.
+				if msg, err := r.TryPeek(); err != ErrEmpty {
+					return msg, err
+				}
+			}
 			return nil, wrap("receive", r.ch.Name(), err)
 		}
 		msg, err := r.TryPeek()

@@ -34,7 +34,10 @@ func createSegment(name string, size int64, o *options) (s *Segment, err error) 
 	// Undo in reverse order on failure: no half-created object is left behind.
 	defer func() {
 		if err != nil {
-			err = errors.Join(err, fdClose(fd), shmUnlink(name))
+			if fd >= 0 {
+				err = errors.Join(err, fdClose(fd))
+			}
+			err = errors.Join(err, shmUnlink(name))
 		}
 	}()
 	// shm_open applies the umask; the caller asked for exactly o.mode.
@@ -54,8 +57,10 @@ func createSegment(name string, size int64, o *options) (s *Segment, err error) 
 	if err != nil {
 		return nil, fmt.Errorf("mmap %d bytes: %w", size, err)
 	}
-	if err := fdClose(fd); err != nil {
-		return nil, errors.Join(fmt.Errorf("close: %w", err), unmapMem(mem))
+	closeErr := fdClose(fd)
+	fd = -1 // closed even if close failed: never close it twice
+	if closeErr != nil {
+		return nil, errors.Join(fmt.Errorf("close: %w", closeErr), unmapMem(mem))
 	}
 	return newPosixSegment(name, size, mem, o), nil
 }
