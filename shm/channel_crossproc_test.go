@@ -11,9 +11,9 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"syscall"
-	"runtime"
 	"testing"
 	"time"
 

@@ -380,4 +380,3 @@ func raceOpenOrCreate(t *testing.T, starts []starter) {
 		}
 	}
 }
-

@@ -87,7 +87,7 @@ func mapFile(f *os.File, path string, size int64, o *options) (s *Segment, err e
 		readOnly:      o.readOnly,
 		removeOnClose: o.removeOnClose,
 		// mmap-go on Windows flushes through the file handle in Unmap: keep it open until then.
-		unmap: func() error { return errors.Join(m.Unmap(), f.Close()) },
-		remove:        func() error { return os.Remove(path) },
+		unmap:  func() error { return errors.Join(m.Unmap(), f.Close()) },
+		remove: func() error { return os.Remove(path) },
 	}, nil
 }

@@ -12,11 +12,11 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
+	"runtime"
 	"strconv"
 	"strings"
 	"sync"
 	"syscall"
-	"runtime"
 	"testing"
 	"time"
 

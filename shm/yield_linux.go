@@ -1,8 +1,17 @@
 package shm
 
-import "golang.org/x/sys/unix"
+import (
+	"runtime"
 
-// osYield gives the processor to another thread (the peer process, when the
-// machine has fewer free cores than spinning threads). runtime.Gosched would
-// only yield to goroutines of this process.
-func osYield() { unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0) }
+	"golang.org/x/sys/unix"
+)
+
+// osYield gives the processor to another goroutine of this process
+// (runtime.Gosched: the peer may be in-process, and with GOMAXPROCS=1 it gets
+// no other chance to run), then to another thread of the machine
+// (sched_yield: the peer process, when there are fewer free cores than
+// spinning threads).
+func osYield() {
+	runtime.Gosched()
+	unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
+}

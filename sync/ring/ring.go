@@ -157,9 +157,11 @@ func NewProducer(head *uint64, data []byte) (*Producer, error) {
 // TryReserve reserves room for a payload of n bytes and returns it as a
 // slice of the ring, for the caller to fill before Commit. It returns
 // ErrTooLarge if n exceeds MaxMessage and ErrFull if there is no room now.
-// Reserving again before Commit abandons the earlier reservation; nothing of
-// it becomes visible. The slice is valid until Commit.
+// Calling TryReserve again before Commit, whether it succeeds or fails,
+// abandons the earlier reservation; nothing of it becomes visible. The slice
+// is valid until Commit.
 func (p *Producer) TryReserve(n int) ([]byte, error) {
+	p.resv = -1
 	if n < 0 || uint64(n) > p.max {
 		return nil, ErrTooLarge
 	}
