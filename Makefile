@@ -33,17 +33,18 @@ fmt-check:
 	@out=$$(gofmt -l $(GOFILES)); if [ -n "$$out" ]; then echo "gofmt would change:"; echo "$$out"; exit 1; fi
 
 # The full suite with cgo (the default on Linux): 10 million messages per wait
-# strategy, 200 crash trials each way.
+# strategy, 200 crash trials each way. One package at a time (-p 1): two
+# packages' spinning processes on a 2-core machine would starve each other.
 test-go:
-	$(GO) test -count=1 -timeout 15m ./...
+	$(GO) test -p 1 -count=1 -timeout 15m ./...
 
 # In-process tests under the race detector; cross-process workloads scale down.
 test-race:
-	$(GO) test -race -count=1 -timeout 15m ./...
+	$(GO) test -p 1 -race -count=1 -timeout 15m ./...
 
 # The pure-Go path (CGO_ENABLED=0) on its own, cross-process tests included.
 test-nocgo:
-	CGO_ENABLED=0 $(GO) test -count=1 -timeout 15m ./shm/... ./sync/... ./internal/...
+	CGO_ENABLED=0 $(GO) test -p 1 -count=1 -timeout 15m ./shm/... ./sync/... ./internal/...
 
 # Short runs of every fuzz target over untrusted shared memory.
 fuzz:

@@ -130,5 +130,27 @@ for pair in "${pairs[@]}"; do
 	fi
 done
 
+# ---- C API (shm/c) on Windows: added for issue 6 ------------------------------
+# 8. The C library and its unit tests, cross-compiled with mingw-w64 and run
+# under Wine (make -C shm/c windows-check; the test binary starts itself for
+# its cross-process tests). Then the Go<->C interop tests of shm/c/interop,
+# once per Go build: the Go test binary cannot call a C compiler inside Wine,
+# so it runs the C peer that make built (SHMCHAN_C_PEER, a Windows path).
+step "C API: mingw-w64 build of shm/c and its unit tests, under Wine"
+make -C shm/c windows-check MINGW_CC="$MINGW_CC" WINE="$WINE" || status=1
+cpeer=$root/shm/c/build/windows/peer.exe
+for cgo in 1 0; do
+	step "C API: Go<->C interop under Wine, Go side CGO_ENABLED=$cgo, C peer by mingw-w64"
+	cenv=(CGO_ENABLED="$cgo" SHMCHAN_C_PEER="Z:${cpeer//\//\\}")
+	if [ "$cgo" = 1 ]; then cenv+=(CC="$MINGW_CC"); fi
+	if [ -f "$cpeer" ]; then
+		env "${cenv[@]}" go test -short -count=1 -timeout 10m -exec "$WINE" ./shm/c/interop/ || status=1
+	else
+		echo "FAIL: $cpeer was not built"
+		status=1
+	fi
+done
+# ---- end of the C API section -------------------------------------------------
+
 step "windows.sh: done in $((SECONDS - t0)) s, status $status"
 exit $status

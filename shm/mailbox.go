@@ -12,6 +12,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/internal/proc"
 	"github.com/shmchan/shmchan/sync/seqlock"
 	"github.com/shmchan/shmchan/sync/wake"
@@ -65,10 +66,10 @@ type Mailbox struct {
 // if maxValue is out of range.
 func MailboxSize(maxValue int) int64 {
 	stride := seqlock.Stride(maxValue)
-	if maxValue < 1 || stride < 0 || int64(stride) > (MaxSize-mbHeader)/mbSlots {
+	if maxValue < 1 || stride < 0 || int64(stride) > (MaxSize-layout.MbHeader)/layout.MbSlots {
 		return -1
 	}
-	return mbHeader + mbSlots*int64(stride)
+	return layout.MbHeader + layout.MbSlots*int64(stride)
 }
 
 func checkMaxValue(maxValue int) error {
@@ -155,23 +156,23 @@ func OpenOrCreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, b
 // stores the version last.
 func initMailbox(mem []byte, maxValue int) {
 	h := (*mbHeaderFields)(unsafe.Pointer(&mem[0]))
-	h.magic = mbMagic
-	h.headerSize = mbHeader
+	h.magic = layout.MbMagic
+	h.headerSize = layout.MbHeader
 	h.flags = 0
 	h.maxValue = uint64(maxValue)
 	h.slotSize = uint64(seqlock.Stride(maxValue))
-	h.slotCount = mbSlots
-	h.slotsOffset = mbHeader
+	h.slotCount = layout.MbSlots
+	h.slotsOffset = layout.MbHeader
 	h.creator = uint64(proc.Self())
 	// SYNC(mb_version): release; publishes every header field above; pairs
 	// with the acquire load in checkMailbox.
-	atomic.StoreUint32(&h.version, mbVersion)
+	atomic.StoreUint32(&h.version, layout.MbVersion)
 }
 
 // checkMailbox validates a mailbox header as docs/layout.md's "What an
 // opener checks" says, waiting up to timeout for the creator's version store.
 func checkMailbox(mem []byte, timeout time.Duration) error {
-	if len(mem) < mbHeader {
+	if len(mem) < layout.MbHeader {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a mailbox header", ErrNotChannel, len(mem))
 	}
 	h := (*mbHeaderFields)(unsafe.Pointer(&mem[0]))
@@ -183,25 +184,25 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 			break
 		}
 		if time.Now().After(deadline) {
-			if m := atomic.LoadUint32(&h.magic); m != 0 && m != mbMagic {
+			if m := atomic.LoadUint32(&h.magic); m != 0 && m != layout.MbMagic {
 				return fmt.Errorf("%w: magic %#x", ErrNotChannel, m)
 			}
 			return fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
 		}
 		time.Sleep(delay)
 	}
-	if h.magic != mbMagic {
-		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, mbMagic)
+	if h.magic != layout.MbMagic {
+		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, layout.MbMagic)
 	}
-	if v != mbVersion {
-		return fmt.Errorf("%w: mailbox version %d, this library speaks %d", ErrVersionMismatch, v, mbVersion)
+	if v != layout.MbVersion {
+		return fmt.Errorf("%w: mailbox version %d, this library speaks %d", ErrVersionMismatch, v, layout.MbVersion)
 	}
-	if h.headerSize != mbHeader || h.slotsOffset != mbHeader || h.flags&mbFlagsIncompatibleMask != 0 {
+	if h.headerSize != layout.MbHeader || h.slotsOffset != layout.MbHeader || h.flags&layout.MbFlagsIncompatibleMask != 0 {
 		return fmt.Errorf("%w: header size %d, slots offset %d, flags %#x", ErrVersionMismatch, h.headerSize, h.slotsOffset, h.flags)
 	}
 	maxValue, stride, n := h.maxValue, h.slotSize, uint64(h.slotCount)
-	room := uint64(len(mem)) - mbHeader
-	if maxValue < 1 || maxValue > uint64(MaxSize) || n < mbMinSlots || n > seqlock.MaxSlots ||
+	room := uint64(len(mem)) - layout.MbHeader
+	if maxValue < 1 || maxValue > uint64(MaxSize) || n < layout.MbMinSlots || n > seqlock.MaxSlots ||
 		stride != uint64(seqlock.Stride(int(maxValue))) || stride > room/n {
 		return fmt.Errorf("%w: maximum value %d, %d slots of %d bytes in a %d-byte segment",
 			ErrCorrupt, maxValue, n, stride, len(mem))
@@ -214,13 +215,13 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	h := (*mbHeaderFields)(unsafe.Pointer(&seg.mem[0]))
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(h.maxValue)}
-	end := mbHeader + int(h.slotCount)*int(h.slotSize)
-	buf, err := seqlock.New(&h.latest, seg.mem[mbHeader:end:end], int(h.slotCount), m.max)
+	end := layout.MbHeader + int(h.slotCount)*int(h.slotSize)
+	buf, err := seqlock.New(&h.latest, seg.mem[layout.MbHeader:end:end], int(h.slotCount), m.max)
 	if err != nil {
 		return nil, wrap(op, seg.name, errors.Join(fmt.Errorf("%w: %w", ErrCorrupt, err), seg.Close()))
 	}
 	m.buf = buf
-	if m.word, err = wake.Open(&h.wakeSeq, seg.name+".mbwake"); err != nil {
+	if m.word, err = wake.Open(&h.wakeSeq, wakeName(o, seg.name, ".mbwake")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	return m, nil

@@ -67,3 +67,36 @@ func Align8(n uint64) uint64 { return (n + 7) &^ 7 }
 
 // MaxMessage is the largest payload of a channel of the given capacity.
 func MaxMessage(capacity uint64) uint64 { return capacity/2 - RecordHeader }
+
+// Mailbox, layout version 1: docs/layout.md, "Mailbox (magic SHMB)". The
+// slot header's own offsets (seq, len) and the slot limits live in package
+// sync/seqlock, which owns the slots.
+const (
+	MbMagic    = 0x424D4853 // the bytes "SHMB", little-endian
+	MbVersion  = 1
+	MbHeader   = 4096 // header page; the slots follow
+	MbSlots    = 3    // slots a creator makes; openers accept MbMinSlots to seqlock.MaxSlots
+	MbMinSlots = 2    // one slot would let a killed writer destroy the last value
+
+	// Header line: written once by the creator.
+	MbOffMagic       = 0x000
+	MbOffVersion     = MbOffMagic + 4       // u32, stored last
+	MbOffHeaderSize  = MbOffVersion + 4     // u32
+	MbOffFlags       = MbOffHeaderSize + 4  // u32
+	MbOffMaxValue    = MbOffFlags + 4       // u64
+	MbOffSlotSize    = MbOffMaxValue + 8    // u64
+	MbOffSlotCount   = MbOffSlotSize + 8    // u32, then a reserved u32
+	MbOffSlotsOffset = MbOffSlotCount + 8   // u64
+	MbOffCreator     = MbOffSlotsOffset + 8 // u64
+
+	// Writer line.
+	MbOffLatest = 1 * Line        // u64
+	MbOffClosed = MbOffLatest + 8 // u32, then a reserved u32
+	MbOffOwner  = MbOffClosed + 8 // u64
+
+	// Reader line.
+	MbOffWakeSeq = 2 * Line         // u32 futex word
+	MbOffWaiters = MbOffWakeSeq + 4 // u32
+
+	MbFlagsIncompatibleMask = 0xFFFF
+)

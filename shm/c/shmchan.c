@@ -25,28 +25,48 @@
 #include "shmchan.h"
 
 #include <errno.h>
-#include <fcntl.h>
 #include <limits.h>
-#include <sched.h>
-#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+/*
+ * Platforms. The OS-specific parts (clock, process tokens, wait words,
+ * segments) sit in "#if defined(_WIN32) ... #else ... #endif" sections, each
+ * defining the same functions, so that the library stays one file to drop
+ * into a project. Everything else is portable C11.
+ *
+ *   - POSIX (Linux, macOS): shm_open + mmap; futex(2) on Linux, a polling
+ *     sleep elsewhere, as Go's sync/wake.
+ *   - Windows: a named file mapping "Local\name" (or "Global\name"), named
+ *     auto-reset events for the wait words, and creation FILETIMEs in the
+ *     tokens, exactly as package shm, sync/wake and internal/proc name them,
+ *     so that C and Go processes share objects on Windows too.
+ */
+#if defined(_WIN32)
+#if !defined(WIN32_LEAN_AND_MEAN)
+#define WIN32_LEAN_AND_MEAN 1
+#endif
+#include <windows.h>
+#else
+#include <fcntl.h>
+#include <sched.h>
+#include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/types.h>
 #include <time.h>
 #include <unistd.h>
-
 #if defined(__linux__)
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #endif
 #if defined(__APPLE__)
 #include <sys/sysctl.h>
+#endif
 #endif
 
 /* ---- The shared header, offset for offset ----------------------------------- */
@@ -121,6 +141,23 @@ struct shmchan_segment {
 	uint64_t size;
 	int read_only;
 	int remove_on_close;
+	int global; /* Windows: the object lives in the Global\ namespace (names its wait words too) */
+#if defined(_WIN32)
+	HANDLE mapping;               /* kept open until close (or remove): the name lives as long as a handle */
+	struct shmchan_segment *next; /* in the process's list of open segments, for shmchan_segment_remove */
+#endif
+};
+
+/*
+ * A wait word: a u32 of the shared header that one side sleeps on and the
+ * other increments before waking it, as Go's sync/wake.Word. On Linux the
+ * futex is keyed by the word itself; on Windows each word has a named event.
+ */
+struct wword {
+	_Atomic uint32_t *addr;
+#if defined(_WIN32)
+	HANDLE ev;
+#endif
 };
 
 struct shmchan_sender {
@@ -147,6 +184,7 @@ struct shmchan_receiver {
 struct shmchan_channel {
 	shmchan_segment *seg;
 	struct chan_header *h;
+	struct wword data_word, space_word; /* data_seq (the receiver sleeps), space_seq (the sender) */
 	uint8_t *data;
 	uint64_t cap, mask, max_msg; /* read once at open and checked */
 	int wait;
@@ -166,11 +204,31 @@ struct shmchan_channel {
 
 static uint64_t align8(uint64_t n) { return (n + 7) & ~(uint64_t)7; }
 
+#if defined(_WIN32)
+static int64_t mono_ns(void) {
+	LARGE_INTEGER freq, now; /* the frequency is fixed at boot; reading it is cheap and needs no shared cache */
+	QueryPerformanceFrequency(&freq);
+	QueryPerformanceCounter(&now);
+	int64_t f = (int64_t)freq.QuadPart, c = (int64_t)now.QuadPart;
+	return c / f * NS_PER_SEC + c % f * NS_PER_SEC / f;
+}
+
+/* sleep_ns sleeps at least ns, in whole milliseconds (rounded up, so that a short sleep sleeps). */
+static void sleep_ns(int64_t ns) {
+	int64_t ms = (ns + 999999) / 1000000;
+	Sleep((DWORD)(ms < 1 ? 1 : ms > 0x7FFFFFFF ? 0x7FFFFFFF : ms));
+}
+
+static void yield_cpu(void) { SwitchToThread(); }
+
+static uint32_t self_pid(void) { return (uint32_t)GetCurrentProcessId(); }
+#else
 static int64_t mono_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (int64_t)ts.tv_sec * NS_PER_SEC + ts.tv_nsec;
 }
+#endif
 
 /* deadline_of turns a relative timeout into an absolute one; -1 is none. */
 static int64_t deadline_of(int64_t timeout_ns) {
@@ -179,11 +237,17 @@ static int64_t deadline_of(int64_t timeout_ns) {
 	return timeout_ns > INT64_MAX - now ? -1 : now + timeout_ns;
 }
 
+#if !defined(_WIN32)
 static void sleep_ns(int64_t ns) {
 	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
 	while (nanosleep(&ts, &ts) < 0 && errno == EINTR) {
 	}
 }
+
+static void yield_cpu(void) { sched_yield(); }
+
+static uint32_t self_pid(void) { return (uint32_t)getpid(); }
+#endif
 
 static void cpu_relax(void) {
 #if defined(__x86_64__) || defined(__i386__)
@@ -200,6 +264,7 @@ static int little_endian(void) {
 	return b == 1;
 }
 
+#if !defined(_WIN32)
 /* errno_code classifies errno after a failed system call; errno stays set. */
 static int errno_code(void) {
 	switch (errno) {
@@ -213,6 +278,7 @@ static int errno_code(void) {
 	}
 	return SHMCHAN_ERR_SYSTEM;
 }
+#endif
 
 const char *shmchan_strerror(int err) {
 	switch (err) {
@@ -262,6 +328,23 @@ static shmchan_options options_or_default(const shmchan_options *o) {
 
 /* ---- Process tokens ----------------------------------------------------------- */
 
+#if defined(_WIN32)
+/* creation_time returns the process's creation FILETIME (100 ns units), as internal/proc does. */
+static int creation_time(HANDLE h, uint64_t *start) {
+	FILETIME created, exited, kernel, user;
+	if (!GetProcessTimes(h, &created, &exited, &kernel, &user)) return -1;
+	*start = (uint64_t)created.dwHighDateTime << 32 | created.dwLowDateTime;
+	return 0;
+}
+
+static uint64_t make_token(uint32_t pid, uint64_t start) { return (uint64_t)pid | (uint64_t)(uint32_t)start << 32; }
+
+static uint64_t compute_self_token(void) {
+	uint64_t start = 0;
+	if (creation_time(GetCurrentProcess(), &start) < 0) start = 0;
+	return make_token(self_pid(), start);
+}
+#else
 #if defined(__linux__)
 /* read_stat reads the state letter and start time (field 22) of /proc/PID/stat. */
 static int read_stat(pid_t pid, char *state, uint64_t *start) {
@@ -332,18 +415,41 @@ static uint64_t compute_self_token(void) {
 	return make_token(pid, start);
 }
 
+#endif
+
 /* The token is cached per process; a forked child sees another pid and recomputes it. */
 static _Atomic uint64_t self_token_cache;
 
 uint64_t shmchan_self_token(void) {
 	uint64_t t = atomic_load_explicit(&self_token_cache, memory_order_relaxed); /* process-local cache, no SYNC partner */
-	if (t == 0 || (uint32_t)t != (uint32_t)getpid()) {
+	if (t == 0 || (uint32_t)t != self_pid()) {
 		t = compute_self_token();
 		atomic_store_explicit(&self_token_cache, t, memory_order_relaxed); /* process-local cache, no SYNC partner */
 	}
 	return t;
 }
 
+#if defined(_WIN32)
+/*
+ * shmchan_token_alive opens the process with just the rights it needs, as
+ * internal/proc does. ERROR_INVALID_PARAMETER names no process; any other
+ * failure (another user's or a protected process) counts as alive, since a
+ * false "dead" would hand a live peer's role to another process. A process
+ * that exited but whose object is still held open is signalled: dead.
+ */
+int shmchan_token_alive(uint64_t token) {
+	uint32_t pid = (uint32_t)token;
+	if (token == 0 || pid == 0 || pid > (uint32_t)INT_MAX) return 0;
+	HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
+	if (h == NULL) return GetLastError() != ERROR_INVALID_PARAMETER;
+	int alive = 1;
+	uint64_t start;
+	if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) alive = 0; /* exited */
+	else if (creation_time(h, &start) == 0) alive = (uint32_t)start == (uint32_t)(token >> 32);
+	CloseHandle(h);
+	return alive;
+}
+#else
 int shmchan_token_alive(uint64_t token) {
 	if (token == 0) return 0;
 	uint32_t upid = (uint32_t)token;
@@ -363,16 +469,74 @@ int shmchan_token_alive(uint64_t token) {
 	return 1;
 #endif
 }
+#endif
 
-/* ---- Futex --------------------------------------------------------------------- */
+/* ---- Wait words ------------------------------------------------------------------ */
 
 /*
- * futex_wait: atomically, if *addr == val then sleep up to ns; spurious
- * wakeups allowed. Never FUTEX_PRIVATE_FLAG: the word is shared between
- * processes, and the private flag would key the futex on this address space.
+ * wword_wait: atomically, if *addr == val then sleep up to ns; spurious
+ * wakeups allowed (the contract of Go's sync/wake and the runtime's
+ * futexsleep). The caller re-checks its condition afterwards.
  */
-static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns) {
+#if defined(_WIN32)
+/*
+ * Windows: a named auto-reset event per word, named as Go's wake.Open names
+ * it: "Local\shmchan.wake:" + segment name + suffix (".data", ".space",
+ * ".mbwake"), or "Global\..." for a Global segment. WaitOnAddress cannot
+ * wake another process; the event can. A waker increments the word, then
+ * sets the event, which stays set until a waiter consumes it, so a wakeup
+ * between the word check and the sleep is not lost. One SetEvent releases
+ * one waiter; several waiters (mailbox readers) bound their sleeps by 50 ms.
+ */
+static int win_code(DWORD e);
+
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
+	char obj[128];
+	WCHAR wobj[128];
+	int n = snprintf(obj, sizeof obj, "%s\\shmchan.wake:%s%s", seg->global ? "Global" : "Local", seg->name, suffix);
+	if (n < 0 || (size_t)n >= sizeof obj) return SHMCHAN_ERR_INVALID_NAME;
+	for (int i = 0; i <= n; i++) wobj[i] = (WCHAR)(unsigned char)obj[i];
+	w->addr = addr;
+	/* Auto-reset, not signalled, default security (the current user). If the peer created it first,
+	 * CreateEventW opens it (ERROR_ALREADY_EXISTS with a valid handle): that is success. */
+	w->ev = CreateEventW(NULL, FALSE, FALSE, wobj);
+	if (w->ev == NULL && GetLastError() == ERROR_ACCESS_DENIED)
+		w->ev = OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, FALSE, wobj);
+	if (w->ev == NULL) return win_code(GetLastError());
+	return SHMCHAN_OK;
+}
+
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
 	if (ns <= 0) return;
+	/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
+	if (atomic_load_explicit(w->addr, memory_order_acquire) != val) return;
+	int64_t ms = (ns + 999999) / 1000000; /* round up, so that a short timeout sleeps */
+	/* Woken (perhaps by a stale signal) or timed out: the caller re-checks. */
+	(void)WaitForSingleObject(w->ev, (DWORD)(ms < INFINITE - 1 ? ms : INFINITE - 1));
+}
+
+static void wword_wake(struct wword *w) { (void)SetEvent(w->ev); }
+
+static void wword_close(struct wword *w) {
+	if (w->ev != NULL) CloseHandle(w->ev);
+	w->ev = NULL;
+}
+#else
+/* POSIX: the futex is keyed by the word itself (the name is Windows' business). */
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
+	(void)seg;
+	(void)suffix;
+	w->addr = addr;
+	return SHMCHAN_OK;
+}
+
+static void wword_close(struct wword *w) { (void)w; }
+
+/* Never FUTEX_PRIVATE_FLAG: the word is shared between processes, and the private flag would key the
+ * futex on this address space. */
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
+	if (ns <= 0) return;
+	_Atomic uint32_t *addr = w->addr;
 #if defined(__linux__)
 	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
 	/* Woken, value changed (EAGAIN), signal (EINTR) or timeout: the caller re-checks. */
@@ -381,7 +545,7 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns) {
 	/* No cross-process wait primitive wired in: poll the word, as Go's sync/wake does. */
 	int64_t deadline = mono_ns() + ns;
 	for (int64_t d = 50000; ; d = d * 2 < 1000000 ? d * 2 : 1000000) {
-		/* SYNC(data_seq)/SYNC(space_seq): acquire; pairs with the waker's increment. */
+		/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
 		if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
 		int64_t left = deadline - mono_ns();
 		if (left <= 0) return;
@@ -390,24 +554,18 @@ static void futex_wait(_Atomic uint32_t *addr, uint32_t val, int64_t ns) {
 #endif
 }
 
-/* futex_wake wakes every waiter on addr. */
-static void futex_wake(_Atomic uint32_t *addr) {
+/* wword_wake wakes every waiter on the word. */
+static void wword_wake(struct wword *w) {
 #if defined(__linux__)
-	(void)syscall(SYS_futex, (void *)addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+	(void)syscall(SYS_futex, (void *)w->addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
 #else
-	(void)addr;
+	(void)w;
 #endif
 }
+#endif
 
 /* ---- Segments ----------------------------------------------------------------- */
 
-/* Linux documents O_CLOEXEC for shm_open (and sets it anyway); POSIX and macOS list only
- * O_RDONLY, O_RDWR, O_CREAT, O_EXCL and O_TRUNC. The descriptor is closed right after mmap. */
-#if defined(__linux__)
-#define SHM_CLOEXEC O_CLOEXEC
-#else
-#define SHM_CLOEXEC 0
-#endif
 
 static int valid_name(const char *name) {
 	if (name == NULL) return 0;
@@ -421,6 +579,160 @@ static int valid_name(const char *name) {
 	}
 	return 1;
 }
+
+#if defined(_WIN32)
+/*
+ * Windows segments, as package shm's segment_windows.go: the segment "x" is
+ * the named file mapping "Local\x" (or "Global\x" with opts.global), backed
+ * by the paging file and mapped whole. The kernel deletes the name when its
+ * last handle closes, so a segment keeps its mapping handle until close;
+ * shmchan_segment_remove closes this process's handles for the name (its
+ * segments stay mapped). Open learns the size from VirtualQuery, which
+ * reports whole pages. The mode is ignored: the mapping gets the default
+ * security descriptor of the process's token (the current user).
+ */
+
+/* win_code classifies a Win32 error, as Go's mappingError does, and sets errno to the POSIX equivalent. */
+static int win_code(DWORD e) {
+	switch (e) {
+	case ERROR_ALREADY_EXISTS:
+	case ERROR_INVALID_HANDLE: /* the name belongs to another kind of kernel object */
+		errno = EEXIST;
+		return SHMCHAN_ERR_EXIST;
+	case ERROR_FILE_NOT_FOUND:
+		errno = ENOENT;
+		return SHMCHAN_ERR_NOT_EXIST;
+	case ERROR_ACCESS_DENIED:
+		errno = EACCES;
+		return SHMCHAN_ERR_PERMISSION;
+	case ERROR_NOT_ENOUGH_MEMORY:
+	case ERROR_OUTOFMEMORY:
+	case ERROR_COMMITMENT_LIMIT:
+	case ERROR_DISK_FULL:
+		errno = ENOSPC;
+		return SHMCHAN_ERR_NO_SPACE;
+	}
+	errno = EIO;
+	return SHMCHAN_ERR_SYSTEM;
+}
+
+/* The process's open segments, so that shmchan_segment_remove can close their handles. */
+static SRWLOCK segments_lock = SRWLOCK_INIT;
+static shmchan_segment *segments;
+
+/* object_name writes the kernel object name of a segment, in UTF-16 (names are ASCII). */
+static void object_name(WCHAR out[SHMCHAN_MAX_NAME_LEN + 8], const char *name, int global) {
+	const char *ns = global ? "Global\\" : "Local\\";
+	size_t i = 0;
+	for (; *ns != '\0'; ns++) out[i++] = (WCHAR)*ns;
+	for (; *name != '\0'; name++) out[i++] = (WCHAR)*name;
+	out[i] = 0;
+}
+
+/* map_whole maps the mapping h; size 0 reads the size back from VirtualQuery (whole pages). */
+static int map_whole(HANDLE h, int read_only, uint64_t *size, void **mem) {
+	void *p = MapViewOfFile(h, FILE_MAP_READ | (read_only ? 0 : FILE_MAP_WRITE), 0, 0, 0);
+	if (p == NULL) return win_code(GetLastError());
+	if (*size == 0) {
+		MEMORY_BASIC_INFORMATION mbi;
+		if (VirtualQuery(p, &mbi, sizeof mbi) == 0) {
+			DWORD e = GetLastError();
+			UnmapViewOfFile(p);
+			return win_code(e);
+		}
+		*size = (uint64_t)mbi.RegionSize;
+	}
+	*mem = p;
+	return SHMCHAN_OK;
+}
+
+static int new_segment(const char *name, HANDLE h, void *mem, uint64_t size, const shmchan_options *o,
+                       shmchan_segment **out) {
+	shmchan_segment *s = (shmchan_segment *)calloc(1, sizeof *s);
+	if (s == NULL) {
+		UnmapViewOfFile(mem);
+		CloseHandle(h);
+		errno = ENOMEM;
+		return SHMCHAN_ERR_SYSTEM;
+	}
+	memcpy(s->name, name, strlen(name) + 1);
+	s->mem = mem;
+	s->size = size;
+	s->read_only = o->read_only != 0;
+	s->remove_on_close = o->remove_on_close != 0;
+	s->global = o->global != 0;
+	s->mapping = h;
+	AcquireSRWLockExclusive(&segments_lock);
+	s->next = segments;
+	segments = s;
+	ReleaseSRWLockExclusive(&segments_lock);
+	*out = s;
+	return SHMCHAN_OK;
+}
+
+static int create_segment(const char *name, uint64_t size, const shmchan_options *o, shmchan_segment **out) {
+	WCHAR obj[SHMCHAN_MAX_NAME_LEN + 8];
+	object_name(obj, name, o->global);
+	SetLastError(0);
+	HANDLE h = CreateFileMappingW(INVALID_HANDLE_VALUE, NULL, PAGE_READWRITE, (DWORD)(size >> 32), (DWORD)size, obj);
+	DWORD e = GetLastError();
+	if (h == NULL) return win_code(e);
+	if (e == ERROR_ALREADY_EXISTS) {
+		/* CreateFileMappingW opened the existing object and said so: create must not open it. */
+		CloseHandle(h);
+		return win_code(e);
+	}
+	void *mem;
+	int rc = map_whole(h, o->read_only, &size, &mem);
+	if (rc != SHMCHAN_OK) {
+		CloseHandle(h);
+		return rc;
+	}
+	return new_segment(name, h, mem, size, o, out);
+}
+
+static int open_segment(const char *name, const shmchan_options *o, shmchan_segment **out) {
+	WCHAR obj[SHMCHAN_MAX_NAME_LEN + 8];
+	object_name(obj, name, o->global);
+	/* A mapping is created with its size: there is no unsized window to wait out, as there is on POSIX. */
+	HANDLE h = OpenFileMappingW(FILE_MAP_READ | (o->read_only ? 0 : FILE_MAP_WRITE), FALSE, obj);
+	if (h == NULL) return win_code(GetLastError());
+	uint64_t size = 0;
+	void *mem;
+	int rc = map_whole(h, o->read_only, &size, &mem);
+	if (rc == SHMCHAN_OK && size > MAX_SEGMENT_SIZE) {
+		UnmapViewOfFile(mem);
+		rc = SHMCHAN_ERR_INVALID_SIZE;
+	}
+	if (rc != SHMCHAN_OK) {
+		CloseHandle(h);
+		return rc;
+	}
+	return new_segment(name, h, mem, size, o, out);
+}
+
+/* release_all closes every mapping handle this process holds for name; it returns how many it closed. */
+static int release_all(const char *name) {
+	int n = 0;
+	AcquireSRWLockExclusive(&segments_lock);
+	for (shmchan_segment *s = segments; s != NULL; s = s->next) {
+		if (s->mapping != NULL && strcmp(s->name, name) == 0) {
+			CloseHandle(s->mapping);
+			s->mapping = NULL;
+			n++;
+		}
+	}
+	ReleaseSRWLockExclusive(&segments_lock);
+	return n;
+}
+#else
+/* Linux documents O_CLOEXEC for shm_open (and sets it anyway); POSIX and macOS list only
+ * O_RDONLY, O_RDWR, O_CREAT, O_EXCL and O_TRUNC. The descriptor is closed right after mmap. */
+#if defined(__linux__)
+#define SHM_CLOEXEC O_CLOEXEC
+#else
+#define SHM_CLOEXEC 0
+#endif
 
 static void object_name(char out[SHMCHAN_MAX_NAME_LEN + 2], const char *name) {
 	out[0] = '/';
@@ -440,6 +752,7 @@ static int new_segment(const char *name, void *mem, uint64_t size, const shmchan
 	s->size = size;
 	s->read_only = o->read_only != 0;
 	s->remove_on_close = o->remove_on_close != 0;
+	s->global = o->global != 0;
 	*out = s;
 	return SHMCHAN_OK;
 }
@@ -522,6 +835,7 @@ static int open_segment(const char *name, const shmchan_options *o, shmchan_segm
 	close(fd);
 	return new_segment(name, mem, size, o, out);
 }
+#endif
 
 static int check_size(uint64_t size) {
 	return size == 0 || size > MAX_SEGMENT_SIZE || size > (uint64_t)SIZE_MAX ? SHMCHAN_ERR_INVALID_SIZE : SHMCHAN_OK;
@@ -568,6 +882,50 @@ int shmchan_segment_open_or_create(const char *name, uint64_t size, const shmcha
 	}
 }
 
+#if defined(_WIN32)
+int shmchan_segment_close(shmchan_segment *seg) {
+	if (seg == NULL) return SHMCHAN_OK;
+	int rc = SHMCHAN_OK;
+	if (!UnmapViewOfFile(seg->mem)) rc = win_code(GetLastError());
+	AcquireSRWLockExclusive(&segments_lock);
+	for (shmchan_segment **p = &segments; *p != NULL; p = &(*p)->next) {
+		if (*p == seg) {
+			*p = seg->next;
+			break;
+		}
+	}
+	HANDLE h = seg->mapping; /* NULL if shmchan_segment_remove closed it */
+	ReleaseSRWLockExclusive(&segments_lock);
+	if (h != NULL && !CloseHandle(h) && rc == SHMCHAN_OK) rc = win_code(GetLastError());
+	/* remove_on_close: release the process's other handles for the name as well. */
+	if (seg->remove_on_close) release_all(seg->name);
+	free(seg);
+	return rc;
+}
+
+/*
+ * shmchan_segment_remove closes this process's handles for name (its
+ * segments stay mapped and usable). If it holds none it only reports whether
+ * the name exists, in either namespace: another process's handles keep it
+ * alive and cannot be closed from here.
+ */
+int shmchan_segment_remove(const char *name) {
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	if (release_all(name) > 0) return SHMCHAN_OK;
+	for (int global = 0; global < 2; global++) {
+		WCHAR obj[SHMCHAN_MAX_NAME_LEN + 8];
+		object_name(obj, name, global);
+		HANDLE h = OpenFileMappingW(FILE_MAP_READ, FALSE, obj);
+		if (h != NULL) {
+			CloseHandle(h);
+			return SHMCHAN_OK;
+		}
+		DWORD e = GetLastError();
+		if (e != ERROR_FILE_NOT_FOUND) return win_code(e);
+	}
+	return win_code(ERROR_FILE_NOT_FOUND);
+}
+#else
 int shmchan_segment_close(shmchan_segment *seg) {
 	if (seg == NULL) return SHMCHAN_OK;
 	int rc = SHMCHAN_OK, saved = 0;
@@ -594,6 +952,7 @@ int shmchan_segment_remove(const char *name) {
 	object_name(oname, name);
 	return shm_unlink(oname) < 0 ? errno_code() : SHMCHAN_OK;
 }
+#endif
 
 void *shmchan_segment_data(const shmchan_segment *seg) { return seg == NULL ? NULL : seg->mem; }
 
@@ -668,6 +1027,16 @@ static int new_channel(shmchan_segment *seg, uint64_t cap, const shmchan_options
 	ch->mask = cap - 1;
 	ch->max_msg = cap / 2 - SHMCHAN_RECORD_HEADER < MAX_RECORD_LEN ? cap / 2 - SHMCHAN_RECORD_HEADER : MAX_RECORD_LEN;
 	ch->wait = o->wait;
+	/* The wait words, named (on Windows) as Go's channel names them: name + ".data", name + ".space". */
+	int rc = wword_open(&ch->data_word, &ch->h->data_seq, seg, ".data");
+	if (rc == SHMCHAN_OK) {
+		rc = wword_open(&ch->space_word, &ch->h->space_seq, seg, ".space");
+		if (rc != SHMCHAN_OK) wword_close(&ch->data_word);
+	}
+	if (rc != SHMCHAN_OK) {
+		free(ch);
+		return rc;
+	}
 	*out = ch;
 	return SHMCHAN_OK;
 }
@@ -754,6 +1123,8 @@ int shmchan_channel_close(shmchan_channel *ch) {
 	if (ch == NULL) return SHMCHAN_OK;
 	if (ch->tx.open) shmchan_sender_close(&ch->tx);
 	if (ch->rx.open) shmchan_receiver_close(&ch->rx);
+	wword_close(&ch->space_word);
+	wword_close(&ch->data_word);
 	int rc = shmchan_segment_close(ch->seg);
 	free(ch);
 	return rc;
@@ -817,18 +1188,20 @@ static int record(const shmchan_channel *ch, uint64_t hdr, uint64_t at, uint64_t
  * a closer stores closed = 1 before it stores the owner back to 0.
  */
 static int claim(_Atomic uint64_t *owner, _Atomic uint32_t *closed, uint64_t self) {
-	/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst; pairs with the store in close_end. */
+	/* SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst; pairs with the store in close_end
+	 * (shmchan_mailbox_close). */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
 	uint64_t cur = 0;
-	/* SYNC(tx_owner)/SYNC(rx_owner): CAS, acq_rel; pairs with other claimers and the owner's release in close_end. */
+	/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): CAS, acq_rel; pairs with other claimers and the
+	 * owner's release in close_end (shmchan_mailbox_close). */
 	while (!atomic_compare_exchange_strong_explicit(owner, &cur, self, memory_order_acq_rel, memory_order_acquire)) {
 		/* cur now holds the owner we saw: retry from 0, take a dead owner's place, or give up. */
 		if (cur != 0 && shmchan_token_alive(cur)) return SHMCHAN_ERR_BUSY;
 	}
-	/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst re-check after the swap. */
+	/* SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst re-check after the swap. */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) {
 		uint64_t mine = self;
-		/* SYNC(tx_owner)/SYNC(rx_owner): release the role we just took. */
+		/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): release the role we just took. */
 		atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
 		return SHMCHAN_ERR_CLOSED;
 	}
@@ -838,7 +1211,7 @@ static int claim(_Atomic uint64_t *owner, _Atomic uint32_t *closed, uint64_t sel
 /* unclaim gives a role back if we still hold it. */
 static void unclaim(_Atomic uint64_t *owner, uint64_t self) {
 	uint64_t mine = self;
-	/* SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS, only if still ours; pairs with a claimer's CAS. */
+	/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acq_rel CAS, only if still ours; pairs with a claimer's CAS. */
 	atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
 }
 
@@ -980,7 +1353,7 @@ static int wait_common(const shmchan_channel *ch, struct waiter *w, _Atomic uint
 			return 0;
 		}
 		if (now - w->began < ADAPTIVE_YIELD_NS) {
-			sched_yield();
+			yield_cpu();
 			return 0;
 		}
 		return 1;
@@ -1003,7 +1376,7 @@ static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
 	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
 	/* SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
 	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
-	if (hdr == 0 && !closed) futex_wait(&h->data_seq, s, sleep_budget(w, mono_ns()));
+	if (hdr == 0 && !closed) wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
 	/* SYNC(rx_parked): seq_cst; no longer parked. */
 	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
 	return 0;
@@ -1025,7 +1398,7 @@ static int tx_wait(shmchan_sender *tx, struct waiter *w) {
 	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
 	/* SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
 	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
-	if (head == tx->cached_head && !closed) futex_wait(&h->space_seq, s, sleep_budget(w, mono_ns()));
+	if (head == tx->cached_head && !closed) wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
 	/* SYNC(tx_parked): seq_cst; no longer parked. */
 	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
 	return 0;
@@ -1095,7 +1468,7 @@ static void tx_commit(shmchan_sender *tx, size_t len) {
 	if (atomic_load_explicit(&h->rx_parked, memory_order_seq_cst)) {
 		/* SYNC(data_seq): release increment before the wake; pairs with the receiver's load in rx_wait. */
 		atomic_fetch_add_explicit(&h->data_seq, 1, memory_order_release);
-		futex_wake(&h->data_seq);
+		wword_wake(&ch->data_word);
 	}
 }
 
@@ -1169,13 +1542,13 @@ int shmchan_commit(shmchan_sender *tx, size_t len) {
 }
 
 /* close_end stores closed = 1, wakes the peer, and then gives the role back. */
-static void close_end(_Atomic uint32_t *closed, _Atomic uint32_t *peer_seq, _Atomic uint64_t *owner, uint64_t self) {
+static void close_end(_Atomic uint32_t *closed, struct wword *peer, _Atomic uint64_t *owner, uint64_t self) {
 	/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst store (for the sender, after its last header store);
 	 * pairs with the peer's loads (send, receive, park). */
 	atomic_store_explicit(closed, 1, memory_order_seq_cst);
 	/* SYNC(data_seq)/SYNC(space_seq): release increment, then wake the peer whether or not it is parked. */
-	atomic_fetch_add_explicit(peer_seq, 1, memory_order_release);
-	futex_wake(peer_seq);
+	atomic_fetch_add_explicit(peer->addr, 1, memory_order_release);
+	wword_wake(peer);
 	unclaim(owner, self);
 }
 
@@ -1184,7 +1557,7 @@ int shmchan_sender_close(shmchan_sender *tx) {
 	if (!tx->open) return SHMCHAN_OK;
 	struct chan_header *h = tx->ch->h;
 	tx->reserving = 0; /* an uncommitted reservation is dropped: it was never published */
-	close_end(&h->tx_closed, &h->data_seq, &h->tx_owner, tx->token);
+	close_end(&h->tx_closed, &tx->ch->data_word, &h->tx_owner, tx->token);
 	tx->open = 0;
 	return SHMCHAN_OK;
 }
@@ -1242,7 +1615,7 @@ static void rx_consume(shmchan_receiver *rx, uint64_t next) {
 	if (atomic_load_explicit(&h->tx_parked, memory_order_seq_cst)) {
 		/* SYNC(space_seq): release increment before the wake; pairs with the sender's load in tx_wait. */
 		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
-		futex_wake(&h->space_seq);
+		wword_wake(&rx->ch->space_word);
 	}
 }
 
@@ -1336,7 +1709,579 @@ int shmchan_receiver_close(shmchan_receiver *rx) {
 	if (!rx->open) return SHMCHAN_OK;
 	struct chan_header *h = rx->ch->h;
 	rx->peeking = 0; /* an unreleased peek is not consumed */
-	close_end(&h->rx_closed, &h->space_seq, &h->rx_owner, rx->token);
+	close_end(&h->rx_closed, &rx->ch->space_word, &h->rx_owner, rx->token);
 	rx->open = 0;
 	return SHMCHAN_OK;
+}
+
+/* ---- Mailboxes: layout ---------------------------------------------------------- */
+
+/*
+ * The mailbox (docs/layout.md, "Mailbox (magic SHMB)") is a triple buffer of
+ * seqlocks; package sync/seqlock documents the algorithm and why each
+ * ordering below is what it is. The C side follows the Go side access for
+ * access, with the same SYNC tags:
+ *
+ *   - The writer marks the slot odd with atomic_exchange (seq_cst, a
+ *     read-modify-write like Go's atomic.SwapUint64), followed by
+ *     atomic_thread_fence(memory_order_release), as docs/layout.md asks.
+ *   - The reader's second check is atomic_fetch_add(seq, 0) (seq_cst), the
+ *     read-modify-write that Go's atomic.AddUint64(seq, 0) is. It reads the
+ *     value written by a mark it precedes in the word's modification order,
+ *     or the mark reads its write: in the second case the check (release)
+ *     synchronises with the mark (acquire), so the copy happened before
+ *     every store the writer makes after the mark and saw none of them; in
+ *     the first the check sees the odd sequence and the copy is discarded.
+ *     This is the check that is correct against a Go writer too, whose mark
+ *     is a seq_cst swap with no fence after it; the fenced variant (acquire
+ *     fence + relaxed load) relies on the writer's release fence, which Go
+ *     does not issue. It needs the mapping writable, which a mailbox is.
+ *   - latest, closed and waiters are seq_cst where Go's are part of the
+ *     Dekker handshake between publish and park.
+ */
+struct mb_header {
+	/* Header line: written once by the creator, then version is stored last. */
+	_Atomic uint32_t magic;   /* 0x000 "SHMB" */
+	_Atomic uint32_t version; /* 0x004 stored last, release */
+	uint32_t header_size;     /* 0x008 4096 */
+	uint32_t flags;           /* 0x00C no flags in v1 */
+	uint64_t max_value;       /* 0x010 largest value */
+	uint64_t slot_size;       /* 0x018 128 + align128(max_value) */
+	uint32_t slot_count;      /* 0x020 2 to 16 (3 when created) */
+	uint32_t reserved_count;  /* 0x024 */
+	uint64_t slots_offset;    /* 0x028 4096 */
+	uint64_t creator;         /* 0x030 creator's process token */
+	uint8_t reserved0[SHMCHAN_MB_OFF_LATEST - 0x038];
+
+	/* Writer line. */
+	_Atomic uint64_t latest;  /* 0x080 newest complete version */
+	_Atomic uint32_t closed;  /* 0x088 1 once the writer closed the mailbox */
+	uint32_t reserved_closed; /* 0x08C */
+	_Atomic uint64_t owner;   /* 0x090 writer's token */
+	uint8_t reserved1[SHMCHAN_MB_OFF_WAKE_SEQ - 0x098];
+
+	/* Reader line. */
+	_Atomic uint32_t wake_seq; /* 0x100 futex word of the readers */
+	_Atomic uint32_t waiters;  /* 0x104 readers parked or about to park */
+	uint8_t reserved2[SHMCHAN_MB_OFF_SLOTS - 0x108];
+};
+
+/* The header of one slot; the value bytes follow it. */
+struct mb_slot {
+	_Atomic uint64_t seq; /* 2v+1 while version v is written, 2v once complete */
+	_Atomic uint64_t len; /* value length, written inside the odd window */
+	uint8_t reserved[SHMCHAN_MAILBOX_SLOT_HEADER - 16];
+};
+
+_Static_assert(offsetof(struct mb_header, magic) == SHMCHAN_MB_OFF_MAGIC, "mb magic");
+_Static_assert(offsetof(struct mb_header, version) == SHMCHAN_MB_OFF_VERSION, "mb version");
+_Static_assert(offsetof(struct mb_header, header_size) == SHMCHAN_MB_OFF_HEADER_SIZE, "mb header_size");
+_Static_assert(offsetof(struct mb_header, flags) == SHMCHAN_MB_OFF_FLAGS, "mb flags");
+_Static_assert(offsetof(struct mb_header, max_value) == SHMCHAN_MB_OFF_MAX_VALUE, "mb max_value");
+_Static_assert(offsetof(struct mb_header, slot_size) == SHMCHAN_MB_OFF_SLOT_SIZE, "mb slot_size");
+_Static_assert(offsetof(struct mb_header, slot_count) == SHMCHAN_MB_OFF_SLOT_COUNT, "mb slot_count");
+_Static_assert(offsetof(struct mb_header, slots_offset) == SHMCHAN_MB_OFF_SLOTS_OFFSET, "mb slots_offset");
+_Static_assert(offsetof(struct mb_header, creator) == SHMCHAN_MB_OFF_CREATOR, "mb creator");
+_Static_assert(offsetof(struct mb_header, latest) == SHMCHAN_MB_OFF_LATEST, "mb latest");
+_Static_assert(offsetof(struct mb_header, closed) == SHMCHAN_MB_OFF_CLOSED, "mb closed");
+_Static_assert(offsetof(struct mb_header, owner) == SHMCHAN_MB_OFF_OWNER, "mb owner");
+_Static_assert(offsetof(struct mb_header, wake_seq) == SHMCHAN_MB_OFF_WAKE_SEQ, "mb wake_seq");
+_Static_assert(offsetof(struct mb_header, waiters) == SHMCHAN_MB_OFF_WAITERS, "mb waiters");
+_Static_assert(sizeof(struct mb_header) == SHMCHAN_MAILBOX_HEADER_SIZE, "mb header page");
+_Static_assert(SHMCHAN_MB_OFF_SLOTS == SHMCHAN_MAILBOX_HEADER_SIZE, "slots follow the header page");
+_Static_assert(SHMCHAN_MB_OFF_LATEST == 1 * SHMCHAN_LINE && SHMCHAN_MB_OFF_WAKE_SEQ == 2 * SHMCHAN_LINE,
+               "one 128-byte line per writer");
+_Static_assert(offsetof(struct mb_slot, seq) == SHMCHAN_MB_SLOT_OFF_SEQ, "slot seq");
+_Static_assert(offsetof(struct mb_slot, len) == SHMCHAN_MB_SLOT_OFF_LEN, "slot len");
+_Static_assert(sizeof(struct mb_slot) == SHMCHAN_MAILBOX_SLOT_HEADER, "slot header");
+_Static_assert(SHMCHAN_MAILBOX_MIN_SLOTS <= SHMCHAN_MAILBOX_SLOTS && SHMCHAN_MAILBOX_SLOTS <= SHMCHAN_MAILBOX_MAX_SLOTS,
+               "slot counts");
+
+#define MB_RETRIES_BEFORE_YIELD 16 /* failed copies before a read yields between attempts (Go's retriesBeforeYield) */
+
+struct shmchan_mailbox {
+	shmchan_segment *seg;
+	struct mb_header *h;
+	uint8_t *slots;
+	uint64_t max, stride, nslots; /* read once at open and checked: never re-read from shared memory */
+	int wait;
+	struct wword word; /* wake_seq: readers sleep on it, the writer wakes them */
+	int writer;        /* this handle holds the writer role */
+	uint64_t token; /* our token, stored in owner while we are the writer */
+	/* When (mono_ns) a reader last found the writer alive, so that waits check at most every 50 ms. */
+	_Atomic int64_t last_alive;
+};
+
+static uint64_t align128(uint64_t n) { return (n + 127) & ~(uint64_t)127; }
+
+/* mb_stride returns the bytes of one slot for values of up to max_value, 0 if out of range. */
+static uint64_t mb_stride(uint64_t max_value) {
+	if (max_value < 1 || max_value > MAX_SEGMENT_SIZE) return 0;
+	return SHMCHAN_MAILBOX_SLOT_HEADER + align128(max_value);
+}
+
+uint64_t shmchan_mailbox_size(uint64_t max_value) {
+	uint64_t stride = mb_stride(max_value);
+	if (stride == 0 || stride > (MAX_SEGMENT_SIZE - SHMCHAN_MAILBOX_HEADER_SIZE) / SHMCHAN_MAILBOX_SLOTS) return 0;
+	uint64_t size = SHMCHAN_MAILBOX_HEADER_SIZE + SHMCHAN_MAILBOX_SLOTS * stride;
+	return size > (uint64_t)SIZE_MAX ? 0 : size;
+}
+
+/* mb_init fills the header of a fresh, zero-filled mailbox segment and stores the version last. */
+static void mb_init(struct mb_header *h, uint64_t max_value) {
+	/* SYNC(mb_version): relaxed; published by the release store of version below. */
+	atomic_store_explicit(&h->magic, SHMCHAN_MAILBOX_MAGIC, memory_order_relaxed);
+	h->header_size = SHMCHAN_MAILBOX_HEADER_SIZE;
+	h->flags = 0;
+	h->max_value = max_value;
+	h->slot_size = mb_stride(max_value);
+	h->slot_count = SHMCHAN_MAILBOX_SLOTS;
+	h->slots_offset = SHMCHAN_MB_OFF_SLOTS;
+	h->creator = shmchan_self_token();
+	/* SYNC(mb_version): release, stored last; pairs with the acquire in mb_check (and Go's checkMailbox). */
+	atomic_store_explicit(&h->version, SHMCHAN_MAILBOX_VERSION, memory_order_release);
+}
+
+/*
+ * mb_check runs the opener's checks of docs/layout.md ("What an opener
+ * checks", mailbox), in order, and returns the checked geometry: the caller
+ * keeps these copies and never reads the peer-writable fields again.
+ */
+static int mb_check(const shmchan_segment *seg, int64_t open_timeout_ns, uint64_t *max_value, uint64_t *stride,
+                    uint64_t *nslots) {
+	if (seg->size < SHMCHAN_MAILBOX_HEADER_SIZE) return SHMCHAN_ERR_NOT_CHANNEL;
+	struct mb_header *h = (struct mb_header *)seg->mem;
+	int64_t deadline = deadline_of(open_timeout_ns);
+	uint32_t magic, version;
+	for (int64_t delay = 20000;; delay = delay * 2 < 5000000 ? delay * 2 : 5000000) {
+		/* SYNC(mb_version): acquire; pairs with the creator's release store of version. */
+		version = atomic_load_explicit(&h->version, memory_order_acquire);
+		/* SYNC(mb_version): relaxed peek at magic; the creator writes it before the version. */
+		magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
+		if (magic != 0 && magic != SHMCHAN_MAILBOX_MAGIC) return SHMCHAN_ERR_NOT_CHANNEL;
+		if (version != 0) break;
+		if (deadline >= 0 && mono_ns() >= deadline) return SHMCHAN_ERR_NOT_READY;
+		sleep_ns(delay);
+	}
+	if (magic != SHMCHAN_MAILBOX_MAGIC) return SHMCHAN_ERR_NOT_CHANNEL;
+	if (version != SHMCHAN_MAILBOX_VERSION || !little_endian()) return SHMCHAN_ERR_VERSION_MISMATCH;
+	if (h->header_size != SHMCHAN_MAILBOX_HEADER_SIZE || h->slots_offset != SHMCHAN_MB_OFF_SLOTS ||
+	    (h->flags & SHMCHAN_FLAGS_INCOMPATIBLE_MASK) != 0)
+		return SHMCHAN_ERR_VERSION_MISMATCH;
+	uint64_t max = h->max_value, size = h->slot_size, n = h->slot_count;
+	uint64_t room = seg->size - SHMCHAN_MAILBOX_HEADER_SIZE;
+	if (max < 1 || max > MAX_SEGMENT_SIZE || n < SHMCHAN_MAILBOX_MIN_SLOTS || n > SHMCHAN_MAILBOX_MAX_SLOTS ||
+	    size != mb_stride(max) || size > room / n)
+		return SHMCHAN_ERR_CORRUPT;
+	*max_value = max;
+	*stride = size;
+	*nslots = n;
+	return SHMCHAN_OK;
+}
+
+static int mailbox_options(const shmchan_options *opts, shmchan_options *o) {
+	*o = options_or_default(opts);
+	if (o->read_only) return SHMCHAN_ERR_READ_ONLY; /* readers write too: the check and the wait count */
+	if (o->wait != SHMCHAN_WAIT_ADAPTIVE && o->wait != SHMCHAN_WAIT_SPIN && o->wait != SHMCHAN_WAIT_BLOCK)
+		return SHMCHAN_ERR_INVALID;
+	return SHMCHAN_OK;
+}
+
+/* mb_finish wraps seg in a mailbox or, on failure, closes seg (removing it if we created it). */
+static int mb_finish(shmchan_segment *seg, int created, uint64_t want_max, const shmchan_options *o,
+                     shmchan_mailbox **out) {
+	int rc = SHMCHAN_OK;
+	uint64_t max = want_max, stride = mb_stride(want_max), n = SHMCHAN_MAILBOX_SLOTS;
+	shmchan_mailbox *mb = NULL;
+	if (created) {
+		mb_init((struct mb_header *)seg->mem, want_max);
+	} else {
+		rc = mb_check(seg, o->open_timeout_ns, &max, &stride, &n);
+		if (rc == SHMCHAN_OK && want_max != 0 && max != want_max) rc = SHMCHAN_ERR_INCOMPATIBLE;
+	}
+	if (rc == SHMCHAN_OK && (max > (uint64_t)SIZE_MAX || (mb = (shmchan_mailbox *)calloc(1, sizeof *mb)) == NULL)) {
+		errno = ENOMEM;
+		rc = SHMCHAN_ERR_SYSTEM;
+	}
+	/* The wait word, named (on Windows) as Go's mailbox names it: name + ".mbwake". */
+	if (rc == SHMCHAN_OK && (rc = wword_open(&mb->word, &((struct mb_header *)seg->mem)->wake_seq, seg, ".mbwake")) != SHMCHAN_OK) {
+		free(mb);
+		mb = NULL;
+	}
+	if (rc != SHMCHAN_OK) {
+		int saved = errno;
+		if (created) seg->remove_on_close = 1;
+		shmchan_segment_close(seg);
+		errno = saved;
+		return rc;
+	}
+	mb->seg = seg;
+	mb->h = (struct mb_header *)seg->mem;
+	mb->slots = (uint8_t *)seg->mem + SHMCHAN_MB_OFF_SLOTS;
+	mb->max = max;
+	mb->stride = stride;
+	mb->nslots = n;
+	mb->wait = o->wait;
+	atomic_init(&mb->last_alive, 0);
+	*out = mb;
+	return SHMCHAN_OK;
+}
+
+int shmchan_mailbox_create(const char *name, uint64_t max_value, const shmchan_options *opts, shmchan_mailbox **out) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	shmchan_options o;
+	int rc = mailbox_options(opts, &o);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	uint64_t size = shmchan_mailbox_size(max_value);
+	if (size == 0) return SHMCHAN_ERR_INVALID_SIZE;
+	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
+	shmchan_segment *seg;
+	rc = create_segment(name, size, &o, &seg);
+	if (rc != SHMCHAN_OK) return rc;
+	return mb_finish(seg, 1, max_value, &o, out);
+}
+
+int shmchan_mailbox_open(const char *name, const shmchan_options *opts, shmchan_mailbox **out) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	shmchan_options o;
+	int rc = mailbox_options(opts, &o);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	shmchan_segment *seg;
+	rc = open_segment(name, &o, &seg);
+	if (rc != SHMCHAN_OK) return rc;
+	return mb_finish(seg, 0, 0, &o, out);
+}
+
+int shmchan_mailbox_open_or_create(const char *name, uint64_t max_value, const shmchan_options *opts,
+                                   shmchan_mailbox **out, int *created) {
+	if (out == NULL) return SHMCHAN_ERR_INVALID;
+	*out = NULL;
+	if (created != NULL) *created = 0;
+	shmchan_options o;
+	int rc = mailbox_options(opts, &o);
+	if (rc != SHMCHAN_OK) return rc;
+	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
+	uint64_t size = shmchan_mailbox_size(max_value);
+	if (size == 0) return SHMCHAN_ERR_INVALID_SIZE;
+	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
+	shmchan_segment *seg;
+	int made = 0;
+	rc = shmchan_segment_open_or_create(name, size, &o, &seg, &made);
+	if (rc != SHMCHAN_OK) return rc;
+	rc = mb_finish(seg, made, max_value, &o, out);
+	if (rc == SHMCHAN_OK && created != NULL) *created = made;
+	return rc;
+}
+
+uint64_t shmchan_mailbox_max_value(const shmchan_mailbox *mb) { return mb == NULL ? 0 : mb->max; }
+
+shmchan_segment *shmchan_mailbox_segment(const shmchan_mailbox *mb) { return mb == NULL ? NULL : mb->seg; }
+
+/* ---- Mailboxes: the seqlock slots -------------------------------------------------- */
+
+static struct mb_slot *mb_slot_of(const shmchan_mailbox *mb, uint64_t v) {
+	return (struct mb_slot *)(void *)(mb->slots + (v % mb->nslots) * mb->stride);
+}
+
+static uint8_t *mb_value_of(struct mb_slot *s) { return (uint8_t *)s + SHMCHAN_MAILBOX_SLOT_HEADER; }
+
+/* mb_load_latest loads latest and checks it; order is acquire or seq_cst (see the callers). */
+static int mb_load_latest(const shmchan_mailbox *mb, memory_order order, uint64_t *v) {
+	/* SYNC(mb_latest): acquire (seq_cst in the park re-check); pairs with the writer's seq_cst store at
+	 * the end of mb_publish (or Go's Buffer.Publish). */
+	uint64_t x = atomic_load_explicit(&mb->h->latest, order);
+	if (x > SHMCHAN_MAILBOX_MAX_VERSION) return SHMCHAN_ERR_CORRUPT;
+	*v = x;
+	return SHMCHAN_OK;
+}
+
+/* mb_stable reports whether the slot's sequence still holds s, with the read-modify-write check. */
+static int mb_stable(struct mb_slot *slot, uint64_t s) {
+	/* SYNC(mb_seq): read-modify-write check; pairs with the writer's exchange to odd. */
+	return atomic_fetch_add_explicit(&slot->seq, 0, memory_order_seq_cst) == s;
+}
+
+/*
+ * mb_lapped checks a slot sequence s that differs from 2v, where v is the
+ * latest version just loaded: OK if the writer has lapped the reader (try
+ * again), CORRUPT if no correct writer could have left s there.
+ */
+static int mb_lapped(const shmchan_mailbox *mb, uint64_t v, uint64_t s) {
+	/* A correct writer completes slot v (2v) before it stores latest = v, and then writes v+N, marking
+	 * 2(v+N)+1, in this slot before any other value: s is 2v, or at least 2(v+N). No overflow: v is at
+	 * most 2^62-1 and N at most 16. */
+	if (s < 2 * (v + mb->nslots)) return SHMCHAN_ERR_CORRUPT;
+	/* The writer stored latest = v+N-1 before it marked the slot for v+N. */
+	uint64_t w;
+	int rc = mb_load_latest(mb, memory_order_acquire, &w);
+	if (rc != SHMCHAN_OK) return rc;
+	return w < v + mb->nslots - 1 ? SHMCHAN_ERR_CORRUPT : SHMCHAN_OK;
+}
+
+/*
+ * mb_try_read is one attempt at copying the newest value into buf: *ok is 0
+ * if the writer overwrote the slot during the copy (buf then holds garbage).
+ * A value longer than cap gives SHORT_BUFFER with its length in *len, once a
+ * stable read confirms the length.
+ */
+static int mb_try_read(const shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version, int *ok) {
+	uint64_t v;
+	*ok = 0;
+	int rc = mb_load_latest(mb, memory_order_acquire, &v);
+	if (rc != SHMCHAN_OK) return rc;
+	*version = v;
+	*len = 0;
+	if (v == 0) {
+		*ok = 1;
+		return SHMCHAN_OK;
+	}
+	struct mb_slot *slot = mb_slot_of(mb, v);
+	/* SYNC(mb_seq): acquire; pairs with the writer's release store of 2v, which precedes its store of
+	 * latest = v. */
+	uint64_t s = atomic_load_explicit(&slot->seq, memory_order_acquire);
+	if (s != 2 * v) return mb_lapped(mb, v, s);
+	/* SYNC(mb_len): read inside the seqlock window; checked below before use. */
+	uint64_t n = atomic_load_explicit(&slot->len, memory_order_acquire);
+	if (n > mb->max || n > (uint64_t)cap) {
+		/* A torn read or a real length: settle it first. */
+		if (!mb_stable(slot, s)) return SHMCHAN_OK;
+		if (n > mb->max) return SHMCHAN_ERR_CORRUPT;
+		*len = (size_t)n;
+		*ok = 1;
+		return SHMCHAN_ERR_SHORT_BUFFER;
+	}
+	if (n > 0) memcpy(buf, mb_value_of(slot), (size_t)n);
+	/* SYNC(mb_seq): read-modify-write check ("read-don't-modify-write"), seq_cst; pairs with the writer's
+	 * exchange to odd (see "Mailboxes: layout" above and package sync/seqlock). */
+	uint64_t again = atomic_fetch_add_explicit(&slot->seq, 0, memory_order_seq_cst);
+	if (again != s) return SHMCHAN_OK;
+	*len = (size_t)n;
+	*ok = 1;
+	return SHMCHAN_OK;
+}
+
+/* mb_read copies the newest value, retrying while the writer laps the reader, yielding after a few tries. */
+static int mb_read(const shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version) {
+	for (int try = 0;; try++) {
+		int ok;
+		int rc = mb_try_read(mb, buf, cap, len, version, &ok);
+		if (ok || rc != SHMCHAN_OK) {
+			if (rc != SHMCHAN_OK && rc != SHMCHAN_ERR_SHORT_BUFFER) {
+				*len = 0;
+				*version = 0;
+			}
+			return rc;
+		}
+		if (try >= MB_RETRIES_BEFORE_YIELD) yield_cpu();
+	}
+}
+
+/* ---- Mailboxes: publish, read, wait, close ------------------------------------------- */
+
+/* mb_wake_all bumps the wait word and wakes every reader sleeping on it. */
+static void mb_wake_all(shmchan_mailbox *mb) {
+	/* SYNC(mb_wake_seq): bump before waking (seq_cst, as Go's atomic.AddUint32), so that a reader between
+	 * its wake_seq load and its futex wait does not sleep; pairs with the load in mb_park. */
+	atomic_fetch_add_explicit(&mb->h->wake_seq, 1, memory_order_seq_cst);
+	wword_wake(&mb->word);
+}
+
+int shmchan_mailbox_publish(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version) {
+	if (version != NULL) *version = 0;
+	if (mb == NULL || (value == NULL && len > 0)) return SHMCHAN_ERR_INVALID;
+	if ((uint64_t)len > mb->max) return SHMCHAN_ERR_TOO_LARGE;
+	struct mb_header *h = mb->h;
+	if (!mb->writer) {
+		uint64_t self = shmchan_self_token();
+		int rc = claim(&h->owner, &h->closed, self);
+		if (rc != SHMCHAN_OK) return rc;
+		mb->token = self;
+		mb->writer = 1;
+	}
+	/* Continue from the version in the region: a writer that takes over from a dead one carries on
+	 * where that one left off (a half-written slot is simply written again). */
+	uint64_t v;
+	int rc = mb_load_latest(mb, memory_order_acquire, &v);
+	if (rc != SHMCHAN_OK) return rc;
+	if (v == SHMCHAN_MAILBOX_MAX_VERSION) return SHMCHAN_ERR_CORRUPT;
+	v++;
+	struct mb_slot *slot = mb_slot_of(mb, v);
+	/* SYNC(mb_seq): read-modify-write (seq_cst exchange), so that no store below is ordered before it,
+	 * then a release fence; pairs with the reader's read-modify-write check in mb_try_read and Go's
+	 * Buffer.TryRead (and with a fenced C reader's acquire fence). */
+	atomic_exchange_explicit(&slot->seq, 2 * v + 1, memory_order_seq_cst);
+	atomic_thread_fence(memory_order_release);
+	/* SYNC(mb_len): written inside the odd window; pairs with the load in mb_try_read. */
+	atomic_store_explicit(&slot->len, (uint64_t)len, memory_order_relaxed);
+	if (len > 0) memcpy(mb_value_of(slot), value, len);
+	/* SYNC(mb_seq): release; publishes the bytes to a reader that loads 2v. */
+	atomic_store_explicit(&slot->seq, 2 * v, memory_order_release);
+	/* SYNC(mb_latest): seq_cst store after the slot is complete; pairs with the readers' loads and, as a
+	 * Dekker pair with the load of waiters below, with the reader's park. */
+	atomic_store_explicit(&h->latest, v, memory_order_seq_cst);
+	/* SYNC(mb_waiters): seq_cst load after the seq_cst store of latest; pairs with the reader's increment
+	 * then latest load in mb_park (Dekker). Only a parked reader costs a system call. */
+	if (atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0) mb_wake_all(mb);
+	if (version != NULL) *version = v;
+	return SHMCHAN_OK;
+}
+
+int shmchan_mailbox_version(shmchan_mailbox *mb, uint64_t *version) {
+	if (mb == NULL || version == NULL) return SHMCHAN_ERR_INVALID;
+	*version = 0;
+	return mb_load_latest(mb, memory_order_acquire, version);
+}
+
+static int mb_read_args(const shmchan_mailbox *mb, const void *buf, size_t cap, size_t *len, uint64_t *version) {
+	if (mb == NULL || len == NULL || version == NULL || (buf == NULL && cap > 0)) return SHMCHAN_ERR_INVALID;
+	*len = 0;
+	*version = 0;
+	return SHMCHAN_OK;
+}
+
+int shmchan_mailbox_latest(shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version) {
+	int rc = mb_read_args(mb, buf, cap, len, version);
+	if (rc != SHMCHAN_OK) return rc;
+	/* SYNC(mb_closed): seq_cst, loaded before latest, so that a closed mailbox's final value is the one
+	 * read below; pairs with the store in shmchan_mailbox_close (and Go's Mailbox.Close). */
+	int closed = atomic_load_explicit(&mb->h->closed, memory_order_seq_cst) != 0;
+	rc = mb_read(mb, buf, cap, len, version);
+	if (rc != SHMCHAN_OK) return rc;
+	return closed ? SHMCHAN_EOF : SHMCHAN_OK;
+}
+
+/* mb_poll reports whether a version newer than version is complete, and whether the writer closed. */
+static int mb_poll(const shmchan_mailbox *mb, uint64_t version, int *newer, int *closed) {
+	/* SYNC(mb_closed): seq_cst load before latest; pairs with the store in shmchan_mailbox_close. */
+	*closed = atomic_load_explicit(&mb->h->closed, memory_order_seq_cst) != 0;
+	uint64_t v;
+	int rc = mb_load_latest(mb, memory_order_seq_cst, &v);
+	if (rc != SHMCHAN_OK) return rc;
+	*newer = v > version;
+	return SHMCHAN_OK;
+}
+
+/*
+ * mb_writer_dead reports, at most every 50 ms across all the handle's waits,
+ * whether the writer's process is dead without having closed. No writer yet
+ * (owner 0) counts as alive: one may come.
+ */
+static int mb_writer_dead(shmchan_mailbox *mb, int64_t now) {
+	/* Process-local rate limit, no SYNC partner. */
+	int64_t last = atomic_load_explicit(&mb->last_alive, memory_order_relaxed);
+	if (last != 0 && now - last < LIVENESS_PERIOD_NS) return 0;
+	/* SYNC(mb_owner): acquire; pairs with the writer's claim CAS and the release in close. */
+	uint64_t tok = atomic_load_explicit(&mb->h->owner, memory_order_acquire);
+	/* SYNC(mb_closed): seq_cst; a writer that closed cleanly is not gone (the poll reports the close). */
+	if (tok != 0 && !shmchan_token_alive(tok) && atomic_load_explicit(&mb->h->closed, memory_order_seq_cst) == 0)
+		return 1;
+	/* Process-local rate limit, no SYNC partner. */
+	atomic_compare_exchange_strong_explicit(&mb->last_alive, &last, now, memory_order_relaxed, memory_order_relaxed);
+	return 0;
+}
+
+/*
+ * mb_park sleeps on the wait word until the writer publishes or closes, the
+ * deadline, or 50 ms, whichever comes first; the caller re-checks everything.
+ *
+ * The handshake with publish: the reader increments waiters (seq_cst), then
+ * re-checks closed and latest (seq_cst); the writer stores latest (seq_cst),
+ * then loads waiters. One of the two sees the other's store: either the
+ * re-check sees the new version, or the writer sees a waiter and bumps
+ * wake_seq, which makes the futex wait return at once or wakes it. Loading
+ * wake_seq before the re-check closes the window between re-check and sleep.
+ */
+static int mb_park(shmchan_mailbox *mb, uint64_t version, int64_t deadline) {
+	struct mb_header *h = mb->h;
+	/* SYNC(mb_wake_seq): acquire; loaded before the re-check, so that a bump after it makes the wait
+	 * return at once. */
+	uint32_t s = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
+	/* SYNC(mb_waiters): seq_cst increment, then the re-check loads latest; pairs with the store of latest
+	 * then the load of waiters in shmchan_mailbox_publish (Dekker). */
+	atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
+	int newer = 0, closed = 0;
+	int rc = mb_poll(mb, version, &newer, &closed);
+	if (rc == SHMCHAN_OK && !newer && !closed) {
+		int64_t ns = LIVENESS_PERIOD_NS;
+		if (deadline >= 0) {
+			int64_t left = deadline - mono_ns();
+			if (left < ns) ns = left;
+		}
+		wword_wait(&mb->word, s, ns);
+	}
+	/* SYNC(mb_waiters): the matching seq_cst decrement. */
+	atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_seq_cst);
+	return rc;
+}
+
+int shmchan_mailbox_wait_newer(shmchan_mailbox *mb, uint64_t version, void *buf, size_t cap, size_t *len,
+                               uint64_t *new_version, int64_t timeout_ns) {
+	int rc = mb_read_args(mb, buf, cap, len, new_version);
+	if (rc != SHMCHAN_OK) return rc;
+	int64_t deadline = deadline_of(timeout_ns), began = 0;
+	unsigned spins = 0;
+	for (;;) {
+		int newer, closed;
+		rc = mb_poll(mb, version, &newer, &closed);
+		if (rc != SHMCHAN_OK) return rc;
+		if (newer) {
+			rc = mb_read(mb, buf, cap, len, new_version);
+			if (rc == SHMCHAN_OK && *new_version <= version) {
+				/* latest went back below what the caller already had. */
+				*len = 0;
+				*new_version = 0;
+				rc = SHMCHAN_ERR_CORRUPT;
+			}
+			return rc;
+		}
+		if (closed) {
+			*new_version = version;
+			return SHMCHAN_EOF;
+		}
+		spins++;
+		if (spins % CHECK_EVERY != 1 && mb->wait != SHMCHAN_WAIT_BLOCK) {
+			cpu_relax(); /* cheap spin: poll again at once */
+			continue;
+		}
+		int64_t now = mono_ns();
+		if (began == 0) began = now;
+		if (deadline >= 0 && now >= deadline) return SHMCHAN_ERR_TIMEOUT;
+		if (mb_writer_dead(mb, now)) {
+			/* One more poll: what the writer published (or a close) before it died still counts. */
+			rc = mb_poll(mb, version, &newer, &closed);
+			if (rc != SHMCHAN_OK) return rc;
+			if (!newer && !closed) return SHMCHAN_ERR_PEER_GONE;
+			continue;
+		}
+		int64_t waited = now - began;
+		if (mb->wait == SHMCHAN_WAIT_SPIN) continue;
+		if (mb->wait == SHMCHAN_WAIT_ADAPTIVE && waited < ADAPTIVE_SPIN_NS) continue;
+		if (mb->wait == SHMCHAN_WAIT_ADAPTIVE && waited < ADAPTIVE_YIELD_NS) {
+			yield_cpu();
+			continue;
+		}
+		rc = mb_park(mb, version, deadline);
+		if (rc != SHMCHAN_OK) return rc;
+	}
+}
+
+int shmchan_mailbox_close(shmchan_mailbox *mb) {
+	if (mb == NULL) return SHMCHAN_OK;
+	if (mb->writer) {
+		struct mb_header *h = mb->h;
+		/* SYNC(mb_closed): seq_cst store, after the last publish; pairs with the loads in mb_poll,
+		 * shmchan_mailbox_latest and mb_writer_dead (and Go's), which load it before latest. */
+		atomic_store_explicit(&h->closed, 1, memory_order_seq_cst);
+		mb_wake_all(mb);
+		unclaim(&h->owner, mb->token);
+		mb->writer = 0;
+	}
+	wword_close(&mb->word);
+	int rc = shmchan_segment_close(mb->seg);
+	free(mb);
+	return rc;
 }

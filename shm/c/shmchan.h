@@ -1,6 +1,7 @@
 /*
  * shmchan.h: the C API of shmchan, speaking shared-memory layout version 1
- * (docs/layout.md). A C program on one end of a channel and a Go program
+ * (docs/layout.md): segments, channels and mailboxes. A C program on one end
+ * of a channel (or writing or reading a mailbox) and a Go program
  * (github.com/shmchan/shmchan/shm) on the other behave exactly as two Go
  * programs would.
  *
@@ -77,6 +78,42 @@ extern "C" {
 #define SHMCHAN_KIND_MESSAGE 1u
 #define SHMCHAN_KIND_PADDING 2u
 
+/*
+ * Mailbox, layout v1 (docs/layout.md, "Mailbox (magic SHMB)"): a 4096-byte
+ * header page, then slot_count slots of slot_size bytes each.
+ */
+#define SHMCHAN_MAILBOX_MAGIC 0x424D4853u /* the bytes "SHMB", little-endian */
+#define SHMCHAN_MAILBOX_VERSION 1u
+#define SHMCHAN_MAILBOX_HEADER_SIZE 4096u /* header page; the slots follow */
+#define SHMCHAN_MAILBOX_SLOTS 3u          /* slots a creator makes */
+#define SHMCHAN_MAILBOX_MIN_SLOTS 2u      /* slots an opener accepts: 2 to 16 */
+#define SHMCHAN_MAILBOX_MAX_SLOTS 16u
+#define SHMCHAN_MAILBOX_SLOT_HEADER 128u /* a slot's header; the value bytes follow */
+#define SHMCHAN_MAILBOX_MAX_VERSION ((UINT64_C(1) << 62) - 1) /* the largest version a writer publishes */
+
+/* Header line, written once by the creator. */
+#define SHMCHAN_MB_OFF_MAGIC 0x000u        /* u32 */
+#define SHMCHAN_MB_OFF_VERSION 0x004u      /* u32, atomic, stored last (release) */
+#define SHMCHAN_MB_OFF_HEADER_SIZE 0x008u  /* u32 */
+#define SHMCHAN_MB_OFF_FLAGS 0x00Cu        /* u32 */
+#define SHMCHAN_MB_OFF_MAX_VALUE 0x010u    /* u64 */
+#define SHMCHAN_MB_OFF_SLOT_SIZE 0x018u    /* u64: 128 + align128(max_value) */
+#define SHMCHAN_MB_OFF_SLOT_COUNT 0x020u   /* u32, then a reserved u32 */
+#define SHMCHAN_MB_OFF_SLOTS_OFFSET 0x028u /* u64: 4096 */
+#define SHMCHAN_MB_OFF_CREATOR 0x030u      /* u64, process token */
+/* Writer line. */
+#define SHMCHAN_MB_OFF_LATEST 0x080u /* u64, atomic, seq_cst store */
+#define SHMCHAN_MB_OFF_CLOSED 0x088u /* u32, atomic, seq_cst */
+#define SHMCHAN_MB_OFF_OWNER 0x090u  /* u64, atomic, compare-and-swap */
+/* Reader line. */
+#define SHMCHAN_MB_OFF_WAKE_SEQ 0x100u /* u32, futex word readers sleep on */
+#define SHMCHAN_MB_OFF_WAITERS 0x104u  /* u32, atomic, seq_cst read-modify-write */
+/* Slots. */
+#define SHMCHAN_MB_OFF_SLOTS 0x1000u
+/* In each slot. */
+#define SHMCHAN_MB_SLOT_OFF_SEQ 0u /* u64, atomic: 2v+1 while version v is written, 2v once complete */
+#define SHMCHAN_MB_SLOT_OFF_LEN 8u /* u64, atomic: the value's length */
+
 /* ---- Errors ---------------------------------------------------------------- */
 
 /* Error codes. Each mirrors the Go error named in its comment. */
@@ -102,7 +139,7 @@ enum shmchan_error {
 	SHMCHAN_ERR_NOT_EXIST = -18,       /* fs.ErrNotExist (errno ENOENT) */
 	SHMCHAN_ERR_PERMISSION = -19,      /* fs.ErrPermission (errno EACCES or EPERM) */
 	SHMCHAN_ERR_NO_SPACE = -20,        /* ErrNoSpace (errno ENOSPC) */
-	SHMCHAN_ERR_SHORT_BUFFER = -21,    /* io.ErrShortBuffer: receive buffer smaller than the message */
+	SHMCHAN_ERR_SHORT_BUFFER = -21,    /* io.ErrShortBuffer: buffer smaller than the message or value */
 	SHMCHAN_ERR_INVALID = -22,         /* invalid argument or call out of sequence (Go panics) */
 	SHMCHAN_ERR_UNSUPPORTED = -23,     /* errors.ErrUnsupported: not on this platform */
 	SHMCHAN_ERR_SYSTEM = -24           /* another OS error: see errno */
@@ -130,10 +167,11 @@ enum shmchan_wait {
  */
 typedef struct shmchan_options {
 	uint32_t mode;           /* permission bits of a new object, applied exactly; default 0600 */
-	int read_only;           /* segments: map without write permission; channels refuse it */
+	int read_only;           /* segments: map without write permission; channels and mailboxes refuse it */
 	int remove_on_close;     /* remove the name when the handle is closed */
 	int64_t open_timeout_ns; /* how long an opener waits for the creator; default 2 s */
-	int wait;                /* enum shmchan_wait for the ends of a channel */
+	int wait;                /* enum shmchan_wait for the ends of a channel and a mailbox's waits */
+	int global;              /* Windows: the Global\ namespace instead of Local\ (as shm.Global); ignored elsewhere */
 } shmchan_options;
 
 /* shmchan_options_init fills o with the defaults. */
@@ -218,6 +256,41 @@ int shmchan_try_peek(shmchan_receiver *rx, const void **msg, size_t *len);
 int shmchan_release(shmchan_receiver *rx);
 /* shmchan_receiver_close closes the receiving end: the sender gets CLOSED. */
 int shmchan_receiver_close(shmchan_receiver *rx);
+
+/* ---- Mailboxes ------------------------------------------------------------------ */
+
+/*
+ * A mailbox holds the newest of a series of values, as shm.Mailbox: one
+ * writer publishes whole values of up to max_value bytes, any number of
+ * readers in any number of processes copy the newest complete one, never
+ * torn. Versions count publishes from 1; 0 means nothing published yet.
+ */
+typedef struct shmchan_mailbox shmchan_mailbox;
+
+/* shmchan_mailbox_size returns the segment size of a mailbox for values of up to max_value bytes, 0 if out of range. */
+uint64_t shmchan_mailbox_size(uint64_t max_value);
+/* shmchan_mailbox_create creates a mailbox for values of up to max_value bytes (EXIST if the name exists). */
+int shmchan_mailbox_create(const char *name, uint64_t max_value, const shmchan_options *opts, shmchan_mailbox **out);
+/* shmchan_mailbox_open opens an existing mailbox, checking it as docs/layout.md says. */
+int shmchan_mailbox_open(const char *name, const shmchan_options *opts, shmchan_mailbox **out);
+/* shmchan_mailbox_open_or_create opens the mailbox or creates it; INCOMPATIBLE if its max_value differs. */
+int shmchan_mailbox_open_or_create(const char *name, uint64_t max_value, const shmchan_options *opts,
+                                   shmchan_mailbox **out, int *created);
+/* shmchan_mailbox_close closes the mailbox for good if mb is the writer, unmaps, and frees mb (NULL is a no-op). */
+int shmchan_mailbox_close(shmchan_mailbox *mb);
+/* shmchan_mailbox_max_value returns the largest value the mailbox holds, in bytes. */
+uint64_t shmchan_mailbox_max_value(const shmchan_mailbox *mb);
+/* shmchan_mailbox_publish makes a copy of value the newest value; claims the writer role on the first call. */
+int shmchan_mailbox_publish(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version);
+/* shmchan_mailbox_version stores the newest complete version (0 if none) in *version: one atomic load. */
+int shmchan_mailbox_version(shmchan_mailbox *mb, uint64_t *version);
+/* shmchan_mailbox_latest copies the newest value into buf; EOF (with the final value) once the writer closed. */
+int shmchan_mailbox_latest(shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version);
+/* shmchan_mailbox_wait_newer waits up to timeout_ns for a version newer than version and copies it. */
+int shmchan_mailbox_wait_newer(shmchan_mailbox *mb, uint64_t version, void *buf, size_t cap, size_t *len,
+                               uint64_t *new_version, int64_t timeout_ns);
+/* shmchan_mailbox_segment returns the underlying segment, owned by mb. */
+shmchan_segment *shmchan_mailbox_segment(const shmchan_mailbox *mb);
 
 /* ---- Process tokens ---------------------------------------------------------- */
 

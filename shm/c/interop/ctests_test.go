@@ -77,6 +77,23 @@ func TestCompilers(t *testing.T) {
 	}
 }
 
+// TestCompilerMinGW cross-compiles the library for Windows with mingw-w64
+// (-std=c11 -Wall -Wextra -Werror -pedantic), where it is installed: the
+// Windows build is then checked by every Linux run, not only by
+// .ci/windows.sh, which also runs it under Wine.
+func TestCompilerMinGW(t *testing.T) {
+	const mingw = "x86_64-w64-mingw32-gcc"
+	path, err := exec.LookPath(mingw)
+	if err != nil {
+		t.Skipf("%s not on PATH (.ci/windows.sh installs gcc-mingw-w64-x86-64): %v", mingw, err)
+	}
+	obj := filepath.Join(t.TempDir(), "shmchan.obj")
+	args := []string{"-std=c11", "-Wall", "-Wextra", "-Werror", "-pedantic", "-O2", "-c", cLibrary, "-o", obj}
+	if out, err := exec.Command(path, args...).CombinedOutput(); err != nil {
+		t.Fatalf("%s %s: %v\n%s", mingw, strings.Join(args, " "), err, out)
+	}
+}
+
 // TestExamples runs the C examples (examples/c) against Go code that does
 // what the Go examples in examples/c/go do: the C consumer with a Go
 // producer, and the C producer with a Go consumer.

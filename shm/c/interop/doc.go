@@ -7,6 +7,10 @@
 //
 //   - message streams both ways (a million messages of random sizes, each
 //     with a sequence number and a checksum), in block and spin mode;
+//   - mailboxes both ways (a C writer with Go readers and the reverse, every
+//     value derived from its version with a checksum: none torn, versions
+//     only increasing, EOF on close), writer death and takeover, and the
+//     wake latency of a reader parked on the other language's wait word;
 //   - close and peer death both ways;
 //   - channels created by one language and opened by the other, and version
 //     or magic mismatches refused by both;
@@ -17,5 +21,7 @@
 //   - benchmarks of Go->C and Go->Go round trips and throughput.
 //
 // The tests skip, saying why, where no C compiler is installed; .ci/run
-// installs gcc.
+// installs gcc. With SHMCHAN_C_PEER set they run that prebuilt C peer
+// instead of building one: .ci/windows.sh builds it with mingw-w64 and runs
+// these tests under Wine, with the Go side built for Windows.
 package interop

@@ -413,7 +413,8 @@ func TestMismatchRefused(t *testing.T) {
 					if err != nil {
 						t.Fatal(err)
 					}
-					ch.Close()
+					// Kept open: on Windows the name lives as long as a handle to it.
+					defer ch.Close()
 				} else {
 					creatorPeer = startPeer(t, true, "create", name, "1024")
 					creatorPeer.expect("ready")

@@ -8,7 +8,8 @@ package interop
 */
 import "C"
 
-// COffsets holds the byte offset of every field of layout v1 as the C header
+// COffsets holds the byte offset of every field of layout v1 (channel and
+// mailbox; mailbox fields are prefixed mb_) as the C header
 // shm/c/shmchan.h spells it (SHMCHAN_OFF_*), keyed by the field's name in
 // docs/layout.md. shmchan.c asserts its own struct against the same macros
 // with _Static_assert; a test compares them with internal/layout.
@@ -32,6 +33,25 @@ var COffsets = map[string]uintptr{
 	"tx_parked":   C.SHMCHAN_OFF_TX_PARKED,
 	"tx_closed":   C.SHMCHAN_OFF_TX_CLOSED,
 	"data":        C.SHMCHAN_OFF_DATA,
+
+	// Mailbox.
+	"mb_magic":        C.SHMCHAN_MB_OFF_MAGIC,
+	"mb_version":      C.SHMCHAN_MB_OFF_VERSION,
+	"mb_header_size":  C.SHMCHAN_MB_OFF_HEADER_SIZE,
+	"mb_flags":        C.SHMCHAN_MB_OFF_FLAGS,
+	"mb_max_value":    C.SHMCHAN_MB_OFF_MAX_VALUE,
+	"mb_slot_size":    C.SHMCHAN_MB_OFF_SLOT_SIZE,
+	"mb_slot_count":   C.SHMCHAN_MB_OFF_SLOT_COUNT,
+	"mb_slots_offset": C.SHMCHAN_MB_OFF_SLOTS_OFFSET,
+	"mb_creator":      C.SHMCHAN_MB_OFF_CREATOR,
+	"mb_latest":       C.SHMCHAN_MB_OFF_LATEST,
+	"mb_closed":       C.SHMCHAN_MB_OFF_CLOSED,
+	"mb_owner":        C.SHMCHAN_MB_OFF_OWNER,
+	"mb_wake_seq":     C.SHMCHAN_MB_OFF_WAKE_SEQ,
+	"mb_waiters":      C.SHMCHAN_MB_OFF_WAITERS,
+	"mb_slots":        C.SHMCHAN_MB_OFF_SLOTS,
+	"mb_slot_seq":     C.SHMCHAN_MB_SLOT_OFF_SEQ,
+	"mb_slot_len":     C.SHMCHAN_MB_SLOT_OFF_LEN,
 }
 
 // CConstants holds the other numbers of layout v1 as shmchan.h spells them.
@@ -46,4 +66,14 @@ var CConstants = map[string]uint64{
 	"record_header":      C.SHMCHAN_RECORD_HEADER,
 	"kind_message":       C.SHMCHAN_KIND_MESSAGE,
 	"kind_padding":       C.SHMCHAN_KIND_PADDING,
+
+	// Mailbox.
+	"mb_magic":       C.SHMCHAN_MAILBOX_MAGIC,
+	"mb_version":     C.SHMCHAN_MAILBOX_VERSION,
+	"mb_header_size": C.SHMCHAN_MAILBOX_HEADER_SIZE,
+	"mb_slots":       C.SHMCHAN_MAILBOX_SLOTS,
+	"mb_min_slots":   C.SHMCHAN_MAILBOX_MIN_SLOTS,
+	"mb_max_slots":   C.SHMCHAN_MAILBOX_MAX_SLOTS,
+	"mb_slot_header": C.SHMCHAN_MAILBOX_SLOT_HEADER,
+	"mb_max_version": C.SHMCHAN_MAILBOX_MAX_VERSION,
 }

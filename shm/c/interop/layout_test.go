@@ -9,11 +9,13 @@ import (
 
 	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/shm/c/interop"
+	"github.com/shmchan/shmchan/sync/seqlock"
 )
 
 // TestLayoutMatchesC compares the offsets and constants of the C header with
-// the Go constants of internal/layout, which shm's chanHeader is asserted
-// against at compile time.
+// the Go constants of internal/layout, which shm's chanHeader and
+// mbHeaderFields are asserted against at compile time, and of sync/seqlock
+// for the mailbox's slots.
 func TestLayoutMatchesC(t *testing.T) {
 	goOffsets := map[string]uintptr{
 		"magic":       layout.OffMagic,
@@ -35,6 +37,24 @@ func TestLayoutMatchesC(t *testing.T) {
 		"tx_parked":   layout.OffTxParked,
 		"tx_closed":   layout.OffTxClosed,
 		"data":        layout.ChanHeader,
+
+		"mb_magic":        layout.MbOffMagic,
+		"mb_version":      layout.MbOffVersion,
+		"mb_header_size":  layout.MbOffHeaderSize,
+		"mb_flags":        layout.MbOffFlags,
+		"mb_max_value":    layout.MbOffMaxValue,
+		"mb_slot_size":    layout.MbOffSlotSize,
+		"mb_slot_count":   layout.MbOffSlotCount,
+		"mb_slots_offset": layout.MbOffSlotsOffset,
+		"mb_creator":      layout.MbOffCreator,
+		"mb_latest":       layout.MbOffLatest,
+		"mb_closed":       layout.MbOffClosed,
+		"mb_owner":        layout.MbOffOwner,
+		"mb_wake_seq":     layout.MbOffWakeSeq,
+		"mb_waiters":      layout.MbOffWaiters,
+		"mb_slots":        layout.MbHeader,
+		"mb_slot_seq":     seqlock.OffSeq,
+		"mb_slot_len":     seqlock.OffLen,
 	}
 	if diff := cmp.Diff(goOffsets, interop.COffsets); diff != "" {
 		t.Errorf("offsets differ between internal/layout and shmchan.h (-go +c):\n%s", diff)
@@ -50,6 +70,15 @@ func TestLayoutMatchesC(t *testing.T) {
 		"record_header":      layout.RecordHeader,
 		"kind_message":       layout.KindMessage,
 		"kind_padding":       layout.KindPadding,
+
+		"mb_magic":       layout.MbMagic,
+		"mb_version":     layout.MbVersion,
+		"mb_header_size": layout.MbHeader,
+		"mb_slots":       layout.MbSlots,
+		"mb_min_slots":   layout.MbMinSlots,
+		"mb_max_slots":   seqlock.MaxSlots,
+		"mb_slot_header": seqlock.SlotHeader,
+		"mb_max_version": seqlock.MaxVersion,
 	}
 	if diff := cmp.Diff(goConstants, interop.CConstants); diff != "" {
 		t.Errorf("constants differ between internal/layout and shmchan.h (-go +c):\n%s", diff)

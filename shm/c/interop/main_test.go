@@ -138,8 +138,17 @@ func buildC(t testing.TB, key string, sources []string, flags ...string) string 
 	return out
 }
 
-// peerPath builds testdata/peer.c: optimised, or with the sanitizers.
+// peerEnv names a prebuilt C peer to use instead of building one: the
+// Windows run under Wine (.ci/windows.sh) has no C compiler to call from
+// inside the test binary, so it builds testdata/peer.c with mingw-w64 first.
+const peerEnv = "SHMCHAN_C_PEER"
+
+// peerPath builds testdata/peer.c: optimised, or with the sanitizers. With
+// SHMCHAN_C_PEER set it returns that program instead, for both.
 func peerPath(t testing.TB, sanitize bool) string {
+	if path := os.Getenv(peerEnv); path != "" {
+		return path
+	}
 	if sanitize {
 		return buildC(t, "peer-san", []string{"testdata/peer.c"},
 			"-O1", "-g", "-fsanitize=address,undefined", "-fno-omit-frame-pointer", "-fno-sanitize-recover=all")

@@ -1,8 +1,10 @@
 /*
  * test_shmchan.c: unit tests of the C API, in one process (threads) and
- * across processes (fork). Run by `make check`, also under
- * -fsanitize=address,undefined. Every test removes what it creates: nothing
- * is left in /dev/shm.
+ * across processes (fork on POSIX; on Windows the binary starts itself as
+ * "test_shmchan child ROLE NAME"). Run by `make check`, also under
+ * -fsanitize=address,undefined, and by `make windows-check` (mingw-w64,
+ * under Wine). Every test removes what it creates: nothing is left in
+ * /dev/shm.
  */
 #define _GNU_SOURCE 1
 
@@ -10,14 +12,19 @@
 
 #include <errno.h>
 #include <pthread.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
+
+#if defined(_WIN32)
+#include <windows.h>
+#else
+#include <signal.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
-#include <time.h>
 #include <unistd.h>
+#endif
 
 static int failures;
 static const char *current;
@@ -51,10 +58,103 @@ static const char *current;
 static char names[64][32];
 static int nnames;
 
+/* ---- Portability: processes, sleeping, and whether a name exists ------------------- */
+
+#if defined(_WIN32)
+static int self_pid(void) { return (int)GetCurrentProcessId(); }
+
+static void sleep_ms(int ms) { Sleep((DWORD)ms); }
+
+/* shm_exists: a Windows segment is the mapping Local\name, which lives as long as a handle to it. */
+static int shm_exists(const char *n) {
+	char obj[64];
+	snprintf(obj, sizeof obj, "Local\\%s", n);
+	HANDLE h = OpenFileMappingA(FILE_MAP_READ, FALSE, obj);
+	if (h == NULL) return 0;
+	CloseHandle(h);
+	return 1;
+}
+
+/* A child process: this binary, started as "test_shmchan child ROLE NAME". */
+typedef struct {
+	HANDLE h;
+	DWORD pid;
+} child_t;
+
+static int child_start(child_t *c, const char *role, const char *n) {
+	char exe[MAX_PATH], cmd[MAX_PATH + 128];
+	DWORD len = GetModuleFileNameA(NULL, exe, sizeof exe);
+	if (len == 0 || len >= sizeof exe) return -1;
+	snprintf(cmd, sizeof cmd, "\"%s\" child %s %s", exe, role, n);
+	STARTUPINFOA si;
+	PROCESS_INFORMATION pi;
+	memset(&si, 0, sizeof si);
+	si.cb = sizeof si;
+	if (!CreateProcessA(exe, cmd, NULL, NULL, FALSE, 0, NULL, NULL, &si, &pi)) return -1;
+	CloseHandle(pi.hThread);
+	c->h = pi.hProcess;
+	c->pid = pi.dwProcessId;
+	return 0;
+}
+
+static int child_pid(const child_t *c) { return (int)c->pid; }
+
+static void child_kill(child_t *c) { TerminateProcess(c->h, 137); }
+
+/* child_wait returns the child's exit status, or -1 if it was killed. */
+static int child_wait(child_t *c) {
+	DWORD code = 1;
+	WaitForSingleObject(c->h, INFINITE);
+	GetExitCodeProcess(c->h, &code);
+	CloseHandle(c->h);
+	return code == 137 ? -1 : (int)code;
+}
+#else
+static int self_pid(void) { return (int)getpid(); }
+
+static void sleep_ms(int ms) {
+	struct timespec ts = {ms / 1000, (long)(ms % 1000) * 1000000};
+	nanosleep(&ts, NULL);
+}
+
+static int shm_exists(const char *n) {
+	char path[64];
+	snprintf(path, sizeof path, "/dev/shm/%s", n);
+	struct stat st;
+	return stat(path, &st) == 0;
+}
+
+typedef struct {
+	pid_t pid;
+} child_t;
+
+static int child_role(const char *role, const char *n);
+
+/* child_start forks a child that runs role on n and exits with its result. */
+static int child_start(child_t *c, const char *role, const char *n) {
+	fflush(stdout);
+	c->pid = fork();
+	if (c->pid < 0) return -1;
+	if (c->pid == 0) _exit(child_role(role, n));
+	return 0;
+}
+
+static int child_pid(const child_t *c) { return (int)c->pid; }
+
+static void child_kill(child_t *c) { kill(c->pid, SIGKILL); }
+
+/* child_wait returns the child's exit status, or -1 if a signal killed it. */
+static int child_wait(child_t *c) {
+	int status;
+	if (waitpid(c->pid, &status, 0) != c->pid) return -2;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+#endif
+
 /* name returns a fresh segment name and remembers it for cleanup. */
 static const char *name(void) {
 	char *n = names[nnames++ % 64];
-	snprintf(n, 32, "shmchan-ct-%d-%d", (int)getpid(), nnames);
+	snprintf(n, 32, "shmchan-ct-%d-%d", self_pid(), nnames);
 	return n;
 }
 
@@ -63,11 +163,17 @@ static void cleanup(void) {
 	nnames = 0;
 }
 
-static int shm_exists(const char *n) {
-	char path[64];
-	snprintf(path, sizeof path, "/dev/shm/%s", n);
-	struct stat st;
-	return stat(path, &st) == 0;
+/*
+ * removed removes n after its handles were closed: OK if it is gone. On
+ * Windows the name dies with its last handle, so a remove after the last
+ * close finds nothing (NOT_EXIST), which is the outcome the test wants.
+ */
+static int removed(const char *n) {
+	int rc = shmchan_segment_remove(n);
+#if defined(_WIN32)
+	if (rc == SHMCHAN_ERR_NOT_EXIST) rc = SHMCHAN_OK;
+#endif
+	return rc == SHMCHAN_OK && shm_exists(n) ? SHMCHAN_ERR_EXIST : rc;
 }
 
 /* raw returns the channel's header bytes, for the corruption tests. */
@@ -132,22 +238,29 @@ static void test_segment(void) {
 	o.mode = 0640;
 	CHECK_RC(shmchan_segment_create(n, 10000, &o, &s), SHMCHAN_OK);
 	CHECK(shmchan_segment_size(s) == 10000 && strcmp(shmchan_segment_name(s), n) == 0);
+#if defined(_WIN32)
+	const uint64_t opened_size = 12288; /* an opener learns the size from VirtualQuery: whole pages */
+#else
+	const uint64_t opened_size = 10000;
 	char path[64];
 	snprintf(path, sizeof path, "/dev/shm/%s", n);
 	struct stat st;
 	CHECK(stat(path, &st) == 0 && (st.st_mode & 0777) == 0640);
+#endif
 	memcpy(shmchan_segment_data(s), "hello", 5);
 	CHECK_RC(shmchan_segment_create(n, 10000, NULL, &s2), SHMCHAN_ERR_EXIST);
 	CHECK(errno == EEXIST && s2 == NULL);
 	CHECK_RC(shmchan_segment_open(n, NULL, &s2), SHMCHAN_OK);
-	CHECK(shmchan_segment_size(s2) == 10000 && memcmp(shmchan_segment_data(s2), "hello", 5) == 0);
+	CHECK(shmchan_segment_size(s2) == opened_size && memcmp(shmchan_segment_data(s2), "hello", 5) == 0);
 	CHECK_RC(shmchan_segment_close(s2), SHMCHAN_OK);
 	int created = -1;
 	CHECK_RC(shmchan_segment_open_or_create(n, 20000, NULL, &s2, &created), SHMCHAN_OK);
-	CHECK(created == 0 && shmchan_segment_size(s2) == 10000);
+	CHECK(created == 0 && shmchan_segment_size(s2) == opened_size);
 	CHECK_RC(shmchan_segment_close(s2), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_close(s), SHMCHAN_OK);
+	/* Remove while mapped: the mapping stays usable (on Windows, remove closes this process's handles). */
 	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK(!shm_exists(n) && memcmp(shmchan_segment_data(s), "hello", 5) == 0);
+	CHECK_RC(shmchan_segment_close(s), SHMCHAN_OK);
 	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_ERR_NOT_EXIST);
 	CHECK_RC(shmchan_segment_open(n, NULL, &s2), SHMCHAN_ERR_NOT_EXIST);
 	o.remove_on_close = 1;
@@ -223,18 +336,23 @@ static void test_channel_create_open(void) {
 	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_OK);
 	CHECK_RC(shmchan_channel_close(ch2), SHMCHAN_OK);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 
 	/* Plain segments are not channels: too small, or never initialised. */
 	shmchan_segment *s;
 	CHECK_RC(shmchan_segment_create(n, 100, NULL, &s), SHMCHAN_OK);
+#if defined(_WIN32)
+	/* An opener sees whole pages (4096 bytes here), all zero: a creator may still be at work. */
+	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_NOT_READY);
+#else
 	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_NOT_CHANNEL);
+#endif
 	CHECK_RC(shmchan_segment_close(s), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 	CHECK_RC(shmchan_segment_create(n, 8192, NULL, &s), SHMCHAN_OK);
 	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_NOT_READY); /* all zero: maybe a creator still at work */
 	CHECK_RC(shmchan_segment_close(s), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 
 	o.read_only = 1;
 	CHECK_RC(shmchan_channel_create(n, 1024, &o, &ch), SHMCHAN_ERR_READ_ONLY);
@@ -263,16 +381,10 @@ static void test_roles(void) {
 	CHECK_RC(shmchan_channel_receiver(ch, &rx2), SHMCHAN_ERR_BUSY);
 
 	/* A dead owner's role passes on. */
-	pid_t pid = fork();
-	if (pid == 0) {
-		shmchan_channel *c;
-		shmchan_sender *t;
-		if (shmchan_channel_open(n, NULL, &c) != SHMCHAN_OK) _exit(2);
-		if (shmchan_channel_sender(c, &t) != SHMCHAN_ERR_BUSY) _exit(3);
-		_exit(0);
-	}
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	child_t c;
+	CHECK(child_start(&c, "claim-busy", n) == 0);
+	int pid = child_pid(&c);
+	CHECK(child_wait(&c) == 0);
 	uint64_t self = shmchan_self_token();
 	put64(raw(ch), SHMCHAN_OFF_TX_OWNER, (uint64_t)(uint32_t)pid | (self & ~UINT64_C(0xFFFFFFFF)));
 	CHECK(!shmchan_token_alive(get64(raw(ch), SHMCHAN_OFF_TX_OWNER)));
@@ -290,7 +402,7 @@ static void test_roles(void) {
 	CHECK_RC(shmchan_channel_close(ch2), SHMCHAN_OK); /* closes rx too */
 	CHECK_RC(shmchan_channel_receiver(ch, &rx2), SHMCHAN_ERR_CLOSED);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
 static void test_send_recv(void) {
@@ -371,7 +483,7 @@ static void test_send_recv(void) {
 	CHECK_RC(shmchan_recv(rx, out, sizeof out, &len, SHMCHAN_FOREVER), SHMCHAN_EOF);
 	CHECK_RC(shmchan_try_peek(rx, &msg, &len), SHMCHAN_EOF);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
 static void test_receiver_close(void) {
@@ -392,7 +504,7 @@ static void test_receiver_close(void) {
 	uint8_t out[8];
 	CHECK_RC(shmchan_try_recv(rx, out, sizeof out, &len), SHMCHAN_ERR_CLOSED);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
 /* test_corrupt writes bad headers and indices and expects CORRUPT, never a crash. */
@@ -424,7 +536,7 @@ static void test_corrupt(void) {
 	put64(data, 528, UINT64_C(1) << 32 | 500); /* at 528, 496 bytes to the end */
 	CHECK_RC(shmchan_try_recv(rx, out, sizeof out, &len), SHMCHAN_ERR_CORRUPT);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 
 	/* A sender refuses a head past its position. */
 	CHECK_RC(shmchan_channel_create(n, 1024, NULL, &ch), SHMCHAN_OK);
@@ -438,7 +550,7 @@ static void test_corrupt(void) {
 	}
 	CHECK_RC(shmchan_try_send(tx, out, 200), SHMCHAN_ERR_CORRUPT);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 
 	/* Claims refuse a misaligned head, and a sender a record chain past one capacity. */
 	CHECK_RC(shmchan_channel_create(n, 1024, NULL, &ch), SHMCHAN_OK);
@@ -458,7 +570,7 @@ static void test_corrupt(void) {
 	CHECK_RC(shmchan_try_send(tx, "next", 4), SHMCHAN_OK);
 	CHECK(get64(data, 512) == (UINT64_C(1) << 32 | 4));
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
 /*
@@ -517,7 +629,7 @@ static void test_fuzz(void) {
 		put32(b, SHMCHAN_OFF_TX_CLOSED, 0);
 	}
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
 /* ---- Streams: threads and processes ------------------------------------------------ */
@@ -610,10 +722,15 @@ static void test_threads(void) {
 		CHECK_RC(rc, SHMCHAN_EOF);
 		CHECK(got == (int64_t)s.count);
 		CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-		CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+		CHECK_RC(removed(n), SHMCHAN_OK);
 		if (getenv("SHMCHAN_TEST_VERBOSE")) printf("     threads wait=%d done\n", modes[m]);
 	}
 }
+
+/* The producer process's stream (test_processes), and the mailbox writer process's (test_mailbox_processes). */
+#define PRODUCE_COUNT 50000
+#define PRODUCE_MAXLEN 3000
+#define MB_PROCESS_COUNT 100000
 
 static void test_processes(void) {
 	const char *n = name();
@@ -624,17 +741,16 @@ static void test_processes(void) {
 	shmchan_receiver *rx;
 	CHECK_RC(shmchan_channel_create(n, 1 << 16, &o, &ch), SHMCHAN_OK);
 	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
-	struct stream s = {n, SHMCHAN_WAIT_BLOCK, 50000, 3000, 0};
-	pid_t pid = fork();
-	if (pid == 0) _exit(produce(&s) == SHMCHAN_OK ? 0 : 1);
+	struct stream s = {n, SHMCHAN_WAIT_BLOCK, PRODUCE_COUNT, PRODUCE_MAXLEN, 0};
+	child_t c;
+	CHECK(child_start(&c, "produce", n) == 0);
 	int rc;
 	int64_t got = consume(rx, s.maxlen, &rc);
-	int status;
-	CHECK(waitpid(pid, &status, 0) == pid && WIFEXITED(status) && WEXITSTATUS(status) == 0);
+	CHECK(child_wait(&c) == 0);
 	CHECK_RC(rc, SHMCHAN_EOF);
 	CHECK(got == (int64_t)s.count);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
 /* test_peer_gone kills the peer process, mid-wait, on each side. */
@@ -648,27 +764,14 @@ static void test_peer_gone(void) {
 			o.wait = modes[m];
 			shmchan_channel *ch;
 			CHECK_RC(shmchan_channel_create(n, 1024, &o, &ch), SHMCHAN_OK);
-			int ready[2];
-			CHECK(pipe(ready) == 0);
-			pid_t pid = fork();
-			if (pid == 0) {
-				shmchan_channel *c;
-				shmchan_sender *t;
-				shmchan_receiver *r;
-				if (shmchan_channel_open(n, NULL, &c) != SHMCHAN_OK) _exit(2);
-				if (side == 0 ? shmchan_channel_sender(c, &t) : shmchan_channel_receiver(c, &r)) _exit(3);
-				if (side == 0) shmchan_send(t, "last", 4, 0);
-				if (write(ready[1], "x", 1) != 1) _exit(4);
-				pause(); /* until killed: never closes */
-				_exit(5);
-			}
-			char x;
-			CHECK(read(ready[0], &x, 1) == 1);
-			close(ready[0]);
-			close(ready[1]);
-			kill(pid, SIGKILL);
-			int status;
-			CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status));
+			child_t c;
+			CHECK(child_start(&c, side == 0 ? "hold-send" : "hold-recv", n) == 0);
+			/* Ready: the sender has published "last" (its record header), or the receiver holds its role. */
+			for (int i = 0; i < 10000 && (side == 0 ? get64(raw(ch), SHMCHAN_OFF_DATA) == 0
+			                                         : get64(raw(ch), SHMCHAN_OFF_RX_OWNER) == 0); i++)
+				sleep_ms(1);
+			child_kill(&c);
+			CHECK(child_wait(&c) == -1);
 			int64_t start = (int64_t)time(NULL);
 			if (side == 0) {
 				shmchan_receiver *rx;
@@ -689,15 +792,14 @@ static void test_peer_gone(void) {
 			}
 			CHECK((int64_t)time(NULL) - start < 5);
 			CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-			CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+			CHECK_RC(removed(n), SHMCHAN_OK);
 		}
 	}
 }
 
 /* test_wake_on_close checks that a parked receiver wakes at once when the sender closes. */
 static void *close_later(void *arg) {
-	struct timespec ts = {0, 20 * 1000 * 1000};
-	nanosleep(&ts, NULL);
+	sleep_ms(20);
 	shmchan_sender_close((shmchan_sender *)arg);
 	return NULL;
 }
@@ -720,10 +822,555 @@ static void test_wake_on_close(void) {
 	CHECK_RC(shmchan_recv(rx, out, sizeof out, &len, 10 * 1000 * MS), SHMCHAN_EOF);
 	pthread_join(t, NULL);
 	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_segment_remove(n), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
-int main(void) {
+/* ---- Mailboxes ---------------------------------------------------------------------- */
+
+/* mb_len is the length of the value of version v: 16 bytes up to max. */
+static size_t mb_len(uint64_t v, uint64_t max) { return 16 + (size_t)(v * 7919 % (max - 15)); }
+
+/* mb_stamp fills a value for version v: u64 v, u64 FNV-1a of the rest, then bytes derived from v. */
+static size_t mb_stamp(uint8_t *buf, uint64_t v, uint64_t max) {
+	size_t n = mb_len(v, max);
+	uint64_t s = v * UINT64_C(0x9E3779B97F4A7C15) | 1;
+	memcpy(buf, &v, 8);
+	for (size_t i = 16; i < n; i++) buf[i] = (uint8_t)rng_next(&s);
+	uint64_t sum = fnv1a(buf + 16, n - 16);
+	memcpy(buf + 8, &sum, 8);
+	return n;
+}
+
+/* mb_valid checks a value made by mb_stamp for version v. */
+static int mb_valid(const uint8_t *buf, size_t n, uint64_t v, uint64_t max) {
+	uint8_t want[512];
+	if (max > sizeof want || n != mb_len(v, max)) return 0;
+	mb_stamp(want, v, max);
+	return memcmp(buf, want, n) == 0;
+}
+
+static uint8_t *mb_raw(shmchan_mailbox *mb) { return (uint8_t *)shmchan_segment_data(shmchan_mailbox_segment(mb)); }
+
+static void test_mailbox_create_open(void) {
+	const char *n = name();
+	CHECK(shmchan_mailbox_size(100) == 4096 + 3 * 256);
+	CHECK(shmchan_mailbox_size(128) == 4096 + 3 * 256 && shmchan_mailbox_size(129) == 4096 + 3 * 384);
+	CHECK(shmchan_mailbox_size(0) == 0 && shmchan_mailbox_size(UINT64_C(1) << 40) == 0);
+	shmchan_mailbox *mb, *mb2;
+	CHECK_RC(shmchan_mailbox_create(n, 0, NULL, &mb), SHMCHAN_ERR_INVALID_SIZE);
+	CHECK_RC(shmchan_mailbox_create("-bad", 100, NULL, &mb), SHMCHAN_ERR_INVALID_NAME);
+	CHECK_RC(shmchan_mailbox_create(n, 100, NULL, NULL), SHMCHAN_ERR_INVALID);
+	shmchan_options ro;
+	shmchan_options_init(&ro);
+	ro.read_only = 1;
+	CHECK_RC(shmchan_mailbox_create(n, 100, &ro, &mb), SHMCHAN_ERR_READ_ONLY);
+	CHECK(mb == NULL && !shm_exists(n));
+	CHECK_RC(shmchan_mailbox_open(n, NULL, &mb), SHMCHAN_ERR_NOT_EXIST);
+
+	CHECK_RC(shmchan_mailbox_create(n, 100, NULL, &mb), SHMCHAN_OK);
+	CHECK(shmchan_mailbox_max_value(mb) == 100);
+	CHECK(shmchan_segment_size(shmchan_mailbox_segment(mb)) == 4096 + 3 * 256);
+	const uint8_t *b = mb_raw(mb);
+	uint32_t magic, version, hs, count;
+	memcpy(&magic, b + SHMCHAN_MB_OFF_MAGIC, 4);
+	memcpy(&version, b + SHMCHAN_MB_OFF_VERSION, 4);
+	memcpy(&hs, b + SHMCHAN_MB_OFF_HEADER_SIZE, 4);
+	memcpy(&count, b + SHMCHAN_MB_OFF_SLOT_COUNT, 4);
+	CHECK(memcmp(b, "SHMB", 4) == 0 && magic == SHMCHAN_MAILBOX_MAGIC && version == 1 && hs == 4096 && count == 3);
+	CHECK(get64(b, SHMCHAN_MB_OFF_MAX_VALUE) == 100 && get64(b, SHMCHAN_MB_OFF_SLOT_SIZE) == 256);
+	CHECK(get64(b, SHMCHAN_MB_OFF_SLOTS_OFFSET) == 4096 && get64(b, SHMCHAN_MB_OFF_CREATOR) == shmchan_self_token());
+	CHECK(get64(b, SHMCHAN_MB_OFF_LATEST) == 0 && get64(b, SHMCHAN_MB_OFF_OWNER) == 0);
+
+	CHECK_RC(shmchan_mailbox_create(n, 100, NULL, &mb2), SHMCHAN_ERR_EXIST);
+	CHECK_RC(shmchan_mailbox_open(n, NULL, &mb2), SHMCHAN_OK);
+	CHECK(shmchan_mailbox_max_value(mb2) == 100);
+	CHECK_RC(shmchan_mailbox_close(mb2), SHMCHAN_OK);
+	int created = -1;
+	CHECK_RC(shmchan_mailbox_open_or_create(n, 100, NULL, &mb2, &created), SHMCHAN_OK);
+	CHECK(created == 0);
+	CHECK_RC(shmchan_mailbox_close(mb2), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_open_or_create(n, 200, NULL, &mb2, &created), SHMCHAN_ERR_INCOMPATIBLE);
+	CHECK(mb2 == NULL && created == 0 && shm_exists(n));
+	/* A channel is not a mailbox, and a mailbox is not a channel. */
+	shmchan_channel *ch;
+	CHECK_RC(shmchan_channel_open(n, NULL, &ch), SHMCHAN_ERR_NOT_CHANNEL);
+	const char *cn = name();
+	CHECK_RC(shmchan_channel_create(cn, 1024, NULL, &ch), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_open(cn, NULL, &mb2), SHMCHAN_ERR_NOT_CHANNEL);
+	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+	CHECK_RC(removed(cn), SHMCHAN_OK);
+
+	/* The opener's checks, each on a copy of the header that breaks one rule. */
+	static const struct {
+		uint32_t off, size;
+		uint64_t val;
+		int want;
+	} cases[] = {
+	    {SHMCHAN_MB_OFF_VERSION, 4, 2, SHMCHAN_ERR_VERSION_MISMATCH},
+	    {SHMCHAN_MB_OFF_FLAGS, 4, 1, SHMCHAN_ERR_VERSION_MISMATCH},
+	    {SHMCHAN_MB_OFF_FLAGS, 4, 1u << 16, SHMCHAN_OK}, /* a compatible flag is ignored */
+	    {SHMCHAN_MB_OFF_HEADER_SIZE, 4, 8192, SHMCHAN_ERR_VERSION_MISMATCH},
+	    {SHMCHAN_MB_OFF_SLOTS_OFFSET, 8, 8192, SHMCHAN_ERR_VERSION_MISMATCH},
+	    {SHMCHAN_MB_OFF_MAX_VALUE, 8, 0, SHMCHAN_ERR_CORRUPT},
+	    {SHMCHAN_MB_OFF_MAX_VALUE, 8, 1000, SHMCHAN_ERR_CORRUPT}, /* slot_size no longer matches */
+	    {SHMCHAN_MB_OFF_SLOT_SIZE, 8, 384, SHMCHAN_ERR_CORRUPT},
+	    {SHMCHAN_MB_OFF_SLOT_COUNT, 4, 1, SHMCHAN_ERR_CORRUPT},
+	    {SHMCHAN_MB_OFF_SLOT_COUNT, 4, 17, SHMCHAN_ERR_CORRUPT},
+#if defined(_WIN32)
+	    {SHMCHAN_MB_OFF_SLOT_COUNT, 4, 4, SHMCHAN_OK}, /* an opener maps whole pages (8192 bytes): 4 slots fit */
+	    {SHMCHAN_MB_OFF_SLOT_COUNT, 4, 16, SHMCHAN_OK},
+#else
+	    {SHMCHAN_MB_OFF_SLOT_COUNT, 4, 4, SHMCHAN_ERR_CORRUPT}, /* 4 slots do not fit */
+#endif
+	    {SHMCHAN_MB_OFF_SLOT_COUNT, 4, 2, SHMCHAN_OK},          /* 2 slots do */
+	    {SHMCHAN_MB_OFF_MAGIC, 4, SHMCHAN_MAGIC, SHMCHAN_ERR_NOT_CHANNEL},
+	};
+	uint8_t *w = mb_raw(mb);
+	uint8_t saved[4096];
+	memcpy(saved, w, sizeof saved);
+	for (size_t i = 0; i < sizeof cases / sizeof cases[0]; i++) {
+		memcpy(w, saved, sizeof saved);
+		if (cases[i].size == 4) put32(w, cases[i].off, (uint32_t)cases[i].val);
+		else put64(w, cases[i].off, cases[i].val);
+		int rc = shmchan_mailbox_open(n, NULL, &mb2);
+		if (rc != cases[i].want) fprintf(stderr, "case %zu: open = %d, want %d\n", i, rc, cases[i].want);
+		CHECK(rc == cases[i].want);
+		if (rc == SHMCHAN_OK) CHECK_RC(shmchan_mailbox_close(mb2), SHMCHAN_OK);
+	}
+	/* A creator that never stores the version: NOT_READY after the open timeout. */
+	memcpy(w, saved, sizeof saved);
+	put32(w, SHMCHAN_MB_OFF_VERSION, 0);
+	shmchan_options quick;
+	shmchan_options_init(&quick);
+	quick.open_timeout_ns = 30 * MS;
+	CHECK_RC(shmchan_mailbox_open(n, &quick, &mb2), SHMCHAN_ERR_NOT_READY);
+	memcpy(w, saved, sizeof saved);
+	CHECK_RC(shmchan_mailbox_close(mb), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+
+	/* Created by open_or_create, removed on close. */
+	shmchan_options rm;
+	shmchan_options_init(&rm);
+	rm.remove_on_close = 1;
+	CHECK_RC(shmchan_mailbox_open_or_create(n, 1, &rm, &mb, &created), SHMCHAN_OK);
+	CHECK(created == 1 && shmchan_mailbox_max_value(mb) == 1);
+	CHECK_RC(shmchan_mailbox_close(mb), SHMCHAN_OK);
+	CHECK(!shm_exists(n));
+	CHECK_RC(shmchan_mailbox_close(NULL), SHMCHAN_OK);
+}
+
+static void test_mailbox_publish(void) {
+	const char *n = name();
+	shmchan_mailbox *w, *r, *other;
+	CHECK_RC(shmchan_mailbox_create(n, 100, NULL, &w), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_open(n, NULL, &r), SHMCHAN_OK);
+	uint8_t buf[100], big[101];
+	size_t len = 99;
+	uint64_t v = 99;
+	/* Nothing published yet. */
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_OK);
+	CHECK(len == 0 && v == 0);
+	CHECK_RC(shmchan_mailbox_version(r, &v), SHMCHAN_OK);
+	CHECK(v == 0);
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 0, buf, sizeof buf, &len, &v, 0), SHMCHAN_ERR_TIMEOUT);
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 0, buf, sizeof buf, &len, &v, 20 * MS), SHMCHAN_ERR_TIMEOUT);
+	/* A reader handle does not hold the writer role until it publishes. */
+	CHECK(get64(mb_raw(w), SHMCHAN_MB_OFF_OWNER) == 0);
+	memset(big, 'x', sizeof big);
+	CHECK_RC(shmchan_mailbox_publish(w, big, 101, &v), SHMCHAN_ERR_TOO_LARGE);
+	CHECK(get64(mb_raw(w), SHMCHAN_MB_OFF_OWNER) == 0 && v == 0);
+	CHECK_RC(shmchan_mailbox_publish(w, NULL, 5, &v), SHMCHAN_ERR_INVALID);
+	for (uint64_t i = 1; i <= 10; i++) {
+		size_t sz = mb_stamp(big, i, 100);
+		CHECK_RC(shmchan_mailbox_publish(w, big, sz, &v), SHMCHAN_OK);
+		CHECK(v == i);
+		CHECK(get64(mb_raw(w), SHMCHAN_MB_OFF_OWNER) == shmchan_self_token());
+		if (i % 3 == 0) {
+			CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_OK);
+			CHECK(v == i && mb_valid(buf, len, i, 100));
+		}
+	}
+	/* Another handle, in the same live process, is BUSY. */
+	CHECK_RC(shmchan_mailbox_publish(r, "x", 1, &v), SHMCHAN_ERR_BUSY);
+	/* The newest is returned at once; an older version waits for nothing. */
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 7, buf, sizeof buf, &len, &v, SHMCHAN_FOREVER), SHMCHAN_OK);
+	CHECK(v == 10 && mb_valid(buf, len, 10, 100));
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 10, buf, sizeof buf, &len, &v, 0), SHMCHAN_ERR_TIMEOUT);
+	/* A short buffer: the value's length and version are reported. */
+	CHECK_RC(shmchan_mailbox_latest(r, buf, 15, &len, &v), SHMCHAN_ERR_SHORT_BUFFER);
+	CHECK(len == mb_len(10, 100) && v == 10);
+	CHECK_RC(shmchan_mailbox_latest(r, NULL, 0, &len, &v), SHMCHAN_ERR_SHORT_BUFFER);
+	CHECK_RC(shmchan_mailbox_latest(r, NULL, 5, &len, &v), SHMCHAN_ERR_INVALID);
+	/* An empty value. */
+	CHECK_RC(shmchan_mailbox_publish(w, NULL, 0, &v), SHMCHAN_OK);
+	CHECK(v == 11);
+	CHECK_RC(shmchan_mailbox_latest(r, NULL, 0, &len, &v), SHMCHAN_OK);
+	CHECK(len == 0 && v == 11);
+	/* Version 11 lives in slot 11 % 3 = 2. */
+	CHECK(get64(mb_raw(w), 4096 + 2 * 256) == 22 && get64(mb_raw(w), SHMCHAN_MB_OFF_LATEST) == 11);
+	size_t sz = mb_stamp(big, 12, 100);
+	CHECK_RC(shmchan_mailbox_publish(w, big, sz, &v), SHMCHAN_OK);
+	/* Closing the writer closes the mailbox: the final value with EOF, then EOF from a wait. */
+	CHECK_RC(shmchan_mailbox_close(w), SHMCHAN_OK);
+	CHECK(get64(mb_raw(r), SHMCHAN_MB_OFF_OWNER) == 0);
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_EOF);
+	CHECK(v == 12 && mb_valid(buf, len, 12, 100));
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 11, buf, sizeof buf, &len, &v, SHMCHAN_FOREVER), SHMCHAN_OK);
+	CHECK(v == 12 && mb_valid(buf, len, 12, 100));
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 12, buf, sizeof buf, &len, &v, SHMCHAN_FOREVER), SHMCHAN_EOF);
+	CHECK(len == 0 && v == 12);
+	CHECK_RC(shmchan_mailbox_publish(r, "x", 1, &v), SHMCHAN_ERR_CLOSED);
+	CHECK(get64(mb_raw(r), SHMCHAN_MB_OFF_OWNER) == 0);
+	CHECK_RC(shmchan_mailbox_open(n, NULL, &other), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_publish(other, "x", 1, &v), SHMCHAN_ERR_CLOSED);
+	CHECK_RC(shmchan_mailbox_close(other), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_close(r), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* test_mailbox_corrupt breaks the words readers load and checks that they say CORRUPT. */
+static void test_mailbox_corrupt(void) {
+	const char *n = name();
+	shmchan_mailbox *w, *r;
+	CHECK_RC(shmchan_mailbox_create(n, 100, NULL, &w), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_open(n, NULL, &r), SHMCHAN_OK);
+	uint8_t buf[100], val[100];
+	size_t len;
+	uint64_t v;
+	for (uint64_t i = 1; i <= 4; i++) CHECK_RC(shmchan_mailbox_publish(w, val, mb_stamp(val, i, 100), &v), SHMCHAN_OK);
+	uint8_t *b = mb_raw(r);
+	const uint32_t slot1 = 4096 + 1 * 256; /* version 4 */
+	/* latest beyond 2^62-1. */
+	put64(b, SHMCHAN_MB_OFF_LATEST, UINT64_C(1) << 62);
+	CHECK_RC(shmchan_mailbox_version(r, &v), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 0, buf, sizeof buf, &len, &v, 0), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_mailbox_publish(w, val, 16, &v), SHMCHAN_ERR_CORRUPT);
+	put64(b, SHMCHAN_MB_OFF_LATEST, 4);
+	/* A slot sequence behind latest, or ahead by less than a lap. */
+	put64(b, slot1, 2);
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_ERR_CORRUPT);
+	put64(b, slot1, 2 * 4 + 1);
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_ERR_CORRUPT);
+	/* A lap (2(v+3)) while latest has not moved on. */
+	put64(b, slot1, 2 * 7);
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_ERR_CORRUPT);
+	put64(b, slot1, 8);
+	/* A length beyond max_value, stable. */
+	put64(b, slot1 + 8, 101);
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_ERR_CORRUPT);
+	CHECK(len == 0 && v == 0);
+	put64(b, slot1 + 8, mb_len(4, 100));
+	CHECK_RC(shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v), SHMCHAN_OK);
+	CHECK(v == 4 && mb_valid(buf, len, 4, 100));
+	/* latest that went back below what the caller had. */
+	put64(b, SHMCHAN_MB_OFF_LATEST, 4);
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 3, buf, sizeof buf, &len, &v, 0), SHMCHAN_OK);
+	CHECK(v == 4);
+	/* At the last version a writer may publish, publish refuses rather than overflow. */
+	put64(b, SHMCHAN_MB_OFF_LATEST, SHMCHAN_MAILBOX_MAX_VERSION);
+	CHECK_RC(shmchan_mailbox_publish(w, val, 16, &v), SHMCHAN_ERR_CORRUPT);
+	put64(b, SHMCHAN_MB_OFF_LATEST, 4);
+	CHECK_RC(shmchan_mailbox_publish(w, val, mb_stamp(val, 5, 100), &v), SHMCHAN_OK);
+	CHECK(v == 5);
+	CHECK_RC(shmchan_mailbox_close(r), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_close(w), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* test_mailbox_fuzz scribbles over the writer and slot words and checks that reads stay in bounds. */
+static void test_mailbox_fuzz(void) {
+	const char *n = name();
+	shmchan_mailbox *w, *r;
+	CHECK_RC(shmchan_mailbox_create(n, 200, NULL, &w), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_open(n, NULL, &r), SHMCHAN_OK);
+	uint8_t *b = mb_raw(r);
+	uint64_t size = shmchan_segment_size(shmchan_mailbox_segment(r));
+	uint64_t rng = 42;
+	uint8_t buf[200];
+	for (int round = 0; round < 20000; round++) {
+		uint64_t x = rng_next(&rng);
+		uint64_t val = x % 4 == 0 ? rng_next(&rng) : rng_next(&rng) % 64;
+		switch ((x >> 8) % 4) {
+		case 0: put64(b, SHMCHAN_MB_OFF_LATEST, val); break;
+		case 1: put64(b, 4096 + (uint32_t)((x >> 16) % 3) * 384, val); break;
+		case 2: put64(b, 4096 + (uint32_t)((x >> 16) % 3) * 384 + 8, val); break;
+		default: put32(b, SHMCHAN_MB_OFF_CLOSED, (uint32_t)(val & 1)); break;
+		}
+		size_t len = 0;
+		uint64_t v = 0;
+		int rc = round % 2 ? shmchan_mailbox_latest(r, buf, sizeof buf, &len, &v)
+		                   : shmchan_mailbox_wait_newer(r, val % 8, buf, (size_t)(x >> 32) % 201, &len, &v, 0);
+		CHECK(rc == SHMCHAN_OK || rc == SHMCHAN_EOF || rc == SHMCHAN_ERR_CORRUPT || rc == SHMCHAN_ERR_TIMEOUT ||
+		      rc == SHMCHAN_ERR_SHORT_BUFFER);
+		CHECK(len <= 200 && v <= SHMCHAN_MAILBOX_MAX_VERSION);
+		if (round % 7 == 0) {
+			rc = shmchan_mailbox_publish(w, buf, (size_t)(x % 201), &v);
+			CHECK(rc == SHMCHAN_OK || rc == SHMCHAN_ERR_CORRUPT || rc == SHMCHAN_ERR_CLOSED);
+		}
+	}
+	CHECK(size >= shmchan_mailbox_size(200)); /* on Windows, whole pages */
+	put32(b, SHMCHAN_MB_OFF_CLOSED, 0);
+	CHECK_RC(shmchan_mailbox_close(r), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_close(w), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* A mailbox stream: a writer publishing count stamped values, readers checking every value they see. */
+struct mb_stream {
+	const char *name;
+	int wait;
+	uint64_t count;
+	int rc;
+	uint64_t seen, skipped, torn;
+	int use_latest; /* readers: poll with latest instead of waiting */
+};
+
+static int mb_write(struct mb_stream *s) {
+	shmchan_mailbox *mb;
+	int rc = shmchan_mailbox_open(s->name, NULL, &mb);
+	if (rc != SHMCHAN_OK) return rc;
+	uint8_t val[256];
+	for (uint64_t i = 1; i <= s->count && rc == SHMCHAN_OK; i++) {
+		uint64_t v;
+		rc = shmchan_mailbox_publish(mb, val, mb_stamp(val, i, 256), &v);
+		if (rc == SHMCHAN_OK && v != i) rc = SHMCHAN_ERR_CORRUPT;
+	}
+	int crc = shmchan_mailbox_close(mb);
+	return rc != SHMCHAN_OK ? rc : crc;
+}
+
+static void *mb_write_thread(void *arg) {
+	struct mb_stream *s = (struct mb_stream *)arg;
+	s->rc = mb_write(s);
+	return NULL;
+}
+
+static void *mb_read_thread(void *arg) {
+	struct mb_stream *s = (struct mb_stream *)arg;
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = s->wait;
+	shmchan_mailbox *mb;
+	s->rc = shmchan_mailbox_open(s->name, &o, &mb);
+	if (s->rc != SHMCHAN_OK) return NULL;
+	uint8_t buf[256];
+	uint64_t last = 0;
+	for (;;) {
+		size_t len;
+		uint64_t v;
+		int rc = s->use_latest ? shmchan_mailbox_latest(mb, buf, sizeof buf, &len, &v)
+		                       : shmchan_mailbox_wait_newer(mb, last, buf, sizeof buf, &len, &v, 30000 * MS);
+		if (rc != SHMCHAN_OK && !(rc == SHMCHAN_EOF && s->use_latest)) {
+			s->rc = rc;
+			break;
+		}
+		if (v < last || (v == last && !s->use_latest)) s->torn++; /* versions only increase */
+		if (v > last) {
+			if (!mb_valid(buf, len, v, 256)) s->torn++;
+			s->seen++;
+			s->skipped += v - last - 1;
+			last = v;
+		}
+		if (rc == SHMCHAN_EOF) {
+			s->rc = rc;
+			break;
+		}
+	}
+	s->rc = s->rc == SHMCHAN_EOF && last == s->count ? SHMCHAN_EOF : (s->rc == SHMCHAN_EOF ? SHMCHAN_ERR_CORRUPT : s->rc);
+	shmchan_mailbox_close(mb);
+	return NULL;
+}
+
+static void test_mailbox_threads(void) {
+	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
+	for (int m = 0; m < 3; m++) {
+		const char *n = name();
+		shmchan_mailbox *mb;
+		CHECK_RC(shmchan_mailbox_create(n, 256, NULL, &mb), SHMCHAN_OK);
+		struct mb_stream wr = {n, modes[m], 200000, 0, 0, 0, 0, 0};
+		struct mb_stream rd[3];
+		pthread_t tr[3], tw;
+		for (int i = 0; i < 3; i++) {
+			rd[i] = wr;
+			rd[i].use_latest = i == 2;
+			CHECK(pthread_create(&tr[i], NULL, mb_read_thread, &rd[i]) == 0);
+		}
+		CHECK(pthread_create(&tw, NULL, mb_write_thread, &wr) == 0);
+		pthread_join(tw, NULL);
+		for (int i = 0; i < 3; i++) pthread_join(tr[i], NULL);
+		CHECK_RC(wr.rc, SHMCHAN_OK);
+		for (int i = 0; i < 3; i++) {
+			if (getenv("SHMCHAN_TEST_VERBOSE"))
+				printf("     mailbox wait=%d reader %d: seen %llu skipped %llu torn %llu\n", modes[m], i,
+				       (unsigned long long)rd[i].seen, (unsigned long long)rd[i].skipped,
+				       (unsigned long long)rd[i].torn);
+			CHECK_RC(rd[i].rc, SHMCHAN_EOF);
+			CHECK(rd[i].torn == 0 && rd[i].seen > 0);
+		}
+		/* Every reader left: nobody is counted as parked. */
+		CHECK(get64(mb_raw(mb), SHMCHAN_MB_OFF_WAKE_SEQ) >> 32 == 0);
+		CHECK_RC(shmchan_mailbox_close(mb), SHMCHAN_OK);
+		CHECK_RC(removed(n), SHMCHAN_OK);
+	}
+}
+
+/* test_mailbox_processes runs the writer in a child process and reads in this one. */
+static void test_mailbox_processes(void) {
+	const char *n = name();
+	shmchan_mailbox *mb;
+	CHECK_RC(shmchan_mailbox_create(n, 256, NULL, &mb), SHMCHAN_OK);
+	struct mb_stream rd = {n, SHMCHAN_WAIT_BLOCK, MB_PROCESS_COUNT, 0, 0, 0, 0, 0};
+	child_t c;
+	CHECK(child_start(&c, "mb-write", n) == 0);
+	mb_read_thread(&rd);
+	CHECK(child_wait(&c) == 0);
+	CHECK_RC(rd.rc, SHMCHAN_EOF);
+	CHECK(rd.torn == 0 && rd.seen > 0);
+	CHECK_RC(shmchan_mailbox_close(mb), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* test_mailbox_writer_death kills a writer: readers get PEER_GONE, and a new writer takes over. */
+static void test_mailbox_writer_death(void) {
+	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
+	for (int m = 0; m < 3; m++) {
+		const char *n = name();
+		shmchan_options o;
+		shmchan_options_init(&o);
+		o.wait = modes[m];
+		shmchan_mailbox *mb;
+		CHECK_RC(shmchan_mailbox_create(n, 100, &o, &mb), SHMCHAN_OK);
+		child_t c;
+		CHECK(child_start(&c, "mb-hold", n) == 0);
+		/* Ready: the child has published version 5. */
+		for (int i = 0; i < 10000 && get64(mb_raw(mb), SHMCHAN_MB_OFF_LATEST) != 5; i++) sleep_ms(1);
+		uint8_t buf[100];
+		size_t len;
+		uint64_t v;
+		/* The live writer holds the role. */
+		CHECK_RC(shmchan_mailbox_publish(mb, "x", 1, &v), SHMCHAN_ERR_BUSY);
+		child_kill(&c);
+		CHECK(child_wait(&c) == -1);
+		int64_t start = (int64_t)time(NULL);
+		/* What the dead writer published is still there. */
+		CHECK_RC(shmchan_mailbox_wait_newer(mb, 0, buf, sizeof buf, &len, &v, SHMCHAN_FOREVER), SHMCHAN_OK);
+		CHECK(v == 5 && mb_valid(buf, len, 5, 100));
+		CHECK_RC(shmchan_mailbox_wait_newer(mb, 5, buf, sizeof buf, &len, &v, SHMCHAN_FOREVER),
+		         SHMCHAN_ERR_PEER_GONE);
+		CHECK((int64_t)time(NULL) - start < 5);
+		/* Leave slot 6 half written, as a writer killed mid-publish would; the new writer rewrites it. */
+		put64(mb_raw(mb), 4096 + 0 * 256, 2 * 6 + 1);
+		CHECK_RC(shmchan_mailbox_latest(mb, buf, sizeof buf, &len, &v), SHMCHAN_OK);
+		CHECK(v == 5 && mb_valid(buf, len, 5, 100));
+		CHECK_RC(shmchan_mailbox_publish(mb, buf, mb_stamp(buf, 6, 100), &v), SHMCHAN_OK);
+		CHECK(v == 6 && get64(mb_raw(mb), SHMCHAN_MB_OFF_OWNER) == shmchan_self_token());
+		CHECK_RC(shmchan_mailbox_latest(mb, buf, sizeof buf, &len, &v), SHMCHAN_OK);
+		CHECK(v == 6 && mb_valid(buf, len, 6, 100));
+		CHECK_RC(shmchan_mailbox_close(mb), SHMCHAN_OK);
+		CHECK_RC(removed(n), SHMCHAN_OK);
+	}
+}
+
+/* test_mailbox_wake checks that a parked reader wakes soon after a publish, and at once on close. */
+struct mb_later {
+	shmchan_mailbox *mb;
+	int close;
+};
+
+static void *mb_publish_later(void *arg) {
+	struct mb_later *l = (struct mb_later *)arg;
+	sleep_ms(30);
+	uint64_t v;
+	if (l->close) shmchan_mailbox_close(l->mb);
+	else shmchan_mailbox_publish(l->mb, "hello", 5, &v);
+	return NULL;
+}
+
+static void test_mailbox_wake(void) {
+	const char *n = name();
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = SHMCHAN_WAIT_BLOCK;
+	shmchan_mailbox *w, *r;
+	CHECK_RC(shmchan_mailbox_create(n, 100, NULL, &w), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_open(n, &o, &r), SHMCHAN_OK);
+	struct mb_later l = {w, 0};
+	pthread_t t;
+	uint8_t buf[100];
+	size_t len;
+	uint64_t v;
+	uint32_t seq0;
+	memcpy(&seq0, mb_raw(r) + SHMCHAN_MB_OFF_WAKE_SEQ, 4);
+	CHECK(pthread_create(&t, NULL, mb_publish_later, &l) == 0);
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 0, buf, sizeof buf, &len, &v, 10000 * MS), SHMCHAN_OK);
+	pthread_join(t, NULL);
+	CHECK(v == 1 && len == 5 && memcmp(buf, "hello", 5) == 0);
+	/* The reader was parked (BLOCK parks at once), so the publish bumped the wait word. */
+	uint32_t seq1, waiters;
+	memcpy(&seq1, mb_raw(r) + SHMCHAN_MB_OFF_WAKE_SEQ, 4);
+	memcpy(&waiters, mb_raw(r) + SHMCHAN_MB_OFF_WAITERS, 4);
+	CHECK(seq1 == seq0 + 1 && waiters == 0);
+	/* Publishing with no reader parked makes no wake: wake_seq stays. */
+	CHECK_RC(shmchan_mailbox_publish(w, "again", 5, &v), SHMCHAN_OK);
+	memcpy(&seq0, mb_raw(r) + SHMCHAN_MB_OFF_WAKE_SEQ, 4);
+	CHECK(seq0 == seq1);
+	l.close = 1;
+	CHECK(pthread_create(&t, NULL, mb_publish_later, &l) == 0);
+	struct timespec t0, t1;
+	clock_gettime(CLOCK_MONOTONIC, &t0);
+	CHECK_RC(shmchan_mailbox_wait_newer(r, 2, buf, sizeof buf, &len, &v, 10000 * MS), SHMCHAN_EOF);
+	clock_gettime(CLOCK_MONOTONIC, &t1);
+	pthread_join(t, NULL);
+	CHECK(v == 2 && len == 0);
+	CHECK((t1.tv_sec - t0.tv_sec) * 1000 + (t1.tv_nsec - t0.tv_nsec) / 1000000 < 2000);
+	CHECK_RC(shmchan_mailbox_close(r), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* ---- Child roles -------------------------------------------------------------------- */
+
+/* child_role runs one role of a child process on the object n and returns its exit status. */
+static int child_role(const char *role, const char *n) {
+	if (strcmp(role, "claim-busy") == 0) { /* the sender role is held by the parent */
+		shmchan_channel *c;
+		shmchan_sender *t;
+		if (shmchan_channel_open(n, NULL, &c) != SHMCHAN_OK) return 2;
+		return shmchan_channel_sender(c, &t) == SHMCHAN_ERR_BUSY ? 0 : 3;
+	}
+	if (strcmp(role, "produce") == 0) {
+		struct stream s = {n, SHMCHAN_WAIT_BLOCK, PRODUCE_COUNT, PRODUCE_MAXLEN, 0};
+		return produce(&s) == SHMCHAN_OK ? 0 : 1;
+	}
+	if (strcmp(role, "hold-send") == 0 || strcmp(role, "hold-recv") == 0) { /* claim, then wait to be killed */
+		shmchan_channel *c;
+		shmchan_sender *t;
+		shmchan_receiver *r;
+		int send = role[5] == 's';
+		if (shmchan_channel_open(n, NULL, &c) != SHMCHAN_OK) return 2;
+		if (send ? shmchan_channel_sender(c, &t) : shmchan_channel_receiver(c, &r)) return 3;
+		if (send && shmchan_send(t, "last", 4, 0) != SHMCHAN_OK) return 4;
+		for (;;) sleep_ms(1000); /* never closes */
+	}
+	if (strcmp(role, "mb-write") == 0) {
+		struct mb_stream wr = {n, SHMCHAN_WAIT_BLOCK, MB_PROCESS_COUNT, 0, 0, 0, 0, 0};
+		return mb_write(&wr) == SHMCHAN_OK ? 0 : 1;
+	}
+	if (strcmp(role, "mb-hold") == 0) { /* publish versions 1 to 5, then wait to be killed */
+		shmchan_mailbox *c;
+		uint8_t val[100];
+		uint64_t v;
+		if (shmchan_mailbox_open(n, NULL, &c) != SHMCHAN_OK) return 2;
+		for (uint64_t i = 1; i <= 5; i++)
+			if (shmchan_mailbox_publish(c, val, mb_stamp(val, i, 100), &v) != SHMCHAN_OK) return 3;
+		for (;;) sleep_ms(1000); /* never closes */
+	}
+	fprintf(stderr, "unknown child role %s\n", role);
+	return 2;
+}
+
+int main(int argc, char **argv) {
+	if (argc == 4 && strcmp(argv[1], "child") == 0) return child_role(argv[2], argv[3]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
 	static const struct {
 		const char *name;
@@ -741,6 +1388,14 @@ int main(void) {
 	    {"processes", test_processes},
 	    {"peer_gone", test_peer_gone},
 	    {"wake_on_close", test_wake_on_close},
+	    {"mailbox_create_open", test_mailbox_create_open},
+	    {"mailbox_publish", test_mailbox_publish},
+	    {"mailbox_corrupt", test_mailbox_corrupt},
+	    {"mailbox_fuzz", test_mailbox_fuzz},
+	    {"mailbox_threads", test_mailbox_threads},
+	    {"mailbox_processes", test_mailbox_processes},
+	    {"mailbox_writer_death", test_mailbox_writer_death},
+	    {"mailbox_wake", test_mailbox_wake},
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		int before = failures;

@@ -22,7 +22,25 @@
  *   echo IN OUT WAIT             claim both ends, print "ready", send every message on IN back on OUT until EOF
  *   sink NAME WAIT               claim the receiver, print "ready", receive until EOF, print the count and bytes
  *
+ * Mailbox modes (values as mb_stamp makes them: see below):
+ *   mb-write NAME COUNT MAX      open or create the mailbox, publish versions 1..COUNT, close it
+ *   mb-create NAME COUNT MAX     create the mailbox, publish versions 1..COUNT on a second handle and
+ *                                close that (closing the mailbox), print "ready", keep the first
+ *                                handle until stdin closes (on Windows the name lives as long as a handle)
+ *   mb-read NAME COUNT WAIT HOW  open the mailbox, print "ready", read until EOF (HOW: wait with
+ *                                wait_newer, or poll with latest), check every value and that versions
+ *                                only increase, then that latest gives EOF with version COUNT
+ *   mb-hold NAME                 open the mailbox, publish the next 3 versions, print "ready", sleep
+ *   mb-wait NAME                 open the mailbox, print "ready", wait for anything newer until an error
+ *   mb-echo NAME                 open the mailbox (block), print "got V" for each version it waits for,
+ *                                until EOF: a parked reader for the wake-latency test
+ *   mb-step NAME                 open the mailbox, publish the next version for each line on stdin,
+ *                                until stdin closes, then close (the mailbox too)
+ *
  * WAIT is spin, block or adaptive.
+ *
+ * It builds for Windows too (x86_64-w64-mingw32-gcc, see .ci/windows.sh),
+ * where the Go tests take a prebuilt copy from SHMCHAN_C_PEER.
  */
 #define _GNU_SOURCE 1
 
@@ -32,6 +50,9 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#if defined(_WIN32)
+#include <windows.h>
+#endif
 
 static uint64_t fnv1a(const uint8_t *p, size_t n) {
 	uint64_t h = UINT64_C(14695981039346656037);
@@ -63,7 +84,11 @@ static void ready(void) {
 }
 
 static void sleep_forever(void) {
+#if defined(_WIN32)
+	for (;;) Sleep(1000); /* until TerminateProcess */
+#else
 	for (;;) pause();
+#endif
 }
 
 static int open_end(const char *name, int wait, int sender, shmchan_channel **ch, shmchan_sender **tx,
@@ -306,6 +331,217 @@ static int mode_sink(const char *name, int wait) {
 	return rc == SHMCHAN_EOF ? 0 : 1;
 }
 
+/* ---- Mailbox ---------------------------------------------------------------------- */
+
+/*
+ * mb_stamp fills the value of version v for a mailbox of max bytes (max >= 16):
+ * n = 16 + v*7919 % (max-15) bytes; u64 v, u64 FNV-1a of the rest, then
+ * xorshift bytes seeded by v. The Go tests make the same bytes (mbValue).
+ */
+static size_t mb_stamp(uint8_t *buf, uint64_t v, uint64_t max) {
+	size_t n = 16 + (size_t)(v * 7919 % (max - 15));
+	uint64_t s = v * UINT64_C(0x9E3779B97F4A7C15) | 1;
+	memcpy(buf, &v, 8);
+	for (size_t i = 16; i < n; i++) buf[i] = (uint8_t)rng_next(&s);
+	uint64_t sum = fnv1a(buf + 16, n - 16);
+	memcpy(buf + 8, &sum, 8);
+	return n;
+}
+
+static int mb_valid(const uint8_t *buf, size_t n, uint64_t v, uint64_t max, uint8_t *scratch) {
+	return n == mb_stamp(scratch, v, max) && memcmp(buf, scratch, n) == 0;
+}
+
+static int mode_mb_write(const char *name, uint64_t count, uint64_t max) {
+	shmchan_mailbox *mb;
+	int rc = shmchan_mailbox_open_or_create(name, max, NULL, &mb, NULL);
+	if (rc != SHMCHAN_OK) {
+		report("mb-write", rc);
+		return 1;
+	}
+	uint8_t *buf = (uint8_t *)malloc((size_t)max);
+	for (uint64_t i = 1; i <= count && rc == SHMCHAN_OK; i++) {
+		uint64_t v;
+		rc = shmchan_mailbox_publish(mb, buf, mb_stamp(buf, i, max), &v);
+		if (rc == SHMCHAN_OK && v != i) {
+			fprintf(stderr, "peer mb-write: published version %llu, want %llu\n", (unsigned long long)v,
+			        (unsigned long long)i);
+			rc = SHMCHAN_ERR_CORRUPT;
+		}
+	}
+	free(buf);
+	int crc = shmchan_mailbox_close(mb);
+	if (rc == SHMCHAN_OK) rc = crc;
+	report("mb-write", rc);
+	return rc == SHMCHAN_OK ? 0 : 1;
+}
+
+static int mode_mb_create(const char *name, uint64_t count, uint64_t max) {
+	shmchan_mailbox *keep, *mb = NULL;
+	int rc = shmchan_mailbox_create(name, max, NULL, &keep);
+	if (rc == SHMCHAN_OK) rc = shmchan_mailbox_open(name, NULL, &mb);
+	uint8_t *buf = (uint8_t *)malloc((size_t)max);
+	for (uint64_t i = 1; i <= count && rc == SHMCHAN_OK; i++) {
+		uint64_t v;
+		rc = shmchan_mailbox_publish(mb, buf, mb_stamp(buf, i, max), &v);
+	}
+	free(buf);
+	if (mb != NULL) {
+		int crc = shmchan_mailbox_close(mb);
+		if (rc == SHMCHAN_OK) rc = crc;
+	}
+	if (rc != SHMCHAN_OK) {
+		report("mb-create", rc);
+		return 1;
+	}
+	ready();
+	char b[64];
+	while (read(0, b, sizeof b) > 0) {
+	}
+	shmchan_mailbox_close(keep);
+	shmchan_segment_remove(name);
+	return 0;
+}
+
+static int mode_mb_read(const char *name, uint64_t count, int wait, int poll) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = wait;
+	shmchan_mailbox *mb;
+	int rc = shmchan_mailbox_open(name, &o, &mb);
+	if (rc != SHMCHAN_OK) {
+		report("mb-read", rc);
+		return 1;
+	}
+	ready();
+	size_t max = (size_t)shmchan_mailbox_max_value(mb);
+	uint8_t *buf = (uint8_t *)malloc(max), *scratch = (uint8_t *)malloc(max);
+	uint64_t last = 0, seen = 0, torn = 0;
+	for (;;) {
+		size_t len;
+		uint64_t v;
+		rc = poll ? shmchan_mailbox_latest(mb, buf, max, &len, &v)
+		          : shmchan_mailbox_wait_newer(mb, last, buf, max, &len, &v, SHMCHAN_FOREVER);
+		if (rc != SHMCHAN_OK && !(poll && rc == SHMCHAN_EOF)) break;
+		if (v < last || (!poll && v == last)) {
+			if (torn++ < 5)
+				fprintf(stderr, "peer mb-read: version %llu after %llu\n", (unsigned long long)v,
+				        (unsigned long long)last);
+		}
+		if (v > last) {
+			if (!mb_valid(buf, len, v, max, scratch) && torn++ < 5)
+				fprintf(stderr, "peer mb-read: version %llu: torn or wrong value of %zu bytes\n",
+				        (unsigned long long)v, len);
+			seen++;
+			last = v;
+		}
+		if (rc == SHMCHAN_EOF) break;
+	}
+	/* Once closed, latest still gives the final value, with EOF. */
+	if (rc == SHMCHAN_EOF) {
+		size_t len;
+		uint64_t v;
+		int lrc = shmchan_mailbox_latest(mb, buf, max, &len, &v);
+		if (lrc != SHMCHAN_EOF || v != last || !mb_valid(buf, len, v, max, scratch)) {
+			fprintf(stderr, "peer mb-read: latest after EOF: %d, version %llu\n", lrc, (unsigned long long)v);
+			torn++;
+		}
+	}
+	free(buf);
+	free(scratch);
+	shmchan_mailbox_close(mb);
+	printf("mb-read seen %llu last %llu torn %llu\n", (unsigned long long)seen, (unsigned long long)last,
+	       (unsigned long long)torn);
+	report("mb-read", rc);
+	return rc == SHMCHAN_EOF && last == count && torn == 0 ? 0 : 1;
+}
+
+static int mode_mb_hold(const char *name) {
+	shmchan_mailbox *mb;
+	int rc = shmchan_mailbox_open(name, NULL, &mb);
+	uint64_t v = 0, max = shmchan_mailbox_max_value(mb);
+	if (rc == SHMCHAN_OK) rc = shmchan_mailbox_version(mb, &v);
+	uint8_t *buf = (uint8_t *)malloc(max > 0 ? (size_t)max : 1);
+	for (uint64_t i = v + 1; i <= v + 3 && rc == SHMCHAN_OK; i++) {
+		uint64_t got;
+		rc = shmchan_mailbox_publish(mb, buf, mb_stamp(buf, i, max), &got);
+	}
+	free(buf);
+	if (rc != SHMCHAN_OK) {
+		report("mb-hold", rc);
+		return 1;
+	}
+	ready();
+	sleep_forever();
+	return 1;
+}
+
+static int mode_mb_wait(const char *name) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = SHMCHAN_WAIT_BLOCK;
+	shmchan_mailbox *mb;
+	int rc = shmchan_mailbox_open(name, &o, &mb);
+	if (rc != SHMCHAN_OK) {
+		report("mb-wait", rc);
+		return 1;
+	}
+	uint64_t v = 0;
+	size_t len, max = (size_t)shmchan_mailbox_max_value(mb);
+	uint8_t *buf = (uint8_t *)malloc(max);
+	rc = shmchan_mailbox_version(mb, &v);
+	ready();
+	while (rc == SHMCHAN_OK) {
+		uint64_t got;
+		rc = shmchan_mailbox_wait_newer(mb, v, buf, max, &len, &got, SHMCHAN_FOREVER);
+		if (rc == SHMCHAN_OK) v = got;
+	}
+	free(buf);
+	printf("mb-wait last %llu\n", (unsigned long long)v);
+	shmchan_mailbox_close(mb);
+	report("mb-wait", rc);
+	return 0;
+}
+
+static int mode_mb_echo(const char *name) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = SHMCHAN_WAIT_BLOCK;
+	shmchan_mailbox *mb;
+	int rc = shmchan_mailbox_open(name, &o, &mb);
+	uint64_t v = 0;
+	size_t len, max = (size_t)shmchan_mailbox_max_value(mb);
+	uint8_t *buf = (uint8_t *)malloc(max > 0 ? max : 1);
+	if (rc == SHMCHAN_OK) ready();
+	while (rc == SHMCHAN_OK) {
+		rc = shmchan_mailbox_wait_newer(mb, v, buf, max, &len, &v, SHMCHAN_FOREVER);
+		if (rc == SHMCHAN_OK) {
+			printf("got %llu\n", (unsigned long long)v);
+			fflush(stdout);
+		}
+	}
+	free(buf);
+	shmchan_mailbox_close(mb);
+	report("mb-echo", rc);
+	return rc == SHMCHAN_EOF ? 0 : 1;
+}
+
+static int mode_mb_step(const char *name) {
+	shmchan_mailbox *mb;
+	int rc = shmchan_mailbox_open(name, NULL, &mb);
+	uint64_t max = shmchan_mailbox_max_value(mb), v = 0;
+	uint8_t *buf = (uint8_t *)malloc(max > 0 ? (size_t)max : 1);
+	if (rc == SHMCHAN_OK) ready();
+	char line[64];
+	while (rc == SHMCHAN_OK && fgets(line, sizeof line, stdin) != NULL)
+		rc = shmchan_mailbox_publish(mb, buf, mb_stamp(buf, v + 1, max), &v);
+	free(buf);
+	int crc = shmchan_mailbox_close(mb);
+	if (rc == SHMCHAN_OK) rc = crc;
+	report("mb-step", rc);
+	return rc == SHMCHAN_OK ? 0 : 1;
+}
+
 int main(int argc, char **argv) {
 	if (argc < 3) {
 		fprintf(stderr, "usage: peer MODE NAME [ARGS...]\n");
@@ -324,6 +560,16 @@ int main(int argc, char **argv) {
 	if (strcmp(mode, "recv-close") == 0 && argc == 3) return mode_recv_close(name);
 	if (strcmp(mode, "echo") == 0 && argc == 5) return mode_echo(name, argv[3], wait_mode(argv[4]));
 	if (strcmp(mode, "sink") == 0 && argc == 4) return mode_sink(name, wait_mode(argv[3]));
+	if (strcmp(mode, "mb-write") == 0 && argc == 5)
+		return mode_mb_write(name, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+	if (strcmp(mode, "mb-create") == 0 && argc == 5)
+		return mode_mb_create(name, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
+	if (strcmp(mode, "mb-read") == 0 && argc == 6)
+		return mode_mb_read(name, strtoull(argv[3], NULL, 10), wait_mode(argv[4]), strcmp(argv[5], "poll") == 0);
+	if (strcmp(mode, "mb-hold") == 0 && argc == 3) return mode_mb_hold(name);
+	if (strcmp(mode, "mb-echo") == 0 && argc == 3) return mode_mb_echo(name);
+	if (strcmp(mode, "mb-step") == 0 && argc == 3) return mode_mb_step(name);
+	if (strcmp(mode, "mb-wait") == 0 && argc == 3) return mode_mb_wait(name);
 	fprintf(stderr, "peer: bad arguments for mode %s\n", mode);
 	return 2;
 }
