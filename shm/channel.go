@@ -59,6 +59,18 @@ func checkCapacity(capacity int64) error {
 	return nil
 }
 
+// channelKind is how channels are made and opened (see objectKind).
+func channelKind(capacity int64) *objectKind {
+	return &objectKind{
+		what:      "channel",
+		init:      func(mem []byte) { initChannel(mem, uint64(capacity)) },
+		check:     checkChannel,
+		param:     func(mem []byte) uint64 { return (*chanHeader)(unsafe.Pointer(&mem[0])).capacity },
+		paramName: "capacity",
+		want:      uint64(capacity),
+	}
+}
+
 // CreateChannel creates a channel named name whose ring holds capacity bytes
 // (a power of two, at least 1 KiB). The largest message is capacity/2 - 8
 // bytes. It fails with an error matching fs.ErrExist if the name exists.
@@ -68,14 +80,10 @@ func CreateChannel(name string, capacity int64, opts ...Option) (*Channel, error
 	if err := checkCapacity(capacity); err != nil {
 		return nil, wrap("create channel", name, err)
 	}
-	if o.readOnly {
-		return nil, wrap("create channel", name, ErrReadOnly)
-	}
-	seg, err := Create(name, ChannelSize(capacity), opts...)
+	seg, err := channelKind(capacity).create(name, ChannelSize(capacity), &o, opts)
 	if err != nil {
 		return nil, err
 	}
-	initChannel(seg.mem, uint64(capacity))
 	return attachChannel(seg, &o, "create channel")
 }
 
@@ -85,15 +93,9 @@ func CreateChannel(name string, capacity int64, opts ...Option) (*Channel, error
 // a channel of another layout version ErrVersionMismatch.
 func OpenChannel(name string, opts ...Option) (*Channel, error) {
 	o := buildOptions(opts)
-	if o.readOnly {
-		return nil, wrap("open channel", name, ErrReadOnly)
-	}
-	seg, err := Open(name, opts...)
+	seg, err := channelKind(0).open(name, &o, opts)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkChannel(seg.mem, o.openTimeout); err != nil {
-		return nil, wrap("open channel", name, errors.Join(err, seg.Close()))
 	}
 	return attachChannel(seg, &o, "open channel")
 }
@@ -107,20 +109,9 @@ func OpenOrCreateChannel(name string, capacity int64, opts ...Option) (*Channel,
 	if err := checkCapacity(capacity); err != nil {
 		return nil, false, wrap("open-or-create channel", name, err)
 	}
-	if o.readOnly {
-		return nil, false, wrap("open-or-create channel", name, ErrReadOnly)
-	}
-	seg, created, err := OpenOrCreate(name, ChannelSize(capacity), opts...)
+	seg, created, err := channelKind(capacity).openOrCreate(name, ChannelSize(capacity), &o, opts)
 	if err != nil {
 		return nil, false, err
-	}
-	if created {
-		initChannel(seg.mem, uint64(capacity))
-	} else if err := checkChannel(seg.mem, o.openTimeout); err != nil {
-		return nil, false, wrap("open-or-create channel", name, errors.Join(err, seg.Close()))
-	} else if c := (*chanHeader)(unsafe.Pointer(&seg.mem[0])).capacity; c != uint64(capacity) {
-		return nil, false, wrap("open-or-create channel", name, errors.Join(
-			fmt.Errorf("%w: capacity %d, requested %d", ErrIncompatible, c, capacity), seg.Close()))
 	}
 	ch, err := attachChannel(seg, &o, "open-or-create channel")
 	return ch, created, err
@@ -149,22 +140,9 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a channel header", ErrNotChannel, len(mem))
 	}
 	h := (*chanHeader)(unsafe.Pointer(&mem[0]))
-	deadline := time.Now().Add(timeout)
-	var v uint32
-	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
-		// SYNC(version): acquire; pairs with the store in initChannel.
-		if v = atomic.LoadUint32(&h.version); v != 0 {
-			break
-		}
-		// A creator writes the magic before the version: a segment still
-		// being set up has 0 there, so any other value fails at once.
-		if m := atomic.LoadUint32(&h.magic); m != 0 && m != layout.ChanMagic {
-			return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, m, layout.ChanMagic)
-		}
-		if time.Now().After(deadline) {
-			return fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
-		}
-		time.Sleep(delay)
+	v, err := awaitVersion(&h.magic, &h.version, layout.ChanMagic, timeout)
+	if err != nil {
+		return err
 	}
 	if h.magic != layout.ChanMagic {
 		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, layout.ChanMagic)

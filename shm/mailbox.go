@@ -79,6 +79,18 @@ func checkMaxValue(maxValue int) error {
 	return nil
 }
 
+// mailboxKind is how mailboxes are made and opened (see objectKind).
+func mailboxKind(maxValue int) *objectKind {
+	return &objectKind{
+		what:      "mailbox",
+		init:      func(mem []byte) { initMailbox(mem, maxValue) },
+		check:     checkMailbox,
+		param:     func(mem []byte) uint64 { return (*mbHeaderFields)(unsafe.Pointer(&mem[0])).maxValue },
+		paramName: "maximum value",
+		want:      uint64(maxValue),
+	}
+}
+
 // CreateMailbox creates a mailbox named name for values of up to maxValue
 // bytes; its segment takes MailboxSize(maxValue) bytes. It fails with an
 // error matching fs.ErrExist if the name exists. The handle does not hold the
@@ -90,14 +102,10 @@ func CreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, error) 
 	if err := checkMaxValue(maxValue); err != nil {
 		return nil, wrap("create mailbox", name, err)
 	}
-	if o.readOnly {
-		return nil, wrap("create mailbox", name, ErrReadOnly)
-	}
-	seg, err := Create(name, MailboxSize(maxValue), opts...)
+	seg, err := mailboxKind(maxValue).create(name, MailboxSize(maxValue), &o, opts)
 	if err != nil {
 		return nil, err
 	}
-	initMailbox(seg.mem, maxValue)
 	return attachMailbox(seg, &o, "create mailbox")
 }
 
@@ -109,15 +117,9 @@ func CreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, error) 
 // ErrCorrupt. ReadOnly is refused with ErrReadOnly.
 func OpenMailbox(name string, opts ...Option) (*Mailbox, error) {
 	o := buildOptions(opts)
-	if o.readOnly {
-		return nil, wrap("open mailbox", name, ErrReadOnly)
-	}
-	seg, err := Open(name, opts...)
+	seg, err := mailboxKind(0).open(name, &o, opts)
 	if err != nil {
 		return nil, err
-	}
-	if err := checkMailbox(seg.mem, o.openTimeout); err != nil {
-		return nil, wrap("open mailbox", name, errors.Join(err, seg.Close()))
 	}
 	return attachMailbox(seg, &o, "open mailbox")
 }
@@ -133,20 +135,9 @@ func OpenOrCreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, b
 	if err := checkMaxValue(maxValue); err != nil {
 		return nil, false, wrap(op, name, err)
 	}
-	if o.readOnly {
-		return nil, false, wrap(op, name, ErrReadOnly)
-	}
-	seg, created, err := OpenOrCreate(name, MailboxSize(maxValue), opts...)
+	seg, created, err := mailboxKind(maxValue).openOrCreate(name, MailboxSize(maxValue), &o, opts)
 	if err != nil {
 		return nil, false, err
-	}
-	if created {
-		initMailbox(seg.mem, maxValue)
-	} else if err := checkMailbox(seg.mem, o.openTimeout); err != nil {
-		return nil, false, wrap(op, name, errors.Join(err, seg.Close()))
-	} else if m := (*mbHeaderFields)(unsafe.Pointer(&seg.mem[0])).maxValue; m != uint64(maxValue) {
-		return nil, false, wrap(op, name, errors.Join(
-			fmt.Errorf("%w: maximum value %d, requested %d", ErrIncompatible, m, maxValue), seg.Close()))
 	}
 	m, err := attachMailbox(seg, &o, op)
 	return m, created, err
@@ -176,20 +167,9 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a mailbox header", ErrNotChannel, len(mem))
 	}
 	h := (*mbHeaderFields)(unsafe.Pointer(&mem[0]))
-	deadline := time.Now().Add(timeout)
-	var v uint32
-	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
-		// SYNC(mb_version): acquire; pairs with the store in initMailbox.
-		if v = atomic.LoadUint32(&h.version); v != 0 {
-			break
-		}
-		if time.Now().After(deadline) {
-			if m := atomic.LoadUint32(&h.magic); m != 0 && m != layout.MbMagic {
-				return fmt.Errorf("%w: magic %#x", ErrNotChannel, m)
-			}
-			return fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
-		}
-		time.Sleep(delay)
+	v, err := awaitVersion(&h.magic, &h.version, layout.MbMagic, timeout)
+	if err != nil {
+		return err
 	}
 	if h.magic != layout.MbMagic {
 		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, layout.MbMagic)
@@ -214,9 +194,16 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 // closes the segment.
 func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	h := (*mbHeaderFields)(unsafe.Pointer(&seg.mem[0]))
-	m := &Mailbox{seg: seg, h: h, o: *o, max: int(h.maxValue)}
-	end := layout.MbHeader + int(h.slotCount)*int(h.slotSize)
-	buf, err := seqlock.New(&h.latest, seg.mem[layout.MbHeader:end:end], int(h.slotCount), m.max)
+	// Read the geometry once: a hostile peer may have changed it since
+	// checkMailbox. seqlock.New checks it against the region again, and only
+	// these local copies are used from here.
+	maxValue, slots := h.maxValue, h.slotCount
+	if maxValue < 1 || maxValue > uint64(MaxSize) || slots > seqlock.MaxSlots {
+		return nil, wrap(op, seg.name, errors.Join(
+			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
+	}
+	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
+	buf, err := seqlock.New(&h.latest, seg.mem[layout.MbHeader:], int(slots), m.max)
 	if err != nil {
 		return nil, wrap(op, seg.name, errors.Join(fmt.Errorf("%w: %w", ErrCorrupt, err), seg.Close()))
 	}
