@@ -1,7 +1,6 @@
 package shm
 
 import (
-	"encoding/binary"
 	"fmt"
 	"io"
 	"sync/atomic"
@@ -65,93 +64,61 @@ func span(mem []byte, off int64, n int) error {
 }
 
 // ReadUint8 returns the byte at off.
-func (s *Segment) ReadUint8(off int64) (v uint8, err error) {
-	err = s.view("read", false, func(mem []byte) error {
-		if err := span(mem, off, 1); err != nil {
-			return err
-		}
-		v = mem[off]
-		return nil
-	})
-	return v, err
-}
+func (s *Segment) ReadUint8(off int64) (uint8, error) { return readLE[uint8](s, off) }
 
 // WriteUint8 stores v at off.
-func (s *Segment) WriteUint8(off int64, v uint8) error {
-	return s.view("write", true, func(mem []byte) error {
-		if err := span(mem, off, 1); err != nil {
-			return err
-		}
-		mem[off] = v
-		return nil
-	})
-}
+func (s *Segment) WriteUint8(off int64, v uint8) error { return writeLE(s, off, v) }
 
 // ReadUint16 returns the little-endian 16-bit value at off.
-func (s *Segment) ReadUint16(off int64) (v uint16, err error) {
-	err = s.view("read", false, func(mem []byte) error {
-		if err := span(mem, off, 2); err != nil {
-			return err
-		}
-		v = binary.LittleEndian.Uint16(mem[off:])
-		return nil
-	})
-	return v, err
-}
+func (s *Segment) ReadUint16(off int64) (uint16, error) { return readLE[uint16](s, off) }
 
 // WriteUint16 stores v at off, little-endian.
-func (s *Segment) WriteUint16(off int64, v uint16) error {
-	return s.view("write", true, func(mem []byte) error {
-		if err := span(mem, off, 2); err != nil {
-			return err
-		}
-		binary.LittleEndian.PutUint16(mem[off:], v)
-		return nil
-	})
-}
+func (s *Segment) WriteUint16(off int64, v uint16) error { return writeLE(s, off, v) }
 
 // ReadUint32 returns the little-endian 32-bit value at off.
-func (s *Segment) ReadUint32(off int64) (v uint32, err error) {
-	err = s.view("read", false, func(mem []byte) error {
-		if err := span(mem, off, 4); err != nil {
-			return err
-		}
-		v = binary.LittleEndian.Uint32(mem[off:])
-		return nil
-	})
-	return v, err
-}
+func (s *Segment) ReadUint32(off int64) (uint32, error) { return readLE[uint32](s, off) }
 
 // WriteUint32 stores v at off, little-endian.
-func (s *Segment) WriteUint32(off int64, v uint32) error {
-	return s.view("write", true, func(mem []byte) error {
-		if err := span(mem, off, 4); err != nil {
-			return err
-		}
-		binary.LittleEndian.PutUint32(mem[off:], v)
-		return nil
-	})
-}
+func (s *Segment) WriteUint32(off int64, v uint32) error { return writeLE(s, off, v) }
 
 // ReadUint64 returns the little-endian 64-bit value at off.
-func (s *Segment) ReadUint64(off int64) (v uint64, err error) {
+func (s *Segment) ReadUint64(off int64) (uint64, error) { return readLE[uint64](s, off) }
+
+// WriteUint64 stores v at off, little-endian.
+func (s *Segment) WriteUint64(off int64, v uint64) error { return writeLE(s, off, v) }
+
+type unsigned interface {
+	uint8 | uint16 | uint32 | uint64
+}
+
+// readLE reads the little-endian T at off, bounds-checked.
+func readLE[T unsigned](s *Segment, off int64) (v T, err error) {
+	n := int(unsafe.Sizeof(v))
 	err = s.view("read", false, func(mem []byte) error {
-		if err := span(mem, off, 8); err != nil {
+		if err := span(mem, off, n); err != nil {
 			return err
 		}
-		v = binary.LittleEndian.Uint64(mem[off:])
+		var x uint64
+		for i := n - 1; i >= 0; i-- {
+			x = x<<8 | uint64(mem[off+int64(i)])
+		}
+		v = T(x)
 		return nil
 	})
 	return v, err
 }
 
-// WriteUint64 stores v at off, little-endian.
-func (s *Segment) WriteUint64(off int64, v uint64) error {
+// writeLE stores v at off, little-endian, bounds-checked.
+func writeLE[T unsigned](s *Segment, off int64, v T) error {
+	n := int(unsafe.Sizeof(v))
 	return s.view("write", true, func(mem []byte) error {
-		if err := span(mem, off, 8); err != nil {
+		if err := span(mem, off, n); err != nil {
 			return err
 		}
-		binary.LittleEndian.PutUint64(mem[off:], v)
+		x := uint64(v)
+		for i := range n {
+			mem[off+int64(i)] = byte(x >> (8 * i))
+		}
 		return nil
 	})
 }
