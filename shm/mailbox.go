@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -376,7 +375,7 @@ func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]
 		case m.o.wait == Adaptive && waited < spinFor:
 			continue
 		case m.o.wait == Adaptive && waited < yieldFor:
-			runtime.Gosched()
+			osYield()
 			continue
 		}
 		if wakeup == nil && ctx.Done() != nil {

@@ -1,0 +1,128 @@
+// Command report runs shmchan's benchmark suite (package bench) within a
+// bounded time and writes the results: docs/benchmarks.md with tables,
+// ratios and the targets of the benchmarks issue, the charts
+// docs/img/latency.svg and docs/img/throughput.svg, and the raw
+// `go test -bench` output in bench/results/benchmarks.txt, which benchstat
+// reads.
+//
+// Usage, from the module root:
+//
+//	go run ./bench/cmd/report                  # run the suite (a few minutes), write the files
+//	go run ./bench/cmd/report -in old.txt      # rewrite the report from saved output
+//	go run ./bench/cmd/report -benchtime=1s    # longer runs, steadier numbers
+//
+// It prints a progress line per finished benchmark on standard error.
+package main
+
+import (
+	"context"
+	"flag"
+	"fmt"
+	"os"
+	"os/signal"
+	"path/filepath"
+	"time"
+)
+
+func main() {
+	var cfg config
+	flag.StringVar(&cfg.md, "md", "docs/benchmarks.md", "the report to write")
+	flag.StringVar(&cfg.img, "img", "docs/img", "directory for the charts")
+	flag.StringVar(&cfg.raw, "raw", "bench/results/benchmarks.txt", "where to save the raw `go test -bench` output")
+	flag.StringVar(&cfg.in, "in", "", "read raw output from this file instead of running the suite")
+	flag.StringVar(&cfg.pkg, "pkg", "./bench/", "the benchmark package")
+	flag.StringVar(&cfg.benchtime, "benchtime", "0.5s", "-benchtime of the ping-pong, throughput and integrity benchmarks")
+	flag.StringVar(&cfg.idletime, "idletime", "12x", "-benchtime of the idle benchmark (each op is 250ms idle)")
+	flag.StringVar(&cfg.format, "format", "svg", "chart format: svg or png")
+	flag.Parse()
+	if cfg.format != "svg" && cfg.format != "png" {
+		fmt.Fprintf(os.Stderr, "report: -format=%s: want svg or png\n", cfg.format)
+		os.Exit(2)
+	}
+
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+	defer stop()
+	if err := run(ctx, &cfg); err != nil {
+		fmt.Fprintln(os.Stderr, "report:", err)
+		os.Exit(1)
+	}
+}
+
+type config struct {
+	md, img, raw, in, pkg string
+	benchtime, idletime   string
+	format                string
+}
+
+func run(ctx context.Context, cfg *config) error {
+	start := time.Now()
+	groups := plan(cfg)
+	var raw []byte
+	var runErr error
+	if cfg.in != "" {
+		b, err := os.ReadFile(cfg.in)
+		if err != nil {
+			return err
+		}
+		raw = b
+	} else {
+		raw, runErr = runSuite(ctx, cfg, groups)
+		if len(raw) == 0 {
+			return runErr
+		}
+		if err := writeFile(cfg.raw, raw); err != nil {
+			return err
+		}
+	}
+	res, err := parse(raw)
+	if err != nil {
+		return err
+	}
+	env, err := describeMachine(ctx, res)
+	if err != nil {
+		return err
+	}
+	env.groups = groups
+	env.elapsed = time.Since(start)
+	if cfg.in != "" {
+		env.elapsed, env.from = 0, cfg.in
+	}
+
+	if err := os.MkdirAll(cfg.img, 0o755); err != nil {
+		return err
+	}
+	latency := filepath.Join(cfg.img, "latency."+cfg.format)
+	if err := latencyChart(res, latency); err != nil {
+		return fmt.Errorf("latency chart: %w", err)
+	}
+	throughput := filepath.Join(cfg.img, "throughput."+cfg.format)
+	if err := throughputChart(res, throughput); err != nil {
+		return fmt.Errorf("throughput chart: %w", err)
+	}
+	// The report links the charts and the raw output relative to itself.
+	links := map[string]string{"latency": latency, "throughput": throughput, "raw": cfg.raw}
+	if cfg.in != "" {
+		links["raw"] = cfg.in
+	}
+	for k, p := range links {
+		if rel, err := filepath.Rel(filepath.Dir(cfg.md), p); err == nil {
+			links[k] = filepath.ToSlash(rel)
+		}
+	}
+	if err := writeFile(cfg.md, markdown(res, env, links)); err != nil {
+		return err
+	}
+	fmt.Fprintf(os.Stderr, "report: wrote %s, %s and %s in %v\n", cfg.md, latency, throughput, time.Since(start).Round(time.Second))
+	if cfg.in == "" {
+		fmt.Fprintf(os.Stderr, "report: raw output in %s (compare runs with benchstat)\n", cfg.raw)
+	}
+	return runErr
+}
+
+// writeFile writes b to path, creating its directory.
+func writeFile(path string, b []byte) error {
+	if err := os.MkdirAll(filepath.Dir(path), 0o755); err != nil {
+		return err
+	}
+	return os.WriteFile(path, b, 0o644)
+}

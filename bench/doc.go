@@ -1,0 +1,39 @@
+// Package bench is shmchan's cross-process benchmark suite. It has no API:
+// everything is in its tests, which a user runs with the standard tools.
+//
+//	go test ./bench/                                  # harness checks at small counts
+//	go test -run='^$' -bench=. ./bench/               # the whole suite
+//	go test -run='^$' -bench='PingPong/transport=(shmchan-spin|uds)/size=64$' ./bench/
+//	go run ./bench/cmd/report                         # bounded suite, docs/benchmarks.md and charts
+//
+// Every transport runs between two real OS processes (the test binary
+// re-executes itself through internal/testproc), except the in-process Go
+// channel, which is a reference only:
+//
+//	shmchan-spin, shmchan-adaptive, shmchan-block  shm.Channel, one per direction, in each wait strategy
+//	shmchan-zc                                     shm.Channel (adaptive) through Reserve/Commit and Peek/Release
+//	streaming                                      the article's ShareMemoryChannel (package streaming)
+//	uds                                            unix domain stream socket, 4-byte length prefix
+//	pipe                                           a pair of pipes, 4-byte length prefix
+//	tcp                                            TCP over 127.0.0.1 with TCP_NODELAY, 4-byte length prefix
+//	gochan                                         a Go channel of pooled buffers, in one process
+//	floor-atomic                                   two processes bouncing one cache line of a /dev/shm page
+//	floor-futex                                    two processes waking each other with raw futex(2) calls
+//
+// The benchmarks, named benchstat-style by their parameters:
+//
+//	BenchmarkPingPong/transport=T/size=N    round trip: send N bytes, the peer echoes them.
+//	                                         ns/op is the mean; p50-ns, p99-ns, p99.9-ns and
+//	                                         max-ns come from an HdrHistogram of every round trip.
+//	                                         The floors carry no payload and run as size=0.
+//	BenchmarkThroughput/transport=T/size=N  one-way stream of N-byte messages; MB/s (SetBytes)
+//	                                         and msg/s. The receiver checks every sequence number.
+//	BenchmarkIntegrity/transport=T/size=N   the same stream with every byte checked; lost/op,
+//	                                         torn/op and dup/op count the messages the streaming
+//	                                         baseline overwrote, tore or delivered twice.
+//	BenchmarkIdle/transport=T               cpu-% is the CPU time a receiver blocked in recv
+//	                                         uses per second of idleness, in percent of one core.
+//
+// A parent process always drives the workload and takes the measurement; the
+// child (the peer) echoes, sinks or idles, and reports on its standard output.
+package bench

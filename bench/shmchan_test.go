@@ -1,0 +1,131 @@
+//go:build unix
+
+package bench
+
+import (
+	"errors"
+	"math/bits"
+	"os"
+	"testing"
+
+	"github.com/shmchan/shmchan/internal/testproc"
+	"github.com/shmchan/shmchan/shm"
+)
+
+// shmchan's transports: one shm.Channel per direction, created by the
+// parent and opened by the child, in each wait strategy, and once through
+// the zero-copy API.
+
+func init() {
+	register(newShmchan("shmchan-spin", shm.Spin, false))
+	register(newShmchan("shmchan-adaptive", shm.Adaptive, false))
+	register(newShmchan("shmchan-block", shm.Block, false))
+	register(newShmchan("shmchan-zc", shm.Adaptive, true))
+}
+
+// ringFor returns the ring capacity for messages of size bytes: 1 MiB, or
+// the next power of two that holds two of them (a record can need its size
+// twice, padding plus record).
+func ringFor(size int) int64 {
+	need := uint64(2*size + 16)
+	return max(1<<20, int64(1)<<bits.Len64(need-1))
+}
+
+func newShmchan(name string, w shm.WaitStrategy, zeroCopy bool) *transport {
+	return &transport{
+		name: name,
+		listen: func(tb testing.TB, size int) (*listening, error) {
+			down, up := testproc.Name(tb, "bench"), testproc.Name(tb, "bench")
+			dch, err := shm.CreateChannel(down, ringFor(size), shm.WithWait(w))
+			if err != nil {
+				return nil, err
+			}
+			tb.Cleanup(func() { shm.Remove(down) })
+			uch, err := shm.CreateChannel(up, ringFor(size), shm.WithWait(w))
+			if err != nil {
+				return nil, errors.Join(err, dch.Close())
+			}
+			tb.Cleanup(func() { shm.Remove(up) })
+			return &listening{
+				args:   []string{"down=" + down, "up=" + up},
+				accept: func() (conn, error) { return newChanConn(dch, uch, zeroCopy) },
+			}, nil
+		},
+		dial: func(args []string, _ []*os.File, _ int) (conn, error) {
+			down, err := argValue(args, "down")
+			if err != nil {
+				return nil, err
+			}
+			up, err := argValue(args, "up")
+			if err != nil {
+				return nil, err
+			}
+			dch, err := shm.OpenChannel(down, shm.WithWait(w))
+			if err != nil {
+				return nil, err
+			}
+			uch, err := shm.OpenChannel(up, shm.WithWait(w))
+			if err != nil {
+				return nil, errors.Join(err, dch.Close())
+			}
+			return newChanConn(uch, dch, zeroCopy)
+		},
+	}
+}
+
+// chanConn sends on one channel and receives on the other.
+type chanConn struct {
+	out, in  *shm.Channel
+	tx       *shm.Sender
+	rx       *shm.Receiver
+	zeroCopy bool
+	peeked   bool // zero-copy: a message is peeked and not yet released
+}
+
+// newChanConn claims the sender of out and the receiver of in. On failure it
+// closes both channels.
+func newChanConn(out, in *shm.Channel, zeroCopy bool) (conn, error) {
+	c := &chanConn{out: out, in: in, zeroCopy: zeroCopy}
+	var err error
+	if c.tx, err = out.Sender(); err != nil {
+		return nil, errors.Join(err, c.close())
+	}
+	if c.rx, err = in.Receiver(); err != nil {
+		return nil, errors.Join(err, c.close())
+	}
+	return c, nil
+}
+
+func (c *chanConn) send(msg []byte) error {
+	if !c.zeroCopy {
+		return c.tx.Send(msg)
+	}
+	// Zero copy: the producer writes its message straight into the ring.
+	buf, err := c.tx.Reserve(len(msg))
+	if err != nil {
+		return err
+	}
+	copy(buf, msg)
+	return c.tx.Commit(len(msg))
+}
+
+func (c *chanConn) recv(buf []byte) ([]byte, error) {
+	if !c.zeroCopy {
+		return c.rx.Recv(buf)
+	}
+	// Zero copy: the consumer reads the message in the ring, and releases it
+	// at its next recv.
+	if c.peeked {
+		c.peeked = false
+		if err := c.rx.Release(); err != nil {
+			return buf, err
+		}
+	}
+	m, err := c.rx.Peek()
+	c.peeked = err == nil
+	return m, err
+}
+
+func (c *chanConn) closeSend() error { return c.tx.Close() }
+
+func (c *chanConn) close() error { return errors.Join(c.out.Close(), c.in.Close()) }

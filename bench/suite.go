@@ -1,0 +1,37 @@
+package bench
+
+// The plan of the suite: which transports each benchmark runs, at which
+// sizes. The benchmarks read it, and so does the report generator
+// (bench/cmd/report), which uses it to count the runs for its progress line
+// and to lay out its tables.
+
+// Sizes are the message sizes of every workload, in bytes.
+var Sizes = []int{8, 64, 1 << 10, 64 << 10, 1 << 20}
+
+// Floors are the payload-free ping-pongs that BenchmarkPingPong runs first,
+// as size=0.
+var Floors = []string{"floor-atomic", "floor-futex"}
+
+// Transports of each benchmark, in report order.
+var (
+	PingPongTransports   = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "streaming", "uds", "pipe", "tcp", "gochan"}
+	ThroughputTransports = PingPongTransports
+	IntegrityTransports  = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "streaming", "uds"}
+	IdleTransports       = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "streaming", "uds"}
+)
+
+// Descriptions says in a few words what each transport is.
+var Descriptions = map[string]string{
+	"shmchan-spin":     "shm.Channel per direction, WithWait(Spin)",
+	"shmchan-adaptive": "shm.Channel per direction, WithWait(Adaptive) (the default)",
+	"shmchan-block":    "shm.Channel per direction, WithWait(Block)",
+	"shmchan-zc":       "shm.Channel (Adaptive) through Reserve/Commit and Peek/Release",
+	"streaming":        "the article's ShareMemoryChannel over shm.Segment's stream view (no flow control)",
+	"uds":              "unix domain stream socket, 4-byte length prefix",
+	"pipe":             "a pair of pipes, 4-byte length prefix",
+	"tcp":              "TCP on 127.0.0.1 with TCP_NODELAY, 4-byte length prefix",
+	"gochan":           "Go channel of pooled buffers between two goroutines (one process, reference only)",
+	"floor-atomic":     "two processes bouncing one cache line with sync/atomic, no payload",
+	"floor-futex":      "two processes waking each other with raw FUTEX_WAIT/FUTEX_WAKE, no payload",
+	"memcpy":           "copy() of the message in one goroutine: single-core memory bandwidth",
+}
