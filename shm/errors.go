@@ -99,6 +99,7 @@ type Error struct {
 	Err  error
 }
 
+// Error returns "op name: err", or "op: err" without a name.
 func (e *Error) Error() string {
 	if e.Name == "" {
 		return e.Op + ": " + e.Err.Error()
@@ -106,6 +107,7 @@ func (e *Error) Error() string {
 	return e.Op + " " + e.Name + ": " + e.Err.Error()
 }
 
+// Unwrap returns the underlying error, for errors.Is and errors.As.
 func (e *Error) Unwrap() error { return e.Err }
 
 func wrap(op, name string, err error) error {

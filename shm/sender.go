@@ -93,7 +93,10 @@ var (
 // closedError says which end closed; it matches ErrClosed.
 type closedError struct{ msg string }
 
-func (e *closedError) Error() string        { return e.msg }
+// Error says which end closed the channel.
+func (e *closedError) Error() string { return e.msg }
+
+// Is makes the error match ErrClosed.
 func (e *closedError) Is(target error) bool { return target == ErrClosed }
 
 func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {

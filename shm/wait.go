@@ -17,6 +17,7 @@ const (
 	Block
 )
 
+// String returns "adaptive", "spin" or "block".
 func (w WaitStrategy) String() string {
 	switch w {
 	case Adaptive:

@@ -332,6 +332,7 @@ type logWriter struct {
 	closed bool
 }
 
+// Write logs each complete line of p, keeping a partial line for the next call.
 func (w *logWriter) Write(p []byte) (int, error) {
 	w.mu.Lock()
 	defer w.mu.Unlock()

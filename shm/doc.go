@@ -1,0 +1,61 @@
+// Package shm moves data between processes on one machine through named
+// shared memory: raw segments, message channels, and latest-value mailboxes.
+//
+// # Segments
+//
+// A Segment is a named POSIX shared-memory object ("/"+name, through
+// shm_open with cgo, or /dev/shm with CGO_ENABLED=0 on Linux; both reach the
+// same object), a Windows paging-file mapping (Local\name), or, with
+// CreateFile, a regular file. Create, Open, OpenOrCreate and Remove follow
+// package os; a Segment offers the memory itself (Bytes), a Stream
+// (io.ReadWriteSeeker and friends), bounds-checked little-endian accessors and
+// atomic words. Names follow one portable rule (ValidateName).
+//
+// # Channels
+//
+// A Channel is a lock-free single-sender, single-receiver ring of
+// variable-length messages laid over a segment as docs/layout.md specifies,
+// so that Go and C programs (shm/c/shmchan.h) share it. The sender publishes
+// each message with one atomic store of its header; the receiver polls that
+// header, so a message crosses between cores in about one cache-line
+// transfer. Neither side makes a system call unless the other is parked on
+// the shared futex word (Linux) or named event (Windows). A full ring makes
+// Send wait: nothing is ever overwritten, torn or reordered. A process that
+// dies holding a role is detected (ErrPeerGone) and its role can be claimed
+// again without losing what it committed.
+//
+// # Mailboxes
+//
+// A Mailbox holds the newest value of something (a video frame, a price) for
+// one writer and any number of readers in any number of processes. Readers
+// never block the writer and never see a torn value; a slow reader skips
+// versions and is told how many.
+//
+// # Memory model
+//
+// Processes coordinate only through atomic operations on aligned words of the
+// shared memory. Go's sync/atomic operations are sequentially consistent: the
+// Go memory model says an atomic write that an atomic read observes
+// "synchronizes before" it, with the semantics of C++ sequentially
+// consistent atomics. So a Go store pairs with a C load of memory_order_acquire
+// or stronger, and a C store of memory_order_release or stronger pairs with a
+// Go load; where the layout needs a store-then-load handshake (the parked
+// flags), both languages use sequentially consistent operations. Every atomic
+// access in the code carries a SYNC(tag) comment naming its partner, with the
+// tags of docs/layout.md.
+//
+// # Trust
+//
+// The peer may be buggy, hostile, or killed mid-write. Every index, length
+// and header field read from shared memory is read once and checked before
+// use; a violation returns an error matching ErrCorrupt, never a panic or an
+// access outside the mapping.
+//
+// # Errors
+//
+// Errors are *Error values (operation, name, cause) or sentinels from
+// errors.go, and match with errors.Is: fs.ErrExist, fs.ErrNotExist and
+// fs.ErrPermission for the OS's answers, ErrClosed (os.ErrClosed) after
+// Close, os.ErrDeadlineExceeded for an expired context deadline, io.EOF when
+// a sender has closed and every message is read.
+package shm
