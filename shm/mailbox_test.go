@@ -533,25 +533,6 @@ func atoi(s string) int {
 	return n
 }
 
-// mbStart starts cmd and waits for its "ready" line.
-func mbStart(t testing.TB, cmd *exec.Cmd) *bufio.Reader {
-	t.Helper()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %v: %v", cmd.Args, err)
-	}
-	r := bufio.NewReader(out)
-	if line, err := r.ReadString('\n'); line != "ready\n" {
-		_ = cmd.Process.Kill()
-		_ = cmd.Wait()
-		t.Fatalf("child %v: read %q, %v; want ready", cmd.Args, line, err)
-	}
-	return r
-}
-
 // TestMailboxCrossProcessStress runs a writer process that publishes
 // checksummed values back to back and three reader processes that read as
 // fast as they can: zero torn values, and versions only increase.
@@ -566,11 +547,11 @@ func TestMailboxCrossProcessStress(t *testing.T) {
 	var outs []*bufio.Reader
 	for range 3 {
 		cmd := testproc.Command(t, "mailbox-reader", m.Name())
-		outs = append(outs, mbStart(t, cmd))
+		outs = append(outs, startChild(t, cmd))
 		readers = append(readers, cmd)
 	}
 	writer := testproc.Command(t, "mailbox-writer", m.Name(), strconv.Itoa(max), d, "close")
-	mbStart(t, writer)
+	startChild(t, writer)
 	if err := writer.Wait(); err != nil {
 		t.Fatalf("writer: %v", err)
 	}
@@ -621,7 +602,7 @@ func TestMailboxKillWriter(t *testing.T) {
 		trials++
 		before, _ := m.Version()
 		cmd := testproc.Command(t, "mailbox-writer", m.Name(), strconv.Itoa(max), "1m")
-		mbStart(t, cmd)
+		startChild(t, cmd)
 		// Kill at a random moment, but aim for the inside of a publish: watch
 		// for the next slot to turn odd (the writer spends most of its time
 		// making the next value, not copying it).

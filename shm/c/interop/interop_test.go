@@ -296,44 +296,32 @@ func TestPeerDeath(t *testing.T) {
 			t.Fatalf("Send after the C receiver was killed: %v, want ErrPeerGone", err)
 		}
 	})
-	t.Run("go-sender", func(t *testing.T) {
-		name := newName(t)
-		ch, err := shm.CreateChannel(name, 1024)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ch.Close()
-		g := startGo(t, "hold-sender", name)
-		g.expect(t, "ready")
-		p := startPeer(t, true, "wait-recv", name)
-		p.expect("ready")
-		if err := g.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		_ = g.cmd.Wait()
-		if lines := p.wait(); lines[len(lines)-1] != "wait-recv: "+peerGone {
-			t.Fatalf("C receiver said %q after the Go sender was killed, want PEER_GONE", lines)
-		}
-	})
-	t.Run("go-receiver", func(t *testing.T) {
-		name := newName(t)
-		ch, err := shm.CreateChannel(name, 1024)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer ch.Close()
-		g := startGo(t, "hold-receiver", name)
-		g.expect(t, "ready")
-		p := startPeer(t, true, "wait-send", name)
-		p.expect("ready")
-		if err := g.cmd.Process.Kill(); err != nil {
-			t.Fatal(err)
-		}
-		_ = g.cmd.Wait()
-		if lines := p.wait(); lines[len(lines)-1] != "wait-send: "+peerGone {
-			t.Fatalf("C sender said %q after the Go receiver was killed, want PEER_GONE", lines)
-		}
-	})
+	// A Go process holding one role is killed; the C peer holding the other,
+	// parked on it, must report PEER_GONE.
+	for _, tc := range []struct{ goRole, cRole, cEnd string }{
+		{"hold-sender", "wait-recv", "receiver"},
+		{"hold-receiver", "wait-send", "sender"},
+	} {
+		t.Run("go-"+strings.TrimPrefix(tc.goRole, "hold-"), func(t *testing.T) {
+			name := newName(t)
+			ch, err := shm.CreateChannel(name, 1024)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer ch.Close()
+			g := startGo(t, tc.goRole, name)
+			g.expect(t, "ready")
+			p := startPeer(t, true, tc.cRole, name)
+			p.expect("ready")
+			if err := g.cmd.Process.Kill(); err != nil {
+				t.Fatal(err)
+			}
+			_ = g.cmd.Wait()
+			if lines := p.wait(); lines[len(lines)-1] != tc.cRole+": "+peerGone {
+				t.Fatalf("C %s said %q after the Go peer was killed, want PEER_GONE", tc.cEnd, lines)
+			}
+		})
+	}
 }
 
 // TestMixedCreation opens in one language a channel created by the other.
