@@ -62,7 +62,7 @@ import (
 )
 
 func TestNativePath(t *testing.T) {
-	if !native() {
+	if osSync().wait == nil {
 		t.Fatal("dlsym did not find os_sync_wait_on_address_with_timeout")
 	}
 	before := standinCalls()

@@ -83,7 +83,8 @@
 // The cgo copy is no faster for an idle 8 MB read (within noise), slower for
 // small values (the cgo call), and loses more reads to a busy writer. The
 // pure-Go reader is kept: it is at least as fast, needs no C compiler, and
-// works with CGO_ENABLED=0. cfence stays only as the benchmark's baseline.
+// works with CGO_ENABLED=0. cfence stays only as the benchmark's baseline
+// (bench_test.go reads through it with a copy of TryRead).
 //
 // A C peer follows the same protocol with <stdatomic.h>: the writer marks
 // the slot with atomic_exchange (seq_cst) followed by
@@ -145,11 +146,6 @@ type Buffer struct {
 	slots  uint64
 	stride int
 	max    int
-
-	// check is the second sequence check of a read, after copying src into
-	// dst: nil means the pure-Go read-modify-write (see the package doc).
-	// Benchmarks swap in the C fenced copy.
-	check func(dst, src []byte, seq *uint64) uint64
 }
 
 // New returns a Buffer over region, which holds slots slots of Stride(maxValue)
@@ -175,9 +171,6 @@ func New(latest *uint64, region []byte, slots, maxValue int) (*Buffer, error) {
 
 // MaxValue returns the largest value the slots hold.
 func (b *Buffer) MaxValue() int { return b.max }
-
-// Slots returns the number of slots.
-func (b *Buffer) Slots() int { return int(b.slots) }
 
 // slot returns the sequence and length words and the value bytes of the slot
 // that holds version v.
@@ -278,15 +271,10 @@ func (b *Buffer) TryRead(dst []byte) (value []byte, version uint64, ok bool, err
 		dst = make([]byte, n)
 	}
 	dst = dst[:n]
-	var again uint64
-	if b.check != nil {
-		again = b.check(dst, data[:n], seq)
-	} else {
-		copy(dst, data[:n])
-		// SYNC(mb_seq): read-modify-write check ("read-don't-modify-write");
-		// pairs with the writer's Swap to odd. See the package doc.
-		again = atomic.AddUint64(seq, 0)
-	}
+	copy(dst, data[:n])
+	// SYNC(mb_seq): read-modify-write check ("read-don't-modify-write");
+	// pairs with the writer's Swap to odd. See the package doc.
+	again := atomic.AddUint64(seq, 0)
 	return dst, v, again == s, nil
 }
 
