@@ -1,0 +1,240 @@
+// Package inspect reads shmchan objects for the shmchan command: what kind
+// each one is, its header decoded, how full it is, who holds each role and
+// whether that process lives, and whether the library would open it.
+//
+// It maps every object read-only and never claims a role, so looking never
+// changes what it looks at (the one exception, Collect's fence, is in
+// gc.go). The header is untrusted input like any peer's: it is judged by
+// package shm's own opener checks (internal/check), and only a header that
+// passes them is decoded further; the records are walked by sync/ring's
+// producer walk, which checks each one.
+package inspect
+
+import (
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"time"
+	"unsafe"
+
+	"github.com/shmchan/shmchan/internal/check"
+	"github.com/shmchan/shmchan/internal/layout"
+	"github.com/shmchan/shmchan/internal/platform"
+	"github.com/shmchan/shmchan/shm"
+	"github.com/shmchan/shmchan/sync/ring"
+)
+
+// Kinds of object.
+const (
+	KindChannel    = "channel"
+	KindMailbox    = "mailbox"
+	KindRaw        = "raw"        // not a shmchan object (or not one this tool knows)
+	KindUnreadable = "unreadable" // the OS refused to let us open it
+)
+
+// Role states.
+const (
+	StateAlive  = "alive"  // held by a live process
+	StateDead   = "dead"   // held by a process that is gone
+	StateClosed = "closed" // its holder closed it; it cannot be claimed again
+	StateNone   = "none"   // never claimed, or released
+)
+
+// Role is one role of an object and who holds it.
+type Role struct {
+	Role  string `json:"role"`  // "sender", "receiver", "writer"
+	State string `json:"state"` // StateAlive, StateDead, StateClosed, StateNone
+	PID   int    `json:"pid"`   // the holder's PID, 0 if none
+	Token uint64 `json:"token"` // the owner field as stored
+}
+
+// Object is what ls shows of one object.
+type Object struct {
+	Name    string `json:"name"`
+	Kind    string `json:"kind"`
+	Version uint32 `json:"version,omitempty"` // layout version
+	Flags   uint32 `json:"flags,omitempty"`
+	Size    int64  `json:"size"` // segment bytes
+	UID     int    `json:"uid"`
+	Mode    string `json:"mode"` // permission bits, "0600"
+	AgeSec  int64  `json:"age_seconds"`
+
+	Capacity   uint64 `json:"capacity,omitempty"`    // channel: ring bytes
+	MaxMessage uint64 `json:"max_message,omitempty"` // channel: largest message
+	Used       uint64 `json:"used"`                  // channel: bytes not yet received
+	MaxValue   uint64 `json:"max_value,omitempty"`   // mailbox: largest value
+	Latest     uint64 `json:"latest,omitempty"`      // mailbox: newest version
+
+	Creator Role   `json:"creator"`
+	Roles   []Role `json:"roles,omitempty"`
+
+	// Counters per end, when the creator enabled them (flag bit 16).
+	Stats map[string]layout.Stats `json:"stats,omitempty"`
+
+	// Problem is why the library would refuse the object, or why it could
+	// not be read: "" when it is sound.
+	Problem string `json:"problem,omitempty"`
+	// Err is Problem as an error, for errors.Is (shm.ErrCorrupt, ...).
+	Err error `json:"-"`
+}
+
+// Dir returns the directory listed by List: /dev/shm on Linux; "" where the
+// OS cannot list its objects.
+func Dir() string { return platform.Dir() }
+
+// List reads every object in Dir, sorted by name. An object that cannot be
+// read is listed with kind KindUnreadable, not returned as an error; the
+// error is for a directory that cannot be listed.
+func List() ([]*Object, error) {
+	dir := Dir()
+	if dir == "" {
+		return nil, fmt.Errorf("inspect: objects cannot be listed on %s: %w", platform.Implementation(), errors.ErrUnsupported)
+	}
+	ents, err := os.ReadDir(dir)
+	if err != nil {
+		return nil, err
+	}
+	var objs []*Object
+	for _, e := range ents {
+		if !e.Type().IsRegular() || shm.ValidateName(e.Name()) != nil {
+			continue
+		}
+		o, err := Load(e.Name())
+		if errors.Is(err, fs.ErrNotExist) {
+			continue // removed since ReadDir
+		}
+		objs = append(objs, o)
+	}
+	slices.SortFunc(objs, func(a, b *Object) int { return strings.Compare(a.Name, b.Name) })
+	return objs, nil
+}
+
+// Load reads the object name. Its error is only for an object that does not
+// exist; anything else wrong is in the Object's Problem.
+func Load(name string) (*Object, error) {
+	o := &Object{Name: name, Kind: KindRaw, Mode: "?"}
+	if dir := Dir(); dir != "" {
+		fi, err := os.Lstat(filepath.Join(dir, name))
+		if err != nil {
+			return nil, err
+		}
+		o.Size, o.Mode = fi.Size(), fmt.Sprintf("%04o", fi.Mode().Perm())
+		uid, changed := fileOwner(fi)
+		o.UID, o.AgeSec = uid, int64(time.Since(changed)/time.Second)
+	}
+	err := withMapping(name, func(mem []byte) { o.decode(mem) })
+	switch {
+	case errors.Is(err, fs.ErrNotExist):
+		return nil, err
+	case errors.Is(err, fs.ErrPermission):
+		o.Kind, o.Err = KindUnreadable, err
+		o.Problem = fmt.Sprintf("permission denied: owned by uid %d, mode %s (run as that user, or root)", o.UID, o.Mode)
+	case errors.Is(err, shm.ErrNotReady):
+		o.Err, o.Problem = err, "size 0: its creator has not sized it yet, or died first"
+	case err != nil:
+		o.Err, o.Problem = err, err.Error()
+	}
+	return o, nil
+}
+
+// withMapping maps name read-only, without waiting for a creator, and runs f.
+func withMapping(name string, f func(mem []byte)) error {
+	seg, err := shm.Open(name, shm.ReadOnly(), shm.WithOpenTimeout(0))
+	if err != nil {
+		return err
+	}
+	f(seg.Bytes())
+	return seg.Close()
+}
+
+// magic reads the first four bytes, which tell the kind.
+func magic(mem []byte) uint32 {
+	if len(mem) < 4 {
+		return 0
+	}
+	return *(*uint32)(unsafe.Pointer(&mem[0]))
+}
+
+// decode fills o from the mapped bytes.
+func (o *Object) decode(mem []byte) {
+	o.Size = int64(len(mem))
+	switch magic(mem) {
+	case layout.ChanMagic:
+		o.Kind = KindChannel
+		o.judge(check.Channel(mem))
+		if o.Err != nil && len(mem) < layout.ChanHeaderSize {
+			return
+		}
+		h := snapshot[layout.ChanHeader](mem)
+		o.Version, o.Flags = h.Version, h.Flags
+		o.Capacity, o.MaxMessage = h.Capacity, h.MaxMessage
+		o.Creator = role("creator", h.Creator, 0)
+		o.Roles = []Role{role("sender", h.TxOwner, h.TxClosed), role("receiver", h.RxOwner, h.RxClosed)}
+		if h.Flags&layout.ChanFlagStats != 0 {
+			o.Stats = map[string]layout.Stats{"sender": h.TxStats, "receiver": h.RxStats}
+		}
+		if o.Err == nil {
+			used, err := fill(mem, h.Head, h.Capacity)
+			o.Used = used
+			o.judge(err)
+		}
+	case layout.MboxMagic:
+		o.Kind = KindMailbox
+		o.judge(check.Mailbox(mem))
+		if o.Err != nil && len(mem) < layout.MboxHeaderSize {
+			return
+		}
+		h := snapshot[layout.MboxHeader](mem)
+		o.Version, o.Flags = h.Version, h.Flags
+		o.MaxValue, o.Latest = h.MaxValue, h.Latest
+		o.Creator = role("creator", h.Creator, 0)
+		o.Roles = []Role{role("writer", h.Owner, h.Closed)}
+		if h.Flags&layout.MboxFlagStats != 0 {
+			o.Stats = map[string]layout.Stats{"writer": h.WriterStats}
+		}
+	}
+}
+
+// judge records the first error of the library's checks.
+func (o *Object) judge(err error) {
+	if err != nil && o.Err == nil {
+		o.Err, o.Problem = err, err.Error()
+	}
+}
+
+// snapshot copies a header out of shared memory once, so that every value
+// shown comes from the same read (a peer may change the header meanwhile: the
+// copy is a diagnostic snapshot, not a consistent state). mem holds at least
+// the header.
+func snapshot[H any](mem []byte) H { return *(*H)(unsafe.Pointer(&mem[0])) }
+
+// fill returns the bytes between head and the end of the published records,
+// walked and checked as a new sender walks them (ring.NewProducer only loads).
+func fill(mem []byte, head, capacity uint64) (uint64, error) {
+	data := mem[layout.ChanHeaderSize : layout.ChanHeaderSize+capacity]
+	p, err := ring.NewProducer(&head, data)
+	if err != nil {
+		return 0, fmt.Errorf("%w: %w", shm.ErrCorrupt, err)
+	}
+	return capacity - layout.ChanRecordHeader - uint64(p.Free()), nil
+}
+
+// role decodes an owner token and its closed flag.
+func role(name string, tok uint64, closed uint32) Role {
+	r := Role{Role: name, Token: tok, PID: platform.Token(tok).PID()}
+	switch {
+	case closed != 0:
+		r.State = StateClosed
+	case tok == 0:
+		r.State = StateNone
+	case OwnerAlive(tok):
+		r.State = StateAlive
+	default:
+		r.State = StateDead
+	}
+	return r
+}
