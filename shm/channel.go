@@ -39,6 +39,11 @@ type Channel struct {
 	dataWord  *wake.Word // the receiver sleeps here, the sender wakes it
 	spaceWord *wake.Word // the sender sleeps here, the receiver wakes it
 
+	// The ends' counter lines: in the header when its creator set
+	// ChanFlagStats, else these process-local ones (read at open, once).
+	txStats, rxStats *layout.Stats
+	localStats       [2]layout.Stats
+
 	mu     sync.Mutex
 	tx     *Sender
 	rx     *Receiver
@@ -123,7 +128,7 @@ func initChannel(mem []byte, capacity uint64) {
 	h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
 	h.Magic = layout.ChanMagic
 	h.HeaderSize = layout.ChanHeaderSize
-	h.Flags = 0
+	h.Flags = layout.ChanFlagStats // the counter lines are zero, as the segment is
 	h.Capacity = capacity
 	h.DataOffset = layout.ChanHeaderSize
 	h.MaxMessage = layout.ChanMaxMessage(capacity)
@@ -175,6 +180,10 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	}
 	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.ChanMaxMessage(capacity)}
 	c.data = seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+c.capacity : layout.ChanHeaderSize+c.capacity]
+	c.txStats, c.rxStats = &c.localStats[0], &c.localStats[1]
+	if h.Flags&layout.ChanFlagStats != 0 {
+		c.txStats, c.rxStats = &h.TxStats, &h.RxStats
+	}
 	var err error
 	if c.dataWord, err = wake.Open(&h.DataSeq, wakeName(o, seg.name, ".data")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
@@ -208,7 +217,8 @@ func (c *Channel) Sender() (*Sender, error) {
 	if c.tx != nil && !c.tx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim sender", c.Name(), ErrBusy)
 	}
-	if err := claim(&c.h.TxOwner, &c.h.TxClosed); err != nil {
+	took, err := claim(&c.h.TxOwner, &c.h.TxClosed)
+	if err != nil {
 		return nil, wrap("claim sender", c.Name(), err)
 	}
 	p, err := ring.NewProducer(&c.h.Head, c.data)
@@ -219,10 +229,14 @@ func (c *Channel) Sender() (*Sender, error) {
 	// A dead predecessor may have left its parked flag set.
 	// SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
 	atomic.StoreUint32(&c.h.TxParked, 0)
-	s := &Sender{ch: c, h: c.h, p: p}
+	s := &Sender{ch: c, h: c.h, p: p, st: c.txStats}
 	s.w = waiter{
 		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.SpaceSeq, parked: &c.h.TxParked,
 		peerRole: "receiver", peer: &c.h.RxOwner, peerClosed: &c.h.RxClosed,
+		parks: &s.st.Parks,
+	}
+	if took {
+		count(&s.st.Takeovers, 1)
 	}
 	c.tx = s
 	return s, nil
@@ -240,7 +254,8 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	if c.rx != nil && !c.rx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim receiver", c.Name(), ErrBusy)
 	}
-	if err := claim(&c.h.RxOwner, &c.h.RxClosed); err != nil {
+	took, err := claim(&c.h.RxOwner, &c.h.RxClosed)
+	if err != nil {
 		return nil, wrap("claim receiver", c.Name(), err)
 	}
 	cons, err := ring.NewConsumer(&c.h.Head, c.data)
@@ -250,10 +265,14 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	}
 	// SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
 	atomic.StoreUint32(&c.h.RxParked, 0)
-	r := &Receiver{ch: c, h: c.h, c: cons}
+	r := &Receiver{ch: c, h: c.h, c: cons, st: c.rxStats}
 	r.w = waiter{
 		strategy: c.o.wait, word: c.dataWord, seq: &c.h.DataSeq, parked: &c.h.RxParked,
 		peerRole: "sender", peer: &c.h.TxOwner, peerClosed: &c.h.TxClosed,
+		parks: &r.st.Parks,
+	}
+	if took {
+		count(&r.st.Takeovers, 1)
 	}
 	c.rx = r
 	return r, nil
@@ -282,23 +301,23 @@ func (c *Channel) Close() error {
 }
 
 // claim takes a role by compare-and-swap of its owner token: from 0, or from
-// a token whose process is dead.
-func claim(owner *uint64, closed *uint32) error {
+// a token whose process is dead, which it reports as a takeover.
+func claim(owner *uint64, closed *uint32) (takeover bool, err error) {
 	self := uint64(platform.Self())
 	for {
 		// SYNC(tx_closed)/SYNC(rx_closed): seq_cst load; pairs with the store in close.
 		if atomic.LoadUint32(closed) != 0 {
-			return ErrClosed
+			return false, ErrClosed
 		}
 		// SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the CAS here and
 		// the store in release, in any process.
 		cur := atomic.LoadUint64(owner)
 		if cur != 0 && (cur == self || platform.Alive(platform.Token(cur))) {
-			return ErrBusy
+			return false, ErrBusy
 		}
 		// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load above.
 		if atomic.CompareAndSwapUint64(owner, cur, self) {
-			return nil
+			return cur != 0, nil
 		}
 	}
 }

@@ -49,6 +49,11 @@ type Mailbox struct {
 	o    options
 	max  int
 
+	// The writer's counter line: in the header when its creator set
+	// MboxFlagStats, else localStats (read at open, once).
+	st         *layout.Stats
+	localStats layout.Stats
+
 	mu     sync.Mutex // serialises Publish and Close
 	writer bool       // this handle holds the writer role
 	closed atomic.Bool
@@ -143,7 +148,7 @@ func initMailbox(mem []byte, maxValue int) {
 	h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
 	h.Magic = layout.MboxMagic
 	h.HeaderSize = layout.MboxHeaderSize
-	h.Flags = 0
+	h.Flags = layout.MboxFlagStats // the counter line is zero, as the segment is
 	h.MaxValue = uint64(maxValue)
 	h.SlotSize = uint64(seqlock.Stride(maxValue))
 	h.SlotCount = layout.MboxSlots
@@ -197,6 +202,10 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
 	}
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
+	m.st = &m.localStats
+	if h.Flags&layout.MboxFlagStats != 0 {
+		m.st = &h.WriterStats
+	}
 	buf, err := seqlock.New(&h.Latest, seg.mem[layout.MboxHeaderSize:], int(slots), m.max)
 	if err != nil {
 		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
@@ -233,8 +242,12 @@ func (m *Mailbox) Publish(value []byte) (uint64, error) {
 		return 0, wrap("publish", m.Name(), fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), m.max))
 	}
 	if !m.writer {
-		if err := claim(&m.h.Owner, &m.h.Closed); err != nil {
+		took, err := claim(&m.h.Owner, &m.h.Closed)
+		if err != nil {
 			return 0, wrap("claim writer", m.Name(), err)
+		}
+		if took {
+			count(&m.st.Takeovers, 1)
 		}
 		m.writer = true
 	}
@@ -242,13 +255,15 @@ func (m *Mailbox) Publish(value []byte) (uint64, error) {
 	if err != nil {
 		return 0, wrap("publish", m.Name(), lift(err))
 	}
+	count(&m.st.Messages, 1)
+	count(&m.st.Bytes, uint64(len(value)))
 	m.notify()
 	return v, nil
 }
 
 // notify wakes the readers parked in WaitNewer, if any (the wait engine's
 // notify, on the waiter count): the only system call on the publish path.
-func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word) }
+func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word, m.st) }
 
 // Version returns the version of the newest complete value, 0 if nothing was
 // published yet. It is one atomic load: a cheap way to poll for change.

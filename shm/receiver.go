@@ -21,6 +21,8 @@ type Receiver struct {
 	h      *layout.ChanHeader
 	c      *ring.Consumer
 	w      waiter
+	st     *layout.Stats // the receiver's counter line, or a process-local one
+	peeked int           // length of the message the last TryPeek returned, for Release's count
 	closed bool
 }
 
@@ -79,6 +81,7 @@ func (r *Receiver) TryPeek() ([]byte, error) {
 	}
 	msg, err := r.c.TryPeek()
 	if err == nil {
+		r.peeked = len(msg)
 		return msg, nil
 	}
 	if err != ring.ErrEmpty {
@@ -93,12 +96,14 @@ func (r *Receiver) TryPeek() ([]byte, error) {
 		} else if err != nil {
 			return nil, wrap("receive", r.ch.Name(), lift(err))
 		}
+		r.peeked = len(msg)
 		return msg, nil
 	}
 	return nil, ErrEmpty
 }
 
 func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
+	count(&r.st.Waits, 1)
 	r.w.start()
 	defer r.w.finish()
 	for {
@@ -128,7 +133,9 @@ func (r *Receiver) Release() error {
 	if err := r.c.Release(); err != nil {
 		return wrap("release", r.ch.Name(), lift(err))
 	}
-	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord)
+	count(&r.st.Messages, 1)
+	count(&r.st.Bytes, uint64(r.peeked))
+	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)
 	return nil
 }
 
@@ -147,7 +154,7 @@ func (r *Receiver) close() error {
 	r.closed = true
 	// SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
 	atomic.StoreUint32(&r.h.RxClosed, 1)
-	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord)
+	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)
 	release(&r.h.RxOwner)
 	return nil
 }

@@ -19,6 +19,7 @@ type Sender struct {
 	h      *layout.ChanHeader
 	p      *ring.Producer
 	w      waiter
+	st     *layout.Stats // the sender's counter line, or a process-local one
 	closed bool
 }
 
@@ -102,6 +103,7 @@ func (e *closedError) Error() string { return e.msg }
 func (e *closedError) Is(target error) bool { return target == ErrClosed }
 
 func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {
+	count(&s.st.Waits, 1)
 	s.w.start()
 	defer s.w.finish()
 	for {
@@ -126,7 +128,9 @@ func (s *Sender) Commit(m int) error {
 	if err := s.p.Commit(m); err != nil {
 		return wrap("commit", s.ch.Name(), lift(err))
 	}
-	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
+	count(&s.st.Messages, 1)
+	count(&s.st.Bytes, uint64(m))
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	return nil
 }
 
@@ -152,7 +156,7 @@ func (s *Sender) close() error {
 	// the load in Receiver.TryPeek, which looks again after seeing it.
 	atomic.StoreUint32(&s.h.TxClosed, 1)
 	// Wake the receiver unconditionally if parked, as notify does.
-	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	release(&s.h.TxOwner)
 	return nil
 }

@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/sync/wake"
 )
@@ -117,6 +118,10 @@ type waiter struct {
 	peer       *uint64 // the peer's owner token: tx_owner, rx_owner or mb_owner
 	peerClosed *uint32 // the peer's closed flag: a peer that closed is not gone
 
+	// parks counts the sleeps on word (an end's Stats.Parks); nil for a
+	// mailbox reader, which has no counter line.
+	parks *uint64
+
 	// State of one blocking call, reset by start.
 	spins     int
 	began     time.Time
@@ -204,6 +209,9 @@ func (w *waiter) pause(ctx context.Context) error {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
+	if w.parks != nil {
+		count(w.parks, 1)
+	}
 	err := w.word.Wait(w.armedSeq, timeout)
 	w.disarm()
 	if err != nil {
@@ -265,14 +273,15 @@ func peerGone(role string, owner *uint64, closed *uint32) error {
 
 // notify wakes the peer if it announced a park on its word: the only system
 // call on the data path, made only when the peer sleeps. parked is the
-// peer's flag (channel) or waiter count (mailbox).
-func notify(parked, seq *uint32, word *wake.Word) {
+// peer's flag (channel) or waiter count (mailbox); a wake is counted in st.
+func notify(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
 	// SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst load after
 	// our seq_cst store of the record header (sender), head (receiver) or
 	// latest (mailbox writer); pairs with the peer's announcement then
 	// retry in pause.
 	if atomic.LoadUint32(parked) != 0 {
 		bump(seq, word)
+		count(&st.Wakes, 1)
 	}
 }
 
