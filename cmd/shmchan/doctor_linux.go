@@ -160,7 +160,11 @@ func namespaces() []finding {
 	}
 	var unseen []string
 	for _, o := range objs {
-		for _, r := range append(o.Roles, o.Creator) {
+		rs := o.Roles
+		if o.Creator != nil {
+			rs = append(rs, *o.Creator)
+		}
+		for _, r := range rs {
 			if r.Token == 0 || r.State != inspect.StateDead {
 				continue
 			}

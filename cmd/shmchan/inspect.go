@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
-	"text/tabwriter"
 
 	"github.com/shmchan/shmchan/internal/inspect"
 )
@@ -48,7 +47,7 @@ func runInspect(c *cli, args []string) int {
 	case inspect.KindMailbox:
 		fmt.Fprintf(w, "values:  up to %d bytes, newest version %d\n", d.MaxValue, d.Latest)
 	}
-	if len(d.Roles) > 0 {
+	if len(d.Roles) > 0 && d.Creator != nil {
 		fmt.Fprintf(w, "roles:   %s; creator pid %d %s\n", roles(d.Object), d.Creator.PID, d.Creator.State)
 	}
 	if d.Err == nil {
@@ -61,10 +60,10 @@ func runInspect(c *cli, args []string) int {
 	}
 	if len(d.Fields) > 0 {
 		fmt.Fprintln(w)
-		tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
+		tw := newTable(w)
 		fmt.Fprintln(tw, "OFFSET\tFIELD\tVALUE\tMEANING")
 		for _, f := range d.Fields {
-			fmt.Fprintf(tw, "%#05x\t%s\t%d\t%s\n", f.Offset, f.Name, f.Value, f.Note)
+			fmt.Fprintf(tw, "0x%03x\t%s\t%d\t%s\n", f.Offset, f.Name, f.Value, f.Note)
 		}
 		if err := tw.Flush(); err != nil {
 			return exitProblem

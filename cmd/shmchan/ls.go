@@ -2,7 +2,7 @@ package main
 
 import (
 	"fmt"
-	"text/tabwriter"
+	"strings"
 
 	"github.com/shmchan/shmchan/internal/inspect"
 )
@@ -11,10 +11,11 @@ func runLs(c *cli, args []string) int {
 	fs := c.flags("ls")
 	asJSON := fs.Bool("json", false, "print a JSON array, one object per element")
 	noRaw := fs.Bool("no-raw", false, "skip objects that are not shmchan's")
+	prefix := fs.String("prefix", "", "only objects whose names start with this")
 	if st, done := c.parse(fs, args, "none"); done {
 		return st
 	}
-	objs, err := inspect.List()
+	objs, err := list(*prefix)
 	if err != nil {
 		c.errorf("ls: %v", err)
 		return exitProblem
@@ -37,7 +38,7 @@ func runLs(c *cli, args []string) int {
 		}
 		return exitOK
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', 0)
+	tw := newTable(c.stdout)
 	fmt.Fprintln(tw, "NAME\tKIND\tV\tSIZE\tCAPACITY\tFILL\tROLES\tAGE\tPROBLEM")
 	for _, o := range objs {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n",
@@ -47,6 +48,18 @@ func runLs(c *cli, args []string) int {
 		return exitProblem
 	}
 	return exitOK
+}
+
+// list reads the objects whose names start with prefix.
+func list(prefix string) ([]*inspect.Object, error) {
+	objs, err := inspect.List()
+	kept := objs[:0]
+	for _, o := range objs {
+		if strings.HasPrefix(o.Name, prefix) {
+			kept = append(kept, o)
+		}
+	}
+	return kept, err
 }
 
 func version(o *inspect.Object) string {

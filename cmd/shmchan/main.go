@@ -48,11 +48,11 @@ var commands []command
 
 func init() {
 	commands = []command{
-		{"ls", "[--json] [--no-raw]", "list every object: kind, size, fill, roles", runLs},
+		{"ls", "[--json] [--no-raw] [--prefix P]", "list every object: kind, size, fill, roles", runLs},
 		{"inspect", "[--json] NAME", "show every header field of an object, decoded, and validate it", runInspect},
 		{"stat", "[--count N] [--interval D] [--json] NAME...", "print live rates from the objects' counters", runStat},
 		{"rm", "[--force] NAME...", "remove objects", runRm},
-		{"gc", "[--yes] [--json]", "list objects nobody alive holds; remove them with --yes", runGC},
+		{"gc", "[--yes] [--json] [--prefix P]", "list objects nobody alive holds; remove them with --yes", runGC},
 		{"doctor", "[--need SIZE] [--json]", "check /dev/shm, permissions, namespaces and kernel features", runDoctor},
 	}
 }

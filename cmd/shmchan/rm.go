@@ -54,7 +54,7 @@ func liveHolders(o *inspect.Object) string {
 			claimed = true
 		}
 	}
-	if !claimed && o.Creator.State == inspect.StateAlive {
+	if !claimed && o.Creator != nil && o.Creator.State == inspect.StateAlive {
 		s = append(s, fmt.Sprintf("creator pid %d", o.Creator.PID))
 	}
 	return strings.Join(s, ", ")
@@ -73,10 +73,11 @@ func runGC(c *cli, args []string) int {
 	fset := c.flags("gc")
 	yes := fset.Bool("yes", false, "remove what is listed (without it, gc only lists)")
 	asJSON := fset.Bool("json", false, "print a JSON array of what was found")
+	prefix := fset.String("prefix", "", "only objects whose names start with this")
 	if st, done := c.parse(fset, args, "none"); done {
 		return st
 	}
-	objs, err := inspect.List()
+	objs, err := list(*prefix)
 	if err != nil {
 		c.errorf("gc: %v", err)
 		return exitProblem

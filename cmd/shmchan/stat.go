@@ -10,7 +10,6 @@ import (
 	"time"
 
 	"github.com/shmchan/shmchan/internal/inspect"
-	"github.com/shmchan/shmchan/internal/layout"
 )
 
 // statRow is one end of one object over one interval: rates per second.
@@ -134,7 +133,7 @@ func rates(a, b *inspect.Object, secs float64, now time.Time) []statRow {
 	for _, e := range ends {
 		x, y := a.Stats[e], b.Stats[e]
 		if a.Stats == nil {
-			x = layout.Stats{}
+			x = inspect.Counters{}
 		}
 		state := ""
 		for _, r := range b.Roles {

@@ -106,7 +106,7 @@ func chanFields(h layout.ChanHeader, o *Object) []Field {
 		{layout.ChanOffMaxMessage, "max_message", h.MaxMessage, ""},
 		{layout.ChanOffCreator, "creator", h.Creator, tokenNote(h.Creator, 0)},
 		{layout.ChanOffTxOwner, "tx_owner", h.TxOwner, tokenNote(h.TxOwner, h.TxClosed)},
-		{layout.ChanOffHead, "head", h.Head, fmt.Sprintf("place %d; the records end at %d (%d bytes unread)", h.Head&(max(h.Capacity, 1)-1), h.Head+o.Used, o.Used)},
+		{layout.ChanOffHead, "head", h.Head, headNote(h, o)},
 		{layout.ChanOffRxOwner, "rx_owner", h.RxOwner, tokenNote(h.RxOwner, h.RxClosed)},
 		{layout.ChanOffDataSeq, "data_seq", uint64(h.DataSeq), ""},
 		{layout.ChanOffRxParked, "rx_parked", uint64(h.RxParked), boolNote(h.RxParked, "receiver parked")},
@@ -120,6 +120,15 @@ func chanFields(h layout.ChanHeader, o *Object) []Field {
 		f = append(f, statsFields(layout.ChanOffRxStats, "rx_stats", h.RxStats)...)
 	}
 	return f
+}
+
+// headNote places head in the ring and says where the records end, for a
+// channel that passed the checks (the capacity is then a power of two).
+func headNote(h layout.ChanHeader, o *Object) string {
+	if o.Err != nil {
+		return ""
+	}
+	return fmt.Sprintf("place %d; the records end at %d (%d bytes unread)", h.Head&(h.Capacity-1), h.Head+o.Used, o.Used)
 }
 
 func mboxFields(h layout.MboxHeader) []Field {

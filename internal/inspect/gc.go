@@ -27,7 +27,7 @@ func Garbage(o *Object) bool {
 	if o.Err != nil || (o.Kind != KindChannel && o.Kind != KindMailbox) {
 		return false
 	}
-	creatorGone := o.Creator.State != StateAlive
+	creatorGone := o.Creator == nil || o.Creator.State != StateAlive
 	for _, r := range o.Roles {
 		switch r.State {
 		case StateAlive:
@@ -123,7 +123,7 @@ func holders(o *Object) string {
 			s += fmt.Sprintf(", %s pid %d alive", r.Role, r.PID)
 		}
 	}
-	if o.Creator.State == StateAlive {
+	if o.Creator != nil && o.Creator.State == StateAlive {
 		s += fmt.Sprintf(", creator pid %d alive", o.Creator.PID)
 	}
 	if o.Err != nil {

@@ -69,11 +69,11 @@ type Object struct {
 	MaxValue   uint64 `json:"max_value,omitempty"`   // mailbox: largest value
 	Latest     uint64 `json:"latest,omitempty"`      // mailbox: newest version
 
-	Creator Role   `json:"creator"`
+	Creator *Role  `json:"creator,omitempty"`
 	Roles   []Role `json:"roles,omitempty"`
 
 	// Counters per end, when the creator enabled them (flag bit 16).
-	Stats map[string]layout.Stats `json:"stats,omitempty"`
+	Stats map[string]Counters `json:"stats,omitempty"`
 
 	// Problem is why the library would refuse the object, or why it could
 	// not be read: "" when it is sound.
@@ -81,6 +81,18 @@ type Object struct {
 	// Err is Problem as an error, for errors.Is (shm.ErrCorrupt, ...).
 	Err error `json:"-"`
 }
+
+// Counters are one end's counter line (docs/layout.md, "Counters").
+type Counters struct {
+	Messages  uint64 `json:"messages"`
+	Bytes     uint64 `json:"bytes"`
+	Waits     uint64 `json:"waits"`
+	Parks     uint64 `json:"parks"`
+	Wakes     uint64 `json:"wakes"`
+	Takeovers uint64 `json:"takeovers"`
+}
+
+func ptr[T any](v T) *T { return &v }
 
 // Dir returns the directory listed by List: /dev/shm on Linux; "" where the
 // OS cannot list its objects.
@@ -172,10 +184,10 @@ func (o *Object) decode(mem []byte) {
 		h := snapshot[layout.ChanHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.Capacity, o.MaxMessage = h.Capacity, h.MaxMessage
-		o.Creator = role("creator", h.Creator, 0)
+		o.Creator = ptr(role("creator", h.Creator, 0))
 		o.Roles = []Role{role("sender", h.TxOwner, h.TxClosed), role("receiver", h.RxOwner, h.RxClosed)}
 		if h.Flags&layout.ChanFlagStats != 0 {
-			o.Stats = map[string]layout.Stats{"sender": h.TxStats, "receiver": h.RxStats}
+			o.Stats = map[string]Counters{"sender": Counters(h.TxStats), "receiver": Counters(h.RxStats)}
 		}
 		if o.Err == nil {
 			used, err := fill(mem, h.Head, h.Capacity)
@@ -191,10 +203,10 @@ func (o *Object) decode(mem []byte) {
 		h := snapshot[layout.MboxHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.MaxValue, o.Latest = h.MaxValue, h.Latest
-		o.Creator = role("creator", h.Creator, 0)
+		o.Creator = ptr(role("creator", h.Creator, 0))
 		o.Roles = []Role{role("writer", h.Owner, h.Closed)}
 		if h.Flags&layout.MboxFlagStats != 0 {
-			o.Stats = map[string]layout.Stats{"writer": h.WriterStats}
+			o.Stats = map[string]Counters{"writer": Counters(h.WriterStats)}
 		}
 	}
 }
