@@ -6,7 +6,6 @@ import (
 	"fmt"
 	"io/fs"
 	"slices"
-	"text/tabwriter"
 	"time"
 
 	"github.com/shmchan/shmchan/internal/inspect"
@@ -26,6 +25,10 @@ type statRow struct {
 	Fill     string  `json:"fill"`
 	State    string  `json:"state"` // the role's state
 }
+
+// statFormat is a report line: time, name (padded to the longest), end,
+// then the rates.
+const statFormat = "%-8s  %-*s  %-8s  %9s  %11s  %7s  %7s  %7s  %9s  %-16s  %s\n"
 
 // headerEvery repeats the column header, as vmstat does.
 const headerEvery = 20
@@ -52,7 +55,10 @@ func runStat(c *cli, args []string) int {
 			c.errorf("stat %s: no counters (its creator did not enable them: an older shmchan, or not a channel or mailbox); only the fill is shown", n)
 		}
 	}
-	tw := tabwriter.NewWriter(c.stdout, 0, 4, 2, ' ', tabwriter.AlignRight)
+	width := 4
+	for _, n := range names {
+		width = max(width, len(n))
+	}
 	tick := time.NewTicker(*interval)
 	defer tick.Stop()
 	for report := 0; *count == 0 || report < *count; report++ {
@@ -80,15 +86,13 @@ func runStat(c *cli, args []string) int {
 			}
 			continue
 		}
+		// Fixed columns, as vmstat's: every report lines up with the header.
 		if report%headerEvery == 0 {
-			fmt.Fprintln(tw, "TIME\tNAME\tEND\tMSG/S\tBYTES/S\tWAITS/S\tPARKS/S\tWAKES/S\tTAKEOVERS\tFILL\tSTATE\t")
+			fmt.Fprintf(c.stdout, statFormat, "TIME", width, "NAME", "END", "MSG/S", "BYTES/S", "WAITS/S", "PARKS/S", "WAKES/S", "TAKEOVERS", "FILL", "STATE")
 		}
 		for _, r := range rows {
-			fmt.Fprintf(tw, "%s\t%s\t%s\t%.0f\t%s\t%.0f\t%.0f\t%.0f\t%d\t%s\t%s\t\n", r.Time, r.Name, r.End,
-				r.Messages, size(uint64(r.Bytes)), r.Waits, r.Parks, r.Wakes, r.Takeover, r.Fill, r.State)
-		}
-		if err := tw.Flush(); err != nil {
-			return exitProblem
+			fmt.Fprintf(c.stdout, statFormat, r.Time, width, r.Name, r.End, fmt.Sprintf("%.0f", r.Messages), size(uint64(r.Bytes))+"/s",
+				fmt.Sprintf("%.0f", r.Waits), fmt.Sprintf("%.0f", r.Parks), fmt.Sprintf("%.0f", r.Wakes), fmt.Sprint(r.Takeover), r.Fill, r.State)
 		}
 	}
 	return exitOK
