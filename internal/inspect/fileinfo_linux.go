@@ -14,5 +14,5 @@ func fileOwner(fi fs.FileInfo) (uid int, changed time.Time) {
 	if !ok {
 		return -1, fi.ModTime()
 	}
-	return int(st.Uid), time.Unix(st.Ctim.Sec, st.Ctim.Nsec)
+	return int(st.Uid), time.Unix(int64(st.Ctim.Sec), int64(st.Ctim.Nsec)) // int32 fields on 386
 }
