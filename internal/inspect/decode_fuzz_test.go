@@ -50,6 +50,9 @@ func FuzzDecode(f *testing.F) {
 		}
 		if o.Kind == KindMailbox && len(mem) >= layout.MboxHeaderSize {
 			_ = mboxFields(snapshot[layout.MboxHeader](mem))
+			if o.Err == nil {
+				_ = slotFields(snapshot[layout.MboxHeader](mem), mem)
+			}
 		}
 		if o.Err == nil && o.Kind == KindChannel && o.Used > o.Capacity {
 			t.Fatalf("sound channel with %d bytes used of %d", o.Used, o.Capacity)

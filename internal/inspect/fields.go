@@ -3,6 +3,7 @@ package inspect
 import (
 	"errors"
 	"fmt"
+	"unsafe"
 
 	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/internal/platform"
@@ -44,7 +45,11 @@ func Inspect(name string) (*Detail, error) {
 			}
 		case KindMailbox:
 			if len(mem) >= layout.MboxHeaderSize {
-				d.Fields = mboxFields(snapshot[layout.MboxHeader](mem))
+				h := snapshot[layout.MboxHeader](mem)
+				d.Fields = mboxFields(h)
+				if o.Err == nil {
+					d.Fields = append(d.Fields, slotFields(h, mem)...)
+				}
 			}
 		}
 	})
@@ -150,6 +155,29 @@ func mboxFields(h layout.MboxHeader) []Field {
 	}
 	if h.Flags&layout.MboxFlagStats != 0 {
 		f = append(f, statsFields(layout.MboxOffWriterStats, "writer_stats", h.WriterStats)...)
+	}
+	return f
+}
+
+// slotFields shows each slot's sequence and length, for a mailbox that
+// passed the checks (so every slot lies inside mem).
+func slotFields(h layout.MboxHeader, mem []byte) []Field {
+	var f []Field
+	for i := range uint64(h.SlotCount) {
+		off := layout.MboxHeaderSize + i*h.SlotSize
+		seq := *(*uint64)(unsafe.Pointer(&mem[off+layout.MboxSlotOffSeq]))
+		n := *(*uint64)(unsafe.Pointer(&mem[off+layout.MboxSlotOffLen]))
+		note := "never written"
+		switch {
+		case seq == 0:
+		case seq%2 == 1:
+			note = fmt.Sprintf("version %d being written (or its writer died writing it)", seq/2)
+		default:
+			note = fmt.Sprintf("version %d, complete", seq/2)
+		}
+		f = append(f,
+			Field{int(off + layout.MboxSlotOffSeq), fmt.Sprintf("slot[%d].seq", i), seq, note},
+			Field{int(off + layout.MboxSlotOffLen), fmt.Sprintf("slot[%d].len", i), n, ""})
 	}
 	return f
 }
