@@ -112,7 +112,19 @@ func List() ([]*Object, error) {
 	}
 	var objs []*Object
 	for _, e := range ents {
-		if !e.Type().IsRegular() || shm.ValidateName(e.Name()) != nil {
+		if !e.Type().IsRegular() {
+			continue
+		}
+		if err := shm.ValidateName(e.Name()); err != nil {
+			// Not a name shmchan makes: another program's object, listed
+			// as raw without opening it.
+			o := &Object{Name: e.Name(), Kind: KindRaw, Mode: "?", Problem: "not a shmchan name"}
+			if fi, err := e.Info(); err == nil {
+				o.Size, o.Mode = fi.Size(), fmt.Sprintf("%04o", fi.Mode().Perm())
+				uid, changed := fileOwner(fi)
+				o.UID, o.AgeSec = uid, int64(time.Since(changed)/time.Second)
+			}
+			objs = append(objs, o)
 			continue
 		}
 		o, err := Load(e.Name())
