@@ -405,7 +405,7 @@ func mbwriter(name string, d time.Duration) error {
 			return err
 		}
 		if got != want {
-			return fmt.Errorf("Publish returned version %d, want %d (a fresh mailbox?)", got, want)
+			return fmt.Errorf("publish returned version %d, want %d (a fresh mailbox?)", got, want)
 		}
 		v = got
 	}
