@@ -85,10 +85,7 @@ func (s *Sender) TryReserve(n int) ([]byte, error) {
 	return buf, err
 }
 
-var (
-	errReceiverClosed = &closedError{"receiver closed the channel"}
-	errSenderClosed   = &closedError{"sender closed the channel"}
-)
+var errReceiverClosed = &closedError{"receiver closed the channel"}
 
 // closedError says which end closed; it matches ErrClosed.
 type closedError struct{ msg string }
