@@ -32,6 +32,7 @@ need gcc gcc libc6-dev
 need g++ g++
 need make make
 need git git
+need file file # .ci/arm64.sh checks what it built
 # Windows: mingw-w64 for cgo and the C library, Wine to run the tests.
 need x86_64-w64-mingw32-gcc gcc-mingw-w64-x86-64
 need /usr/lib/wine/wine64 wine64
