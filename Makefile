@@ -1,9 +1,11 @@
 # shmchan: shared-memory channels for Go and C.
 #
 #   make demo    two processes exchange messages over a channel (and a unix socket, for comparison)
-#   make test    everything CI runs: vet, gofmt, unit/cross-process tests with and
-#                without cgo and under -race, short fuzz runs, the C library's tests,
-#                the Windows suites under Wine, the macOS builds, and the examples
+#   make test    everything CI runs: installs what is missing (.ci/deps.sh), then
+#                vet (every GOOS/GOARCH), gofmt, staticcheck, unit/cross-process tests
+#                with and without cgo and under -race, short fuzz runs, the C library's
+#                tests, the Windows suites under Wine, the macOS builds, linux/arm64
+#                under qemu, the Python binding, and the examples
 #   make bench   the benchmark suite; writes docs/benchmarks.md and the charts
 #   make ci      what .ci/run runs after installing dependencies (= make test)
 
@@ -12,24 +14,20 @@ FUZZTIME  ?= 10s
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 
 .PHONY: all demo test test-go test-race test-nocgo vet fmt fmt-check fuzz c c-check install \
-        windows darwin examples bench ci clean
+        windows darwin examples bench ci clean deps goversion arm64 python staticcheck
 
 all: vet test-go
 
 demo:
 	$(GO) run ./examples/pingpong
 
-test: fmt-check vet test-go test-race test-nocgo fuzz c-check examples windows darwin
+test: deps goversion fmt-check vet staticcheck test-go test-race test-nocgo fuzz c-check examples windows darwin arm64 python
 	@echo "make test: all suites passed"
 
-# bench/ is its own module (bench/go.mod: gonum/plot and the other report
-# dependencies stay out of the library's go.mod), so ./... at the root does
-# not reach it: every target that covered it names it.
+# go vet for linux, darwin, windows x amd64, arm64, with cgo where a C
+# compiler for the target exists (.ci/vet.sh says which).
 vet:
-	$(GO) vet ./...
-	CGO_ENABLED=0 $(GO) vet ./...
-	cd bench && $(GO) vet ./...
-	cd bench && CGO_ENABLED=0 $(GO) vet ./...
+	bash .ci/vet.sh
 
 fmt:
 	gofmt -w $(GOFILES)
@@ -82,6 +80,27 @@ bench:
 	bash bench/run.sh
 
 ci: test
+
+# ---- issue 15: fresh machine, Go checks, linux/arm64, Python ----------------
+# Every tool the suites need, installed with apt-get when root, else the
+# exact command to run; then the Go modules.
+deps:
+	bash .ci/deps.sh
+# go.mod's go line and the README's "Go X.Y or newer" agree.
+goversion:
+	bash .ci/goversion.sh
+# staticcheck, pinned; run by go run so that nothing is installed.
+STATICCHECK ?= honnef.co/go/tools/cmd/staticcheck@v0.8.2
+staticcheck:
+	bash .ci/staticcheck.sh $(STATICCHECK)
+# The shm, sync, internal and C test suites cross-built for linux/arm64 and
+# run under qemu-aarch64-static.
+arm64:
+	bash .ci/arm64.sh
+# The Python binding (python/shmchan over libshmchan.so) against Go peers.
+python:
+	bash .ci/python.sh
+# ---- end of issue 15 ---------------------------------------------------------
 
 clean:
 	$(MAKE) -C shm/c clean

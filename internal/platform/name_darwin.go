@@ -20,6 +20,8 @@ func fileDir() string { return "/tmp/shmchan-" + strconv.Itoa(os.Geteuid()) }
 // the name exists as a file-backed segment of a CGO_ENABLED=0 build: the two
 // kinds of segment do not interoperate, and the plain ENOENT would hide why.
 // The error still matches fs.ErrNotExist.
+//
+//lint:ignore U1000 called from cgo_unix.go, which a CGO_ENABLED=0 build does not compile
 func crossBuildHint(name string, flag int, err error) error {
 	if flag&unix.O_CREAT != 0 || !errors.Is(err, fs.ErrNotExist) {
 		return err

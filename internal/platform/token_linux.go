@@ -16,9 +16,15 @@ func selfToken() Token {
 }
 
 // stat reads the state letter and the start time (clock ticks since boot)
-// from /proc/PID/stat.
+// of process pid, from the stat file of its main thread, /proc/PID/task/PID/stat:
+// the same fields as /proc/PID/stat, read from the same task. It is not
+// /proc/PID/stat because qemu-user fakes that file for the emulated process
+// itself, with a start time that is often one tick off the kernel's: the
+// process's own token then disagrees with what its peers read, and they
+// take it for dead (found by .ci/arm64.sh; see docs/platforms.md).
 func stat(pid int) (state byte, start uint64, err error) {
-	b, err := os.ReadFile("/proc/" + strconv.Itoa(pid) + "/stat")
+	p := strconv.Itoa(pid)
+	b, err := os.ReadFile("/proc/" + p + "/task/" + p + "/stat")
 	if err != nil {
 		return 0, 0, err
 	}

@@ -197,7 +197,8 @@ func CommandPath(t testing.TB, path, role string, args ...string) *exec.Cmd {
 		argv = append(argv, "-test.short")
 	}
 	argv = append(append(argv, "--"), args...)
-	cmd := exec.CommandContext(ctx, path, argv...)
+	prog, argv := emulated(path, argv) // EmulatorEnv: see emulator.go
+	cmd := exec.CommandContext(ctx, prog, argv...)
 	cmd.Env = append(withoutRole(os.Environ()), RoleEnv+"="+role)
 	stderr := &logWriter{t: t, prefix: role}
 	cmd.Stderr = stderr

@@ -346,10 +346,16 @@ static uint64_t compute_self_token(void) {
 }
 #else
 #if defined(__linux__)
-/* read_stat reads the state letter and start time (field 22) of /proc/PID/stat. */
+/*
+ * read_stat reads the state letter and start time (field 22) of process pid
+ * from its main thread's /proc/PID/task/PID/stat (the same task and fields as
+ * /proc/PID/stat): qemu-user fakes /proc/PID/stat for the emulated process
+ * itself, with a start time often one tick off the kernel's (as the Go side,
+ * internal/proc/proc_linux.go).
+ */
 static int read_stat(pid_t pid, char *state, uint64_t *start) {
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	char path[80], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat", (long)pid, (long)pid);
 	int fd;
 	do {
 		fd = open(path, O_RDONLY | O_CLOEXEC);

@@ -483,10 +483,7 @@ func methodSection(d *doc, rs *results) {
 	d.p("- Both processes share the machine's two cores with the harness and anything else running, so")
 	d.p("  the max column mostly shows preemption; compare p50 and p99 between transports.")
 	d.p("")
-	var names []string
-	for _, tr := range bench.PingPongTransports {
-		names = append(names, tr)
-	}
+	names := append([]string(nil), bench.PingPongTransports...)
 	rows := make([][]string, 0, len(names)+3)
 	for _, tr := range append(names, append(bench.Floors, "memcpy")...) {
 		rows = append(rows, []string{"`" + tr + "`", bench.Descriptions[tr]})
