@@ -26,12 +26,6 @@ type finding struct {
 // --need is not given: a few channels of a few MiB each.
 const defaultNeed = 16 << 20
 
-// The fixes for a /dev/shm that is too small, by where the program runs.
-const fixShmSize = "Docker: docker run --shm-size=1g (or --ipc=host to use the host's /dev/shm, or " +
-	"--ipc=container:PEER to share a peer's; Compose: shm_size: 1gb); Kubernetes: mount an emptyDir " +
-	"{medium: Memory, sizeLimit: 1Gi} at /dev/shm (it counts against the pod's memory limit); on a host: " +
-	"mount -o remount,size=2G /dev/shm; and shmchan gc --yes removes leftovers of dead processes"
-
 func runDoctor(c *cli, args []string) int {
 	fset := c.flags("doctor")
 	needS := fset.String("need", size(defaultNeed), "the space your programs ask for in /dev/shm (the sum of their channels' and mailboxes' sizes): 64M, 1G, 1048576")

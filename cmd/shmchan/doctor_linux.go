@@ -29,6 +29,12 @@ func diagnose(need uint64) []finding {
 
 const shmDir = "/dev/shm"
 
+// The fixes for a /dev/shm that is too small, by where the program runs.
+const fixShmSize = "Docker: docker run --shm-size=1g (or --ipc=host to use the host's /dev/shm, or " +
+	"--ipc=container:PEER to share a peer's; Compose: shm_size: 1gb); Kubernetes: mount an emptyDir " +
+	"{medium: Memory, sizeLimit: 1Gi} at /dev/shm (it counts against the pod's memory limit); on a host: " +
+	"mount -o remount,size=2G /dev/shm; and shmchan gc --yes removes leftovers of dead processes"
+
 func shmSpace(need uint64) []finding {
 	var st unix.Statfs_t
 	if err := unix.Statfs(shmDir, &st); err != nil {
