@@ -39,6 +39,12 @@
  * defining the same functions, so that the library stays one file to drop
  * into a project. Everything else is portable C11.
  *
+ * Order. After the shared structs and small helpers, the sections follow the
+ * files of package shm, so that a reader can hold the two side by side:
+ * segments (segment.go), channels (channel.go, sender.go, receiver.go),
+ * mailboxes (mailbox.go), waiting (sync/wake, wait.go, waiter.go) and process
+ * tokens (internal/proc).
+ *
  *   - POSIX (Linux, macOS): shm_open + mmap; futex(2) on Linux, a polling
  *     sleep elsewhere, as Go's sync/wake.
  *   - Windows: a named file mapping "Local\name" (or "Global\name"), named
@@ -326,243 +332,29 @@ static shmchan_options options_or_default(const shmchan_options *o) {
 	return d;
 }
 
-/* ---- Process tokens ----------------------------------------------------------- */
-
-#if defined(_WIN32)
-/* creation_time returns the process's creation FILETIME (100 ns units), as internal/proc does. */
-static int creation_time(HANDLE h, uint64_t *start) {
-	FILETIME created, exited, kernel, user;
-	if (!GetProcessTimes(h, &created, &exited, &kernel, &user)) return -1;
-	*start = (uint64_t)created.dwHighDateTime << 32 | created.dwLowDateTime;
-	return 0;
-}
-
-static uint64_t make_token(uint32_t pid, uint64_t start) { return (uint64_t)pid | (uint64_t)(uint32_t)start << 32; }
-
-static uint64_t compute_self_token(void) {
-	uint64_t start = 0;
-	if (creation_time(GetCurrentProcess(), &start) < 0) start = 0;
-	return make_token(self_pid(), start);
-}
-#else
-#if defined(__linux__)
-/* read_stat reads the state letter and start time (field 22) of /proc/PID/stat. */
-static int read_stat(pid_t pid, char *state, uint64_t *start) {
-	char path[64], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
-	int fd;
-	do {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0) return -1;
-	ssize_t n;
-	do {
-		n = read(fd, buf, sizeof buf - 1);
-	} while (n < 0 && errno == EINTR);
-	int saved = errno;
-	close(fd);
-	if (n < 0) {
-		errno = saved;
-		return -1;
-	}
-	buf[n] = '\0';
-	/* The command name (field 2) is in parentheses and may hold anything: parse from the last ')'. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ' || p[2] == '\0') {
-		errno = EINVAL;
-		return -1;
-	}
-	p += 2;
-	*state = *p;
-	/* Fields 3 (state) .. 22 (starttime): skip 19 separators. */
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (p == NULL) {
-			errno = EINVAL;
-			return -1;
-		}
-		p++;
-	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (end == p || errno != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	*start = (uint64_t)v;
-	return 0;
-}
-#endif
-
-static uint64_t make_token(pid_t pid, uint64_t start) {
-	return (uint64_t)(uint32_t)pid | (uint64_t)(uint32_t)start << 32;
-}
-
-static uint64_t compute_self_token(void) {
-	pid_t pid = getpid();
-	uint64_t start = 0;
-#if defined(__linux__)
-	char state;
-	if (read_stat(pid, &state, &start) < 0) start = 0;
-#elif defined(__APPLE__)
-	struct kinfo_proc kp;
-	size_t len = sizeof kp;
-	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
-	if (sysctl(mib, 4, &kp, &len, NULL, 0) == 0 && len == sizeof kp)
-		start = (uint64_t)kp.kp_proc.p_starttime.tv_sec * 1000000u + (uint64_t)kp.kp_proc.p_starttime.tv_usec;
-#endif
-	return make_token(pid, start);
-}
-
-#endif
-
-/* The token is cached per process; a forked child sees another pid and recomputes it. */
-static _Atomic uint64_t self_token_cache;
-
-uint64_t shmchan_self_token(void) {
-	uint64_t t = atomic_load_explicit(&self_token_cache, memory_order_relaxed); /* process-local cache, no SYNC partner */
-	if (t == 0 || (uint32_t)t != self_pid()) {
-		t = compute_self_token();
-		atomic_store_explicit(&self_token_cache, t, memory_order_relaxed); /* process-local cache, no SYNC partner */
-	}
-	return t;
-}
-
-#if defined(_WIN32)
-/*
- * shmchan_token_alive opens the process with just the rights it needs, as
- * internal/proc does. ERROR_INVALID_PARAMETER names no process; any other
- * failure (another user's or a protected process) counts as alive, since a
- * false "dead" would hand a live peer's role to another process. A process
- * that exited but whose object is still held open is signalled: dead.
- */
-int shmchan_token_alive(uint64_t token) {
-	uint32_t pid = (uint32_t)token;
-	if (token == 0 || pid == 0 || pid > (uint32_t)INT_MAX) return 0;
-	HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
-	if (h == NULL) return GetLastError() != ERROR_INVALID_PARAMETER;
-	int alive = 1;
-	uint64_t start;
-	if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) alive = 0; /* exited */
-	else if (creation_time(h, &start) == 0) alive = (uint32_t)start == (uint32_t)(token >> 32);
-	CloseHandle(h);
-	return alive;
-}
-#else
-int shmchan_token_alive(uint64_t token) {
-	if (token == 0) return 0;
-	uint32_t upid = (uint32_t)token;
-	if (upid == 0 || upid > (uint32_t)INT_MAX) return 0;
-	pid_t pid = (pid_t)upid;
-	if (kill(pid, 0) < 0 && errno == ESRCH) return 0;
-#if defined(__linux__)
-	char state;
-	uint64_t start;
-	if (read_stat(pid, &state, &start) < 0) {
-		/* Gone between kill and read, or /proc hidden: trust kill unless the file is missing. */
-		return errno != ENOENT;
-	}
-	if (state == 'Z' || state == 'X') return 0;
-	return (uint32_t)start == (uint32_t)(token >> 32);
-#else
-	return 1;
-#endif
-}
-#endif
-
-/* ---- Wait words ------------------------------------------------------------------ */
+/* ---- Forward declarations -------------------------------------------------------- */
 
 /*
- * wword_wait: atomically, if *addr == val then sleep up to ns; spurious
- * wakeups allowed (the contract of Go's sync/wake and the runtime's
- * futexsleep). The caller re-checks its condition afterwards.
+ * The sections below follow package shm's files: segments, channels (create
+ * and open, records, roles, sending, receiving), mailboxes, waiting (wait
+ * words and the wait engine) and process tokens. These are the parts of the
+ * later sections that earlier ones call.
  */
-#if defined(_WIN32)
-/*
- * Windows: a named auto-reset event per word, named as Go's wake.Open names
- * it: "Local\shmchan.wake:" + segment name + suffix (".data", ".space",
- * ".mbwake"), or "Global\..." for a Global segment. WaitOnAddress cannot
- * wake another process; the event can. A waker increments the word, then
- * sets the event, which stays set until a waiter consumes it, so a wakeup
- * between the word check and the sleep is not lost. One SetEvent releases
- * one waiter; several waiters (mailbox readers) bound their sleeps by 50 ms.
- */
-static int win_code(DWORD e);
-
-static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
-	char obj[128];
-	WCHAR wobj[128];
-	int n = snprintf(obj, sizeof obj, "%s\\shmchan.wake:%s%s", seg->global ? "Global" : "Local", seg->name, suffix);
-	if (n < 0 || (size_t)n >= sizeof obj) return SHMCHAN_ERR_INVALID_NAME;
-	for (int i = 0; i <= n; i++) wobj[i] = (WCHAR)(unsigned char)obj[i];
-	w->addr = addr;
-	/* Auto-reset, not signalled, default security (the current user). If the peer created it first,
-	 * CreateEventW opens it (ERROR_ALREADY_EXISTS with a valid handle): that is success. */
-	w->ev = CreateEventW(NULL, FALSE, FALSE, wobj);
-	if (w->ev == NULL && GetLastError() == ERROR_ACCESS_DENIED)
-		w->ev = OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, FALSE, wobj);
-	if (w->ev == NULL) return win_code(GetLastError());
-	return SHMCHAN_OK;
-}
-
-static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
-	if (ns <= 0) return;
-	/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
-	if (atomic_load_explicit(w->addr, memory_order_acquire) != val) return;
-	int64_t ms = (ns + 999999) / 1000000; /* round up, so that a short timeout sleeps */
-	/* Woken (perhaps by a stale signal) or timed out: the caller re-checks. */
-	(void)WaitForSingleObject(w->ev, (DWORD)(ms < INFINITE - 1 ? ms : INFINITE - 1));
-}
-
-static void wword_wake(struct wword *w) { (void)SetEvent(w->ev); }
-
-static void wword_close(struct wword *w) {
-	if (w->ev != NULL) CloseHandle(w->ev);
-	w->ev = NULL;
-}
-#else
-/* POSIX: the futex is keyed by the word itself (the name is Windows' business). */
-static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
-	(void)seg;
-	(void)suffix;
-	w->addr = addr;
-	return SHMCHAN_OK;
-}
-
-static void wword_close(struct wword *w) { (void)w; }
-
-/* Never FUTEX_PRIVATE_FLAG: the word is shared between processes, and the private flag would key the
- * futex on this address space. */
-static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
-	if (ns <= 0) return;
-	_Atomic uint32_t *addr = w->addr;
-#if defined(__linux__)
-	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
-	/* Woken, value changed (EAGAIN), signal (EINTR) or timeout: the caller re-checks. */
-	(void)syscall(SYS_futex, (void *)addr, FUTEX_WAIT, val, &ts, NULL, 0);
-#else
-	/* No cross-process wait primitive wired in: poll the word, as Go's sync/wake does. */
-	int64_t deadline = mono_ns() + ns;
-	for (int64_t d = 50000; ; d = d * 2 < 1000000 ? d * 2 : 1000000) {
-		/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
-		if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
-		int64_t left = deadline - mono_ns();
-		if (left <= 0) return;
-		sleep_ns(d < left ? d : left);
-	}
-#endif
-}
-
-/* wword_wake wakes every waiter on the word. */
-static void wword_wake(struct wword *w) {
-#if defined(__linux__)
-	(void)syscall(SYS_futex, (void *)w->addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-#else
-	(void)w;
-#endif
-}
-#endif
+struct waiter {
+	int64_t deadline;   /* absolute, -1 for none */
+	int64_t began;      /* first clock reading of the wait (0: none yet), for the adaptive strategy */
+	int64_t next_check; /* next peer liveness check */
+	unsigned spins;     /* attempts so far */
+	int peer_dead;      /* the peer's owner is dead: one more attempt, then PEER_GONE */
+};
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix);
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns);
+static void wword_wake(struct wword *w);
+static void wword_close(struct wword *w);
+static void waiter_init(struct waiter *w, int64_t timeout_ns);
+static int64_t sleep_budget(const struct waiter *w, int64_t now);
+static int rx_wait(shmchan_receiver *rx, struct waiter *w);
+static int tx_wait(shmchan_sender *tx, struct waiter *w);
 
 /* ---- Segments ----------------------------------------------------------------- */
 
@@ -1283,125 +1075,6 @@ int shmchan_channel_receiver(shmchan_channel *ch, shmchan_receiver **out) {
 	ch->rx.open = 1;
 	*out = &ch->rx;
 	return SHMCHAN_OK;
-}
-
-/* ---- Waiting ------------------------------------------------------------------- */
-
-struct waiter {
-	int64_t deadline;   /* absolute, -1 for none */
-	int64_t began;      /* first clock reading of the wait (0: none yet), for the adaptive strategy */
-	int64_t next_check; /* next peer liveness check */
-	unsigned spins;     /* attempts so far */
-	int peer_dead;      /* the peer's owner is dead: one more attempt, then PEER_GONE */
-};
-
-static void waiter_init(struct waiter *w, int64_t timeout_ns) {
-	w->deadline = deadline_of(timeout_ns); /* reads the clock only for a finite timeout */
-	w->began = 0;
-	w->next_check = 0;
-	w->spins = 0;
-	w->peer_dead = 0;
-}
-
-/* sleep_budget is how long one futex wait may last: up to 50 ms, and not past the deadline. */
-static int64_t sleep_budget(const struct waiter *w, int64_t now) {
-	int64_t ns = LIVENESS_PERIOD_NS;
-	if (w->deadline >= 0 && w->deadline - now < ns) ns = w->deadline - now;
-	return ns;
-}
-
-/*
- * wait_common runs the parts of a wait that do not depend on the side: the
- * deadline, the liveness check (at most every 50 ms), and the spin and yield
- * phases. It returns 1 when the caller should park, 0 to try again, or an error.
- * Spinning reads the clock only every CHECK_EVERY attempts, as Go's waiter does.
- */
-static int wait_common(const shmchan_channel *ch, struct waiter *w, _Atomic uint64_t *peer_owner,
-                       _Atomic uint32_t *peer_closed) {
-	unsigned i = ++w->spins;
-	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1) {
-		cpu_relax();
-		return 0;
-	}
-	int64_t now = mono_ns();
-	if (w->began == 0) {
-		w->began = now;
-		w->next_check = now + LIVENESS_PERIOD_NS;
-	}
-	if (w->deadline >= 0 && now >= w->deadline) return SHMCHAN_ERR_TIMEOUT;
-	if (now >= w->next_check) {
-		w->next_check = now + LIVENESS_PERIOD_NS;
-		/* SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the peer's claim CAS and close. */
-		uint64_t owner = atomic_load_explicit(peer_owner, memory_order_acquire);
-		/* An owner of 0 is no peer yet (or one that closed): keep waiting. A dead owner that
-		 * closed cleanly is not gone either: the next attempt sees the close. */
-		/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst; pairs with the store in close_end. */
-		if (owner != 0 && !shmchan_token_alive(owner) && !atomic_load_explicit(peer_closed, memory_order_seq_cst)) {
-			w->peer_dead = 1;
-			return 0;
-		}
-	}
-	switch (ch->wait) {
-	case SHMCHAN_WAIT_SPIN:
-		cpu_relax();
-		return 0;
-	case SHMCHAN_WAIT_BLOCK:
-		return 1;
-	default:
-		if (now - w->began < ADAPTIVE_SPIN_NS) {
-			cpu_relax();
-			return 0;
-		}
-		if (now - w->began < ADAPTIVE_YIELD_NS) {
-			yield_cpu();
-			return 0;
-		}
-		return 1;
-	}
-}
-
-/* rx_wait waits for data after an attempt found the ring empty. */
-static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
-	shmchan_channel *ch = rx->ch;
-	struct chan_header *h = ch->h;
-	int rc = wait_common(ch, w, &h->tx_owner, &h->tx_closed);
-	if (rc <= 0) return rc;
-	/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
-	/* SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-	uint32_t s = atomic_load_explicit(&h->data_seq, memory_order_acquire);
-	/* SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
-	 * then rx_parked load in tx_commit (Dekker). */
-	atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
-	/* SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
-	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
-	/* SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
-	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
-	if (hdr == 0 && !closed) wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
-	/* SYNC(rx_parked): seq_cst; no longer parked. */
-	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
-	return 0;
-}
-
-/* tx_wait waits for room after an attempt found the ring full. */
-static int tx_wait(shmchan_sender *tx, struct waiter *w) {
-	shmchan_channel *ch = tx->ch;
-	struct chan_header *h = ch->h;
-	int rc = wait_common(ch, w, &h->rx_owner, &h->rx_closed);
-	if (rc <= 0) return rc;
-	/* Park: the receiver's release (store head, load tx_parked) is the other half. */
-	/* SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-	uint32_t s = atomic_load_explicit(&h->space_seq, memory_order_acquire);
-	/* SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
-	 * then tx_parked load in rx_consume (Dekker). */
-	atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
-	/* SYNC(head): seq_cst re-check after announcing the park. */
-	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
-	/* SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
-	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
-	if (head == tx->cached_head && !closed) wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
-	/* SYNC(tx_parked): seq_cst; no longer parked. */
-	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
-	return 0;
 }
 
 /* ---- Sending --------------------------------------------------------------------- */
@@ -2285,3 +1958,352 @@ int shmchan_mailbox_close(shmchan_mailbox *mb) {
 	free(mb);
 	return rc;
 }
+
+/* ---- Wait words ------------------------------------------------------------------ */
+
+/*
+ * wword_wait: atomically, if *addr == val then sleep up to ns; spurious
+ * wakeups allowed (the contract of Go's sync/wake and the runtime's
+ * futexsleep). The caller re-checks its condition afterwards.
+ */
+#if defined(_WIN32)
+/*
+ * Windows: a named auto-reset event per word, named as Go's wake.Open names
+ * it: "Local\shmchan.wake:" + segment name + suffix (".data", ".space",
+ * ".mbwake"), or "Global\..." for a Global segment. WaitOnAddress cannot
+ * wake another process; the event can. A waker increments the word, then
+ * sets the event, which stays set until a waiter consumes it, so a wakeup
+ * between the word check and the sleep is not lost. One SetEvent releases
+ * one waiter; several waiters (mailbox readers) bound their sleeps by 50 ms.
+ */
+static int win_code(DWORD e);
+
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
+	char obj[128];
+	WCHAR wobj[128];
+	int n = snprintf(obj, sizeof obj, "%s\\shmchan.wake:%s%s", seg->global ? "Global" : "Local", seg->name, suffix);
+	if (n < 0 || (size_t)n >= sizeof obj) return SHMCHAN_ERR_INVALID_NAME;
+	for (int i = 0; i <= n; i++) wobj[i] = (WCHAR)(unsigned char)obj[i];
+	w->addr = addr;
+	/* Auto-reset, not signalled, default security (the current user). If the peer created it first,
+	 * CreateEventW opens it (ERROR_ALREADY_EXISTS with a valid handle): that is success. */
+	w->ev = CreateEventW(NULL, FALSE, FALSE, wobj);
+	if (w->ev == NULL && GetLastError() == ERROR_ACCESS_DENIED)
+		w->ev = OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, FALSE, wobj);
+	if (w->ev == NULL) return win_code(GetLastError());
+	return SHMCHAN_OK;
+}
+
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
+	if (ns <= 0) return;
+	/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
+	if (atomic_load_explicit(w->addr, memory_order_acquire) != val) return;
+	int64_t ms = (ns + 999999) / 1000000; /* round up, so that a short timeout sleeps */
+	/* Woken (perhaps by a stale signal) or timed out: the caller re-checks. */
+	(void)WaitForSingleObject(w->ev, (DWORD)(ms < INFINITE - 1 ? ms : INFINITE - 1));
+}
+
+static void wword_wake(struct wword *w) { (void)SetEvent(w->ev); }
+
+static void wword_close(struct wword *w) {
+	if (w->ev != NULL) CloseHandle(w->ev);
+	w->ev = NULL;
+}
+#else
+/* POSIX: the futex is keyed by the word itself (the name is Windows' business). */
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
+	(void)seg;
+	(void)suffix;
+	w->addr = addr;
+	return SHMCHAN_OK;
+}
+
+static void wword_close(struct wword *w) { (void)w; }
+
+/* Never FUTEX_PRIVATE_FLAG: the word is shared between processes, and the private flag would key the
+ * futex on this address space. */
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
+	if (ns <= 0) return;
+	_Atomic uint32_t *addr = w->addr;
+#if defined(__linux__)
+	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
+	/* Woken, value changed (EAGAIN), signal (EINTR) or timeout: the caller re-checks. */
+	(void)syscall(SYS_futex, (void *)addr, FUTEX_WAIT, val, &ts, NULL, 0);
+#else
+	/* No cross-process wait primitive wired in: poll the word, as Go's sync/wake does. */
+	int64_t deadline = mono_ns() + ns;
+	for (int64_t d = 50000; ; d = d * 2 < 1000000 ? d * 2 : 1000000) {
+		/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
+		if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
+		int64_t left = deadline - mono_ns();
+		if (left <= 0) return;
+		sleep_ns(d < left ? d : left);
+	}
+#endif
+}
+
+/* wword_wake wakes every waiter on the word. */
+static void wword_wake(struct wword *w) {
+#if defined(__linux__)
+	(void)syscall(SYS_futex, (void *)w->addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#else
+	(void)w;
+#endif
+}
+#endif
+
+/* ---- Waiting ------------------------------------------------------------------- */
+
+static void waiter_init(struct waiter *w, int64_t timeout_ns) {
+	w->deadline = deadline_of(timeout_ns); /* reads the clock only for a finite timeout */
+	w->began = 0;
+	w->next_check = 0;
+	w->spins = 0;
+	w->peer_dead = 0;
+}
+
+/* sleep_budget is how long one futex wait may last: up to 50 ms, and not past the deadline. */
+static int64_t sleep_budget(const struct waiter *w, int64_t now) {
+	int64_t ns = LIVENESS_PERIOD_NS;
+	if (w->deadline >= 0 && w->deadline - now < ns) ns = w->deadline - now;
+	return ns;
+}
+
+/*
+ * wait_common runs the parts of a wait that do not depend on the side: the
+ * deadline, the liveness check (at most every 50 ms), and the spin and yield
+ * phases. It returns 1 when the caller should park, 0 to try again, or an error.
+ * Spinning reads the clock only every CHECK_EVERY attempts, as Go's waiter does.
+ */
+static int wait_common(const shmchan_channel *ch, struct waiter *w, _Atomic uint64_t *peer_owner,
+                       _Atomic uint32_t *peer_closed) {
+	unsigned i = ++w->spins;
+	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1) {
+		cpu_relax();
+		return 0;
+	}
+	int64_t now = mono_ns();
+	if (w->began == 0) {
+		w->began = now;
+		w->next_check = now + LIVENESS_PERIOD_NS;
+	}
+	if (w->deadline >= 0 && now >= w->deadline) return SHMCHAN_ERR_TIMEOUT;
+	if (now >= w->next_check) {
+		w->next_check = now + LIVENESS_PERIOD_NS;
+		/* SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the peer's claim CAS and close. */
+		uint64_t owner = atomic_load_explicit(peer_owner, memory_order_acquire);
+		/* An owner of 0 is no peer yet (or one that closed): keep waiting. A dead owner that
+		 * closed cleanly is not gone either: the next attempt sees the close. */
+		/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst; pairs with the store in close_end. */
+		if (owner != 0 && !shmchan_token_alive(owner) && !atomic_load_explicit(peer_closed, memory_order_seq_cst)) {
+			w->peer_dead = 1;
+			return 0;
+		}
+	}
+	switch (ch->wait) {
+	case SHMCHAN_WAIT_SPIN:
+		cpu_relax();
+		return 0;
+	case SHMCHAN_WAIT_BLOCK:
+		return 1;
+	default:
+		if (now - w->began < ADAPTIVE_SPIN_NS) {
+			cpu_relax();
+			return 0;
+		}
+		if (now - w->began < ADAPTIVE_YIELD_NS) {
+			yield_cpu();
+			return 0;
+		}
+		return 1;
+	}
+}
+
+/* rx_wait waits for data after an attempt found the ring empty. */
+static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
+	shmchan_channel *ch = rx->ch;
+	struct chan_header *h = ch->h;
+	int rc = wait_common(ch, w, &h->tx_owner, &h->tx_closed);
+	if (rc <= 0) return rc;
+	/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
+	/* SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	uint32_t s = atomic_load_explicit(&h->data_seq, memory_order_acquire);
+	/* SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
+	 * then rx_parked load in tx_commit (Dekker). */
+	atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
+	/* SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
+	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
+	/* SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
+	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
+	if (hdr == 0 && !closed) wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
+	/* SYNC(rx_parked): seq_cst; no longer parked. */
+	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
+	return 0;
+}
+
+/* tx_wait waits for room after an attempt found the ring full. */
+static int tx_wait(shmchan_sender *tx, struct waiter *w) {
+	shmchan_channel *ch = tx->ch;
+	struct chan_header *h = ch->h;
+	int rc = wait_common(ch, w, &h->rx_owner, &h->rx_closed);
+	if (rc <= 0) return rc;
+	/* Park: the receiver's release (store head, load tx_parked) is the other half. */
+	/* SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	uint32_t s = atomic_load_explicit(&h->space_seq, memory_order_acquire);
+	/* SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
+	 * then tx_parked load in rx_consume (Dekker). */
+	atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
+	/* SYNC(head): seq_cst re-check after announcing the park. */
+	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
+	/* SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
+	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
+	if (head == tx->cached_head && !closed) wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
+	/* SYNC(tx_parked): seq_cst; no longer parked. */
+	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
+	return 0;
+}
+
+/* ---- Process tokens ----------------------------------------------------------- */
+
+#if defined(_WIN32)
+/* creation_time returns the process's creation FILETIME (100 ns units), as internal/proc does. */
+static int creation_time(HANDLE h, uint64_t *start) {
+	FILETIME created, exited, kernel, user;
+	if (!GetProcessTimes(h, &created, &exited, &kernel, &user)) return -1;
+	*start = (uint64_t)created.dwHighDateTime << 32 | created.dwLowDateTime;
+	return 0;
+}
+
+static uint64_t make_token(uint32_t pid, uint64_t start) { return (uint64_t)pid | (uint64_t)(uint32_t)start << 32; }
+
+static uint64_t compute_self_token(void) {
+	uint64_t start = 0;
+	if (creation_time(GetCurrentProcess(), &start) < 0) start = 0;
+	return make_token(self_pid(), start);
+}
+#else
+#if defined(__linux__)
+/* read_stat reads the state letter and start time (field 22) of /proc/PID/stat. */
+static int read_stat(pid_t pid, char *state, uint64_t *start) {
+	char path[64], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/stat", (long)pid);
+	int fd;
+	do {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0) return -1;
+	ssize_t n;
+	do {
+		n = read(fd, buf, sizeof buf - 1);
+	} while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* The command name (field 2) is in parentheses and may hold anything: parse from the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	p += 2;
+	*state = *p;
+	/* Fields 3 (state) .. 22 (starttime): skip 19 separators. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (p == NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+		p++;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (end == p || errno != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*start = (uint64_t)v;
+	return 0;
+}
+#endif
+
+static uint64_t make_token(pid_t pid, uint64_t start) {
+	return (uint64_t)(uint32_t)pid | (uint64_t)(uint32_t)start << 32;
+}
+
+static uint64_t compute_self_token(void) {
+	pid_t pid = getpid();
+	uint64_t start = 0;
+#if defined(__linux__)
+	char state;
+	if (read_stat(pid, &state, &start) < 0) start = 0;
+#elif defined(__APPLE__)
+	struct kinfo_proc kp;
+	size_t len = sizeof kp;
+	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
+	if (sysctl(mib, 4, &kp, &len, NULL, 0) == 0 && len == sizeof kp)
+		start = (uint64_t)kp.kp_proc.p_starttime.tv_sec * 1000000u + (uint64_t)kp.kp_proc.p_starttime.tv_usec;
+#endif
+	return make_token(pid, start);
+}
+
+#endif
+
+/* The token is cached per process; a forked child sees another pid and recomputes it. */
+static _Atomic uint64_t self_token_cache;
+
+uint64_t shmchan_self_token(void) {
+	uint64_t t = atomic_load_explicit(&self_token_cache, memory_order_relaxed); /* process-local cache, no SYNC partner */
+	if (t == 0 || (uint32_t)t != self_pid()) {
+		t = compute_self_token();
+		atomic_store_explicit(&self_token_cache, t, memory_order_relaxed); /* process-local cache, no SYNC partner */
+	}
+	return t;
+}
+
+#if defined(_WIN32)
+/*
+ * shmchan_token_alive opens the process with just the rights it needs, as
+ * internal/proc does. ERROR_INVALID_PARAMETER names no process; any other
+ * failure (another user's or a protected process) counts as alive, since a
+ * false "dead" would hand a live peer's role to another process. A process
+ * that exited but whose object is still held open is signalled: dead.
+ */
+int shmchan_token_alive(uint64_t token) {
+	uint32_t pid = (uint32_t)token;
+	if (token == 0 || pid == 0 || pid > (uint32_t)INT_MAX) return 0;
+	HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
+	if (h == NULL) return GetLastError() != ERROR_INVALID_PARAMETER;
+	int alive = 1;
+	uint64_t start;
+	if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) alive = 0; /* exited */
+	else if (creation_time(h, &start) == 0) alive = (uint32_t)start == (uint32_t)(token >> 32);
+	CloseHandle(h);
+	return alive;
+}
+#else
+int shmchan_token_alive(uint64_t token) {
+	if (token == 0) return 0;
+	uint32_t upid = (uint32_t)token;
+	if (upid == 0 || upid > (uint32_t)INT_MAX) return 0;
+	pid_t pid = (pid_t)upid;
+	if (kill(pid, 0) < 0 && errno == ESRCH) return 0;
+#if defined(__linux__)
+	char state;
+	uint64_t start;
+	if (read_stat(pid, &state, &start) < 0) {
+		/* Gone between kill and read, or /proc hidden: trust kill unless the file is missing. */
+		return errno != ENOENT;
+	}
+	if (state == 'Z' || state == 'X') return 0;
+	return (uint32_t)start == (uint32_t)(token >> 32);
+#else
+	return 1;
+#endif
+}
+#endif
