@@ -39,6 +39,11 @@ type Channel struct {
 	dataWord  *wake.Word // the receiver sleeps here, the sender wakes it
 	spaceWord *wake.Word // the sender sleeps here, the receiver wakes it
 
+	// The two roles (role.go), and whether this handle holds each: a
+	// waiter asks its peer's flag first (live.1), from another goroutine.
+	txRole, rxRole role
+	txHeld, rxHeld atomic.Bool
+
 	mu     sync.Mutex
 	tx     *Sender
 	rx     *Receiver
@@ -174,6 +179,8 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 			fmt.Errorf("%w: capacity changed to %d after the open check", ErrCorrupt, capacity), seg.Close()))
 	}
 	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.ChanMaxMessage(capacity)}
+	c.txRole = role{name: "sender", fd: seg.fd, lock: layout.LockTx, owner: &h.TxOwner, closed: &h.TxClosed, held: &c.txHeld}
+	c.rxRole = role{name: "receiver", fd: seg.fd, lock: layout.LockRx, owner: &h.RxOwner, closed: &h.RxClosed, held: &c.rxHeld}
 	c.data = seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+c.capacity : layout.ChanHeaderSize+c.capacity]
 	var err error
 	if c.dataWord, err = wake.Open(&h.DataSeq, wakeName(o, seg.name, ".data")); err != nil {
@@ -208,12 +215,12 @@ func (c *Channel) Sender() (*Sender, error) {
 	if c.tx != nil && !c.tx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim sender", c.Name(), ErrBusy)
 	}
-	if err := claim(&c.h.TxOwner, &c.h.TxClosed); err != nil {
+	if err := c.txRole.claim(); err != nil {
 		return nil, wrap("claim sender", c.Name(), err)
 	}
 	p, err := ring.NewProducer(&c.h.Head, c.data)
 	if err != nil {
-		release(&c.h.TxOwner)
+		c.txRole.release()
 		return nil, wrap("claim sender", c.Name(), lift(err))
 	}
 	// A dead predecessor may have left its parked flag set.
@@ -222,7 +229,7 @@ func (c *Channel) Sender() (*Sender, error) {
 	s := &Sender{ch: c, h: c.h, p: p}
 	s.w = waiter{
 		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.SpaceSeq, parked: &c.h.TxParked,
-		peerRole: "receiver", peer: &c.h.RxOwner, peerClosed: &c.h.RxClosed,
+		peer: &c.rxRole,
 	}
 	c.tx = s
 	return s, nil
@@ -240,12 +247,12 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	if c.rx != nil && !c.rx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim receiver", c.Name(), ErrBusy)
 	}
-	if err := claim(&c.h.RxOwner, &c.h.RxClosed); err != nil {
+	if err := c.rxRole.claim(); err != nil {
 		return nil, wrap("claim receiver", c.Name(), err)
 	}
 	cons, err := ring.NewConsumer(&c.h.Head, c.data)
 	if err != nil {
-		release(&c.h.RxOwner)
+		c.rxRole.release()
 		return nil, wrap("claim receiver", c.Name(), lift(err))
 	}
 	// SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
@@ -253,7 +260,7 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	r := &Receiver{ch: c, h: c.h, c: cons}
 	r.w = waiter{
 		strategy: c.o.wait, word: c.dataWord, seq: &c.h.DataSeq, parked: &c.h.RxParked,
-		peerRole: "sender", peer: &c.h.TxOwner, peerClosed: &c.h.TxClosed,
+		peer: &c.txRole,
 	}
 	c.rx = r
 	return r, nil
@@ -279,34 +286,6 @@ func (c *Channel) Close() error {
 	}
 	errs = append(errs, c.dataWord.Close(), c.spaceWord.Close(), c.seg.Close())
 	return errors.Join(errs...)
-}
-
-// claim takes a role by compare-and-swap of its owner token: from 0, or from
-// a token whose process is dead.
-func claim(owner *uint64, closed *uint32) error {
-	self := uint64(platform.Self())
-	for {
-		// SYNC(tx_closed)/SYNC(rx_closed): seq_cst load; pairs with the store in close.
-		if atomic.LoadUint32(closed) != 0 {
-			return ErrClosed
-		}
-		// SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the CAS here and
-		// the store in release, in any process.
-		cur := atomic.LoadUint64(owner)
-		if cur != 0 && (cur == self || platform.Alive(platform.Token(cur))) {
-			return ErrBusy
-		}
-		// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load above.
-		if atomic.CompareAndSwapUint64(owner, cur, self) {
-			return nil
-		}
-	}
-}
-
-// release gives a role back if this process still holds it.
-func release(owner *uint64) {
-	// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load in claim.
-	atomic.CompareAndSwapUint64(owner, uint64(platform.Self()), 0)
 }
 
 // wakeName names a wait word for wake.Open: the object's name and a suffix,

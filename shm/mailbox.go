@@ -49,6 +49,9 @@ type Mailbox struct {
 	o    options
 	max  int
 
+	role    role        // the writer role (role.go)
+	writing atomic.Bool // this handle holds it: what a waiting reader of this handle asks first (live.1)
+
 	mu     sync.Mutex // serialises Publish and Close
 	writer bool       // this handle holds the writer role
 	closed atomic.Bool
@@ -197,6 +200,7 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
 	}
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
+	m.role = role{name: "writer", fd: seg.fd, lock: layout.LockMbWriter, owner: &h.Owner, closed: &h.Closed, held: &m.writing}
 	buf, err := seqlock.New(&h.Latest, seg.mem[layout.MboxHeaderSize:], int(slots), m.max)
 	if err != nil {
 		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
@@ -233,7 +237,7 @@ func (m *Mailbox) Publish(value []byte) (uint64, error) {
 		return 0, wrap("publish", m.Name(), fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), m.max))
 	}
 	if !m.writer {
-		if err := claim(&m.h.Owner, &m.h.Closed); err != nil {
+		if err := m.role.claim(); err != nil {
 			return 0, wrap("claim writer", m.Name(), err)
 		}
 		m.writer = true
@@ -312,7 +316,7 @@ func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]
 	}
 	w := waiter{
 		strategy: m.o.wait, word: m.word, seq: &m.h.WakeSeq, parked: &m.h.Waiters, count: true,
-		peerRole: "writer", peer: &m.h.Owner, peerClosed: &m.h.Closed,
+		peer: &m.role,
 	}
 	w.start()
 	defer w.finish()
@@ -368,12 +372,12 @@ func (m *Mailbox) Close() error {
 		return nil
 	}
 	if m.writer {
-		// SYNC(mb_closed): seq_cst store, after the last Publish; pairs with
-		// the loads in poll, Latest and check, which load it before latest.
+		// STEP(close.1) SYNC(mb_closed): seq_cst store, after the last Publish;
+		// pairs with the loads in poll, Latest and check, which load it before latest.
 		atomic.StoreUint32(&m.h.Closed, 1)
+		// STEP(close.2)
 		bump(&m.h.WakeSeq, m.word)
-		// SYNC(mb_owner): acq_rel CAS; pairs with the load in claim.
-		release(&m.h.Owner)
+		m.role.release()
 		m.writer = false
 	}
 	return errors.Join(m.word.Close(), m.seg.Close())

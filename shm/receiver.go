@@ -145,9 +145,10 @@ func (r *Receiver) close() error {
 		return nil
 	}
 	r.closed = true
-	// SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
+	// STEP(close.1) SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
 	atomic.StoreUint32(&r.h.RxClosed, 1)
+	// STEP(close.2)
 	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord)
-	release(&r.h.RxOwner)
+	r.ch.rxRole.release()
 	return nil
 }

@@ -148,11 +148,11 @@ func (s *Sender) close() error {
 		return nil
 	}
 	s.closed = true
-	// SYNC(tx_closed): seq_cst store after our last record header; pairs with
+	// STEP(close.1) SYNC(tx_closed): seq_cst store after our last record header; pairs with
 	// the load in Receiver.TryPeek, which looks again after seeing it.
 	atomic.StoreUint32(&s.h.TxClosed, 1)
-	// Wake the receiver unconditionally if parked, as notify does.
+	// STEP(close.2) Wake the receiver if parked, as notify does.
 	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
-	release(&s.h.TxOwner)
+	s.ch.txRole.release()
 	return nil
 }

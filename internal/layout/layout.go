@@ -17,14 +17,23 @@ const (
 	Line = 128 // every field written by a different process starts a new 128-byte line
 )
 
+// Role locks (docs/layout.md, "Role locks"): each role's lock range is the
+// 8 bytes of its owner field.
+const (
+	LockLen      = 8
+	LockTx       = ChanOffTxOwner // channel sender
+	LockRx       = ChanOffRxOwner // channel receiver
+	LockMbWriter = MboxOffOwner   // mailbox writer
+)
+
 // Align8 rounds n up to a multiple of 8.
 func Align8(n uint64) uint64 { return (n + 7) &^ 7 }
 
-// Channel, layout version 1: docs/layout.md, "Channel (magic SHMC)".
+// Channel, layout version 2: docs/layout.md, "Channel (magic SHMC)".
 const (
 	ChanMagic      = 0x434D4853 // the bytes "SHMC", little-endian
-	ChanVersion    = 1
-	ChanHeaderSize = 4096 // header page; the data region follows
+	ChanVersion    = 2          // 2: roles held by role locks (docs/layout.md, "Changes from version 1")
+	ChanHeaderSize = 4096       // header page; the data region follows
 
 	ChanMinCapacity = 1 << 10
 	ChanMaxCapacity = 1 << 32 // so that a record's u32 length covers the largest message
@@ -124,10 +133,10 @@ var (
 	_ = [1]struct{}{}[unsafe.Sizeof(ChanHeader{})-ChanHeaderSize]
 )
 
-// Mailbox, layout version 1: docs/layout.md, "Mailbox (magic SHMB)".
+// Mailbox, layout version 2: docs/layout.md, "Mailbox (magic SHMB)".
 const (
 	MboxMagic      = 0x424D4853 // the bytes "SHMB", little-endian
-	MboxVersion    = 1
+	MboxVersion    = 2
 	MboxHeaderSize = 4096 // header page; the slots follow
 	MboxSlots      = 3    // slots a creator makes; openers accept MboxMinSlots to MboxMaxSlots
 	MboxMinSlots   = 2    // one slot would let a killed writer destroy the last value
