@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -172,7 +173,10 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	h := (*layout.ChanHeader)(unsafe.Pointer(&seg.mem[0]))
 	// Read the capacity once and check it again: a hostile peer may have
 	// changed it since checkChannel. Only this local copy is used from here.
-	capacity := h.Capacity
+	var capacity uint64
+	if err := guarded(func() error { capacity = h.Capacity; return nil }); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
+	}
 	if capacity < layout.ChanMinCapacity || capacity > layout.ChanMaxCapacity || bits.OnesCount64(capacity) != 1 ||
 		capacity > uint64(len(seg.mem))-layout.ChanHeaderSize {
 		return nil, wrap(op, seg.name, errors.Join(
@@ -206,7 +210,8 @@ func (c *Channel) MaxMessage() int { return int(c.max) }
 // holds the role, and with ErrClosed once a sender has closed the channel.
 // The role of a sender that died passes to the caller, which continues from
 // the last published message: nothing committed is lost or overwritten.
-func (c *Channel) Sender() (*Sender, error) {
+func (c *Channel) Sender() (_ *Sender, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -238,7 +243,8 @@ func (c *Channel) Sender() (*Sender, error) {
 // Receiver claims the receiver role and returns the receiving end, with the
 // same rules as Sender. A receiver that takes over from a dead one gets again
 // the message its predecessor peeked but did not release.
-func (c *Channel) Receiver() (*Receiver, error) {
+func (c *Channel) Receiver() (_ *Receiver, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {

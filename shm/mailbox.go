@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -194,7 +195,11 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	// Read the geometry once: a hostile peer may have changed it since
 	// checkMailbox. seqlock.New checks it against the region again, and only
 	// these local copies are used from here.
-	maxValue, slots := h.MaxValue, h.SlotCount
+	var maxValue uint64
+	var slots uint32
+	if err := guarded(func() error { maxValue, slots = h.MaxValue, h.SlotCount; return nil }); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
+	}
 	if maxValue < 1 || maxValue > uint64(MaxSize) || slots > layout.MboxMaxSlots {
 		return nil, wrap(op, seg.name, errors.Join(
 			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
@@ -227,7 +232,8 @@ func (m *Mailbox) MaxValue() int { return m.max }
 // writer has closed the mailbox. A writer that died passes the role on, and
 // the new writer continues from the last complete version. A value longer
 // than MaxValue gives ErrTooLarge, and nothing is published.
-func (m *Mailbox) Publish(value []byte) (uint64, error) {
+func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
@@ -256,7 +262,8 @@ func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word) }
 
 // Version returns the version of the newest complete value, 0 if nothing was
 // published yet. It is one atomic load: a cheap way to poll for change.
-func (m *Mailbox) Version() (uint64, error) {
+func (m *Mailbox) Version() (_ uint64, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	if m.closed.Load() {
 		return 0, wrap("version", m.Name(), ErrClosed)
 	}
@@ -280,6 +287,8 @@ func (m *Mailbox) Version() (uint64, error) {
 // ErrCorrupt if the shared memory breaks the layout, and ErrClosed after
 // Close.
 func (m *Mailbox) Latest(dst []byte) (value []byte, version uint64, err error) {
+	value = dst[:0]
+	defer guard(&err, debug.SetPanicOnFault(true))
 	if m.closed.Load() {
 		return dst[:0], 0, wrap("read", m.Name(), ErrClosed)
 	}
@@ -309,7 +318,8 @@ func (m *Mailbox) Latest(dst []byte) (value []byte, version uint64, err error) {
 // waiting; a new writer may take over later), ctx.Err() when ctx is done (an
 // expired deadline also matches os.ErrDeadlineExceeded), ErrCorrupt, and
 // ErrClosed after Close.
-func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]byte, uint64, error) {
+func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) (_ []byte, _ uint64, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	if m.closed.Load() {
 		// Before the waiter: taking a field's address probes the mapping.
 		return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
@@ -372,13 +382,21 @@ func (m *Mailbox) Close() error {
 		return nil
 	}
 	if m.writer {
-		// STEP(close.1) SYNC(mb_closed): seq_cst store, after the last Publish;
-		// pairs with the loads in poll, Latest and check, which load it before latest.
-		atomic.StoreUint32(&m.h.Closed, 1)
-		// STEP(close.2)
-		bump(&m.h.WakeSeq, m.word)
-		m.role.release()
+		// A fault here (a truncated object) leaves the lock to the
+		// descriptor's close below.
+		_ = guarded(m.closeWriter)
 		m.writer = false
 	}
 	return errors.Join(m.word.Close(), m.seg.Close())
+}
+
+// closeWriter is close.1 to close.4 for the writer role.
+func (m *Mailbox) closeWriter() error {
+	// STEP(close.1) SYNC(mb_closed): seq_cst store, after the last Publish;
+	// pairs with the loads in poll, Latest and check, which load it before latest.
+	atomic.StoreUint32(&m.h.Closed, 1)
+	// STEP(close.2)
+	bump(&m.h.WakeSeq, m.word)
+	m.role.release()
+	return nil
 }

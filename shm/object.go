@@ -33,7 +33,9 @@ func (k *objectKind) create(name string, size int64, o *options, opts []Option) 
 	if err != nil {
 		return nil, err
 	}
-	k.init(seg.mem)
+	if err := guarded(func() error { k.init(seg.mem); return nil }); err != nil {
+		return nil, wrap(op, name, errors.Join(err, seg.Close(), Remove(name)))
+	}
 	return seg, nil
 }
 
@@ -47,7 +49,9 @@ func (k *objectKind) open(name string, o *options, opts []Option) (*Segment, err
 	if err != nil {
 		return nil, err
 	}
-	if err := k.check(seg.mem, o.openTimeout); err != nil {
+	// Under the fault guard: an object truncated under us (or one whose
+	// creator's reservation failed after we mapped it) is ErrCorrupt.
+	if err := guarded(func() error { return k.check(seg.mem, o.openTimeout) }); err != nil {
 		return nil, wrap(op, name, errors.Join(err, seg.Close()))
 	}
 	return seg, nil
@@ -64,13 +68,19 @@ func (k *objectKind) openOrCreate(name string, size int64, o *options, opts []Op
 		return nil, false, err
 	}
 	if created {
-		k.init(seg.mem)
+		if err := guarded(func() error { k.init(seg.mem); return nil }); err != nil {
+			return nil, false, wrap(op, name, errors.Join(err, seg.Close(), Remove(name)))
+		}
 		return seg, true, nil
 	}
-	if err := k.check(seg.mem, o.openTimeout); err != nil {
+	if err := guarded(func() error { return k.check(seg.mem, o.openTimeout) }); err != nil {
 		return nil, false, wrap(op, name, errors.Join(err, seg.Close()))
 	}
-	if got := k.param(seg.mem); got != k.want {
+	var got uint64
+	if err := guarded(func() error { got = k.param(seg.mem); return nil }); err != nil {
+		return nil, false, wrap(op, name, errors.Join(err, seg.Close()))
+	}
+	if got != k.want {
 		return nil, false, wrap(op, name, errors.Join(
 			fmt.Errorf("%w: %s %s %d, requested %d", ErrIncompatible, k.what, k.paramName, got, k.want), seg.Close()))
 	}

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -218,7 +219,8 @@ func (s *Segment) Close() error {
 
 // view runs f with the mapped memory under the read lock, or returns
 // ErrClosed after Close.
-func (s *Segment) view(op string, write bool, f func(mem []byte) error) error {
+func (s *Segment) view(op string, write bool, f func(mem []byte) error) (err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.mem == nil {
