@@ -13,8 +13,10 @@ import (
 
 // The Windows segment: a named file mapping backed by the paging file
 // (CreateFileMappingW with INVALID_HANDLE_VALUE), mapped whole with
-// MapViewOfFile, over the primitives of cgo_windows.go (the C shims in
-// shm/c/shim_windows.h) or nocgo_windows.go (golang.org/x/sys/windows).
+// MapViewOfFile. The mapping object is created or opened by
+// name_windows_cgo.go (the C shims in shm/c/shim_windows.h) or
+// name_windows_nocgo.go (golang.org/x/sys/windows); views are mapped,
+// queried and unmapped through golang.org/x/sys/windows in both builds.
 // Both paths create the same kernel object, so a cgo process, a pure-Go
 // process and a C or .NET program (MemoryMappedFile.CreateNew(name)) share a
 // segment by name.
@@ -25,9 +27,9 @@ import (
 //
 // Lifetime: the kernel deletes a named mapping's name when the last handle to
 // it closes, even while views of it are still mapped. There is no unlink. A
-// Segment therefore keeps its mapping handle open until Close, and Remove
-// closes this process's handles for the name (its Segments stay mapped and
-// usable): once every process that holds the name has closed or removed it,
+// Mapping therefore keeps its mapping handle open until Unmap (shm's
+// Segment.Close), and Remove closes this process's handles for the name (its
+// Mappings stay mapped and usable): once every process that holds the name has closed or removed it,
 // Open fails with fs.ErrNotExist and Create may use the name again. See
 // docs/platforms.md.
 //
@@ -39,8 +41,8 @@ import (
 //
 // Permissions: the mapping gets the default security descriptor of the
 // creating process's token, which grants access to the current user (and
-// SYSTEM and the administrators), the equivalent of mode 0600. WithMode is
-// ignored.
+// SYSTEM and the administrators), the equivalent of mode 0600. The mode
+// argument (shm's WithMode) is ignored.
 
 // objectName is the kernel object name of the segment name.
 func objectName(name string, global bool) string {
@@ -210,7 +212,7 @@ type handleRegistry struct {
 	byName map[string]map[*handleHold]struct{}
 }
 
-// A handleHold is one Segment's mapping handle.
+// A handleHold is one Mapping's handle.
 type handleHold struct {
 	name string
 	h    windows.Handle // 0 once closed
