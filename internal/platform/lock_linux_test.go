@@ -108,7 +108,7 @@ func startHolder(t *testing.T, cmd *exec.Cmd) int {
 	line, err := bufio.NewReader(out).ReadString('\n')
 	if err != nil {
 		go io.Copy(io.Discard, out)
-		if werr := cmd.Wait(); refused(werr) {
+		if werr := cmd.Wait(); testproc.Refused(werr) {
 			t.Skip("the kernel refused the namespace or mount")
 		}
 		t.Fatalf("holder did not lock: %v", err)
@@ -136,7 +136,7 @@ func openFD(t *testing.T, path string) int {
 // lock could be taken from fd. It fails the test after 200 ms.
 func killAndRetake(t *testing.T, cmd *exec.Cmd, fd int) time.Duration {
 	t.Helper()
-	if err := syscall.Kill(innermost(t, cmd.Process.Pid), syscall.SIGKILL); err != nil {
+	if err := syscall.Kill(testproc.Innermost(t, cmd.Process.Pid), syscall.SIGKILL); err != nil {
 		t.Fatal(err)
 	}
 	t0 := time.Now()
@@ -152,27 +152,6 @@ func killAndRetake(t *testing.T, cmd *exec.Cmd, fd int) time.Duration {
 			t.Fatalf("lock still held 200 ms after SIGKILL of the holder")
 		}
 		time.Sleep(time.Millisecond)
-	}
-}
-
-// innermost returns the PID (in this namespace) of the last process in the
-// chain of children that starts at pid: the holder itself when wrappers
-// (unshare, setpriv) run it. Killing unshare is not enough: --kill-child's
-// parent-death signal is cleared when setpriv changes the uid.
-func innermost(t *testing.T, pid int) int {
-	t.Helper()
-	for {
-		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
-		if err != nil {
-			t.Fatalf("children of %d: %v", pid, err)
-		}
-		f := strings.Fields(string(b))
-		if len(f) == 0 {
-			return pid
-		}
-		if pid, err = strconv.Atoi(f[0]); err != nil {
-			t.Fatal(err)
-		}
 	}
 }
 
@@ -214,10 +193,10 @@ func TestRoleLockTwoProcesses(t *testing.T) {
 // (PID 1 there, a PID that means something else outside) is seen holding the
 // lock from outside, and releases it when killed.
 func TestRoleLockPIDNamespace(t *testing.T) {
-	needRoot(t, "unshare")
+	testproc.NeedRoot(t, "unshare")
 	path := lockObject(t)
 	cmd := testproc.Command(t, "hold-lock", path, strconv.Itoa(txLock))
-	inPIDNamespace(t, cmd)
+	testproc.InPIDNamespace(t, cmd)
 	if pid := startHolder(t, cmd); pid != 1 {
 		t.Fatalf("holder is PID %d in its namespace, want 1", pid)
 	}
@@ -232,19 +211,19 @@ func TestRoleLockPIDNamespace(t *testing.T) {
 // its PID. The lock is seen held all the same, and free after the kill.
 func TestRoleLockHiddenProcOtherUsers(t *testing.T) {
 	testproc.MarkUsed("probe-lock")
-	needRoot(t, "unshare", "setpriv", "mount")
-	bin := copyForOthers(t)
+	testproc.NeedRoot(t, "unshare", "setpriv", "mount")
+	bin := testproc.CopyForOthers(t)
 	path := lockObject(t)
 	holder := testproc.CommandPath(t, bin, "hold-lock", path, strconv.Itoa(txLock))
-	asUser(t, holder, "65534") // inside the namespace: unshare itself needs root
-	inPIDNamespace(t, holder)
+	testproc.AsUser(t, holder, "65534") // inside the namespace: unshare itself needs root
+	testproc.InPIDNamespace(t, holder)
 	startHolder(t, holder)
 	probe := func() string {
 		cmd := testproc.CommandPath(t, bin, "probe-lock", path, strconv.Itoa(txLock))
-		asUser(t, cmd, "65533")
-		withHiddenProc(t, cmd)
+		testproc.AsUser(t, cmd, "65533")
+		testproc.WithHiddenProc(t, cmd)
 		out, err := cmd.Output()
-		if refused(err) {
+		if testproc.Refused(err) {
 			t.Skip("the kernel refused the hidepid=2 proc mount")
 		}
 		if err != nil {

@@ -1,25 +1,29 @@
-package platform
+package testproc
 
 import (
 	"errors"
+	"fmt"
 	"os"
 	"os/exec"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 )
 
-// The namespace and user harness of the role-lock tests (here and in package
+// The namespace and user harness of the role-lock tests (internal/platform,
 // shm): it runs a child command inside a new PID namespace, under another
 // uid, or with /proc mounted hidepid=2 in a new mount namespace, with the
 // real tools (unshare, setpriv, mount). Each wrapper prepends its tool to
-// cmd, so they compose: the innermost wrapper is applied first.
+// cmd, so they compose: the wrapper applied last is the outermost, so apply
+// AsUser before InPIDNamespace or WithHiddenProc (those need root).
 
-// exitKernelRefused is the status a wrapper's shell exits with when the
+// ExitKernelRefused is the status a wrapper's shell exits with when the
 // kernel refuses the namespace or the mount; the test then skips.
-const exitKernelRefused = 97
+const ExitKernelRefused = 97
 
-// needRoot skips t unless it runs as root with the tools on PATH.
-func needRoot(t *testing.T, tools ...string) {
+// NeedRoot skips t unless it runs as root with the tools on PATH.
+func NeedRoot(t testing.TB, tools ...string) {
 	t.Helper()
 	if os.Geteuid() != 0 {
 		t.Skip("needs root: namespaces, mounts and other uids")
@@ -32,7 +36,7 @@ func needRoot(t *testing.T, tools ...string) {
 }
 
 // prepend makes cmd run as prefix... followed by its own path and arguments.
-func prepend(t *testing.T, cmd *exec.Cmd, prefix ...string) {
+func prepend(t testing.TB, cmd *exec.Cmd, prefix ...string) {
 	t.Helper()
 	p, err := exec.LookPath(prefix[0])
 	if err != nil {
@@ -43,37 +47,37 @@ func prepend(t *testing.T, cmd *exec.Cmd, prefix ...string) {
 	cmd.Path = p
 }
 
-// inPIDNamespace runs cmd as PID 1 of a new PID namespace with its own /proc
+// InPIDNamespace runs cmd as PID 1 of a new PID namespace with its own /proc
 // (unshare --pid --fork --mount-proc). --kill-child makes the kernel SIGKILL
 // it when the unshare process dies, so killing cmd.Process kills the child.
-func inPIDNamespace(t *testing.T, cmd *exec.Cmd) {
+func InPIDNamespace(t testing.TB, cmd *exec.Cmd) {
 	prepend(t, cmd, "unshare", "--pid", "--fork", "--mount-proc", "--kill-child")
 }
 
-// asUser runs cmd under uid and gid uid, with no supplementary groups (setpriv).
-func asUser(t *testing.T, cmd *exec.Cmd, uid string) {
+// AsUser runs cmd under uid and gid uid, with no supplementary groups (setpriv).
+func AsUser(t testing.TB, cmd *exec.Cmd, uid string) {
 	prepend(t, cmd, "setpriv", "--reuid", uid, "--regid", uid, "--clear-groups", "--")
 }
 
-// withHiddenProc runs cmd in a new mount namespace whose /proc is a new proc
+// WithHiddenProc runs cmd in a new mount namespace whose /proc is a new proc
 // instance mounted hidepid=2: a process sees only its own user's /proc/PID
 // entries (kill(2) still finds the others). The host's /proc is untouched.
-func withHiddenProc(t *testing.T, cmd *exec.Cmd) {
+func WithHiddenProc(t testing.TB, cmd *exec.Cmd) {
 	prepend(t, cmd, "unshare", "--mount", "--propagation", "private", "--",
-		"sh", "-c", `mount -t proc -o hidepid=2 proc /proc || exit 97; exec "$@"`, "sh")
+		"sh", "-c", fmt.Sprintf(`mount -t proc -o hidepid=2 proc /proc || exit %d; exec "$@"`, ExitKernelRefused), "sh")
 }
 
-// refused reports whether err is a wrapper's "the kernel refused" exit.
-func refused(err error) bool {
+// Refused reports whether err is a wrapper's "the kernel refused" exit.
+func Refused(err error) bool {
 	var ee *exec.ExitError
-	return errors.As(err, &ee) && ee.ExitCode() == exitKernelRefused
+	return errors.As(err, &ee) && ee.ExitCode() == ExitKernelRefused
 }
 
-// copyForOthers copies this test binary where other users can run it: a
+// CopyForOthers copies this test binary where other users can run it: a
 // directory of mode 0755 (t.TempDir is 0700), removed at the end.
-func copyForOthers(t *testing.T) string {
+func CopyForOthers(t testing.TB) string {
 	t.Helper()
-	dir, err := os.MkdirTemp("", "shmchan-platform-")
+	dir, err := os.MkdirTemp("", "shmchan-others-")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -94,7 +98,7 @@ func copyForOthers(t *testing.T) string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	bin := filepath.Join(dir, "platform.test")
+	bin := filepath.Join(dir, filepath.Base(exe))
 	if err := os.WriteFile(bin, data, 0o755); err != nil {
 		t.Fatal(err)
 	}
@@ -102,4 +106,25 @@ func copyForOthers(t *testing.T) string {
 		t.Fatal(err)
 	}
 	return bin
+}
+
+// Innermost returns the PID (in this namespace) of the last process in the
+// chain of children that starts at pid: the real child when wrappers
+// (unshare, setpriv) run it. Kill that one to kill the child: unshare's
+// --kill-child parent-death signal is cleared when setpriv changes the uid.
+func Innermost(t testing.TB, pid int) int {
+	t.Helper()
+	for {
+		b, err := os.ReadFile(fmt.Sprintf("/proc/%d/task/%d/children", pid, pid))
+		if err != nil {
+			t.Fatalf("children of %d: %v", pid, err)
+		}
+		f := strings.Fields(string(b))
+		if len(f) == 0 {
+			return pid
+		}
+		if pid, err = strconv.Atoi(f[0]); err != nil {
+			t.Fatal(err)
+		}
+	}
 }
