@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/shmchan/shmchan/internal/platform"
 )
 
 // A channel and a mailbox are both objects laid over a named segment, made
@@ -26,6 +28,9 @@ type objectKind struct {
 // create makes a new segment of size bytes and initialises it.
 func (k *objectKind) create(name string, size int64, o *options, opts []Option) (*Segment, error) {
 	op := "create " + k.what
+	if err := byteOrder(false); err != nil {
+		return nil, wrap(op, name, err)
+	}
 	if o.readOnly {
 		return nil, wrap(op, name, ErrReadOnly)
 	}
@@ -42,6 +47,9 @@ func (k *objectKind) create(name string, size int64, o *options, opts []Option) 
 // open maps an existing segment and checks it.
 func (k *objectKind) open(name string, o *options, opts []Option) (*Segment, error) {
 	op := "open " + k.what
+	if err := byteOrder(true); err != nil {
+		return nil, wrap(op, name, err)
+	}
 	if o.readOnly {
 		return nil, wrap(op, name, ErrReadOnly)
 	}
@@ -60,6 +68,9 @@ func (k *objectKind) open(name string, o *options, opts []Option) (*Segment, err
 // openOrCreate is open or create, whichever applies, without a race.
 func (k *objectKind) openOrCreate(name string, size int64, o *options, opts []Option) (*Segment, bool, error) {
 	op := "open-or-create " + k.what
+	if err := byteOrder(false); err != nil {
+		return nil, false, wrap(op, name, err)
+	}
 	if o.readOnly {
 		return nil, false, wrap(op, name, ErrReadOnly)
 	}
@@ -85,6 +96,20 @@ func (k *objectKind) openOrCreate(name string, size int64, o *options, opts []Op
 			fmt.Errorf("%w: %s %s %d, requested %d", ErrIncompatible, k.what, k.paramName, got, k.want), seg.Close()))
 	}
 	return seg, false, nil
+}
+
+// byteOrder refuses a big-endian machine before any field is read
+// (docs/layout.md, "Byte order": the layout is little-endian, and the ring
+// mixes explicit little-endian fields with native atomics): an opener gets
+// ErrVersionMismatch, a creator errors.ErrUnsupported, as in C.
+func byteOrder(open bool) error {
+	if platform.LittleEndian {
+		return nil
+	}
+	if open {
+		return fmt.Errorf("%w: this machine is big-endian; the shared layout is little-endian", ErrVersionMismatch)
+	}
+	return fmt.Errorf("%w: this machine is big-endian; the shared layout is little-endian", errors.ErrUnsupported)
 }
 
 // awaitVersion waits up to timeout for the creator's version store, the
