@@ -211,7 +211,7 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
 	}
 	m.buf = buf
-	if m.word, err = wake.Open(&h.WakeSeq, wakeName(o, seg.name, ".mbwake")); err != nil {
+	if m.word, err = wake.OpenShared(&h.WakeSeq, wakeName(o, seg.name, ".mbwake"), layout.MboxMaxWaiters); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	return m, nil
@@ -396,7 +396,8 @@ func (m *Mailbox) closeWriter() error {
 	// pairs with the loads in poll, Latest and check, which load it before latest.
 	atomic.StoreUint32(&m.h.Closed, 1)
 	// STEP(close.2)
-	bump(&m.h.WakeSeq, m.word)
+	// SYNC(mb_waiters): seq_cst; every parked reader must wake to see the close.
+	bumpN(&m.h.WakeSeq, m.word, int(atomic.LoadUint32(&m.h.Waiters)))
 	m.role.release()
 	return nil
 }

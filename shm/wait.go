@@ -251,17 +251,22 @@ func notify(parked, seq *uint32, word *wake.Word) {
 	// our seq_cst store of the record header (sender), head (receiver) or
 	// latest (mailbox writer); pairs with the peer's announcement then
 	// retry in pause.
-	if atomic.LoadUint32(parked) != 0 {
-		bump(seq, word)
+	if n := atomic.LoadUint32(parked); n != 0 {
+		bumpN(seq, word, int(n))
 	}
 }
 
 // bump changes the wait word and wakes every sleeper on it.
-func bump(seq *uint32, word *wake.Word) {
+func bump(seq *uint32, word *wake.Word) { bumpN(seq, word, 1) }
+
+// bumpN is bump for a word that n sleepers are known to park on (the
+// mailbox's waiter count): on Windows, where a wake releases a counted
+// number of sleepers, all n wake.
+func bumpN(seq *uint32, word *wake.Word, n int) {
 	// SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): bump before waking,
 	// so that a sleeper between its load and its wait does not sleep.
 	atomic.AddUint32(seq, 1)
-	_ = word.Wake() // a failed wake leaves the sleeper to its maxSleep tick
+	_ = word.WakeN(n) // a failed wake leaves the sleeper to its maxSleep tick
 }
 
 // cancelWake runs a wakeup when a context is cancelled, and never after stop

@@ -180,6 +180,12 @@ const (
 	// what any writer reaches (146 years at a billion values a second), and
 	// small enough that 2*(version+MboxMaxSlots)+1 never overflows.
 	MboxMaxVersion = 1<<62 - 1
+
+	// MboxMaxWaiters is how many parked readers one publish wakes at once
+	// on Windows, where the mailbox's wait word is a named semaphore of this
+	// maximum count (docs/platforms.md); more readers wake at their 50 ms
+	// tick. Elsewhere a wake reaches every reader.
+	MboxMaxWaiters = 64
 )
 
 // MboxHeader is the mailbox's header page, field for field.

@@ -353,9 +353,11 @@ struct waiter {
 	unsigned spins;     /* attempts so far */
 	int peer_dead;      /* the peer's owner is dead: one more attempt, then PEER_GONE */
 };
-static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix);
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix,
+                      unsigned max_waiters);
 static void wword_wait(struct wword *w, uint32_t val, int64_t ns);
 static void wword_wake(struct wword *w);
+static void wword_wake_n(struct wword *w, uint32_t n);
 static void wword_close(struct wword *w);
 static void waiter_init(struct waiter *w, int64_t timeout_ns);
 static int64_t sleep_budget(const struct waiter *w, int64_t now);
@@ -948,9 +950,9 @@ static int new_channel(shmchan_segment *seg, uint64_t cap, const shmchan_options
 	ch->max_msg = cap / 2 - SHMCHAN_RECORD_HEADER < MAX_RECORD_LEN ? cap / 2 - SHMCHAN_RECORD_HEADER : MAX_RECORD_LEN;
 	ch->wait = o->wait;
 	/* The wait words, named (on Windows) as Go's channel names them: name + ".data", name + ".space". */
-	int rc = wword_open(&ch->data_word, &ch->h->data_seq, seg, ".data");
+	int rc = wword_open(&ch->data_word, &ch->h->data_seq, seg, ".data", 1);
 	if (rc == SHMCHAN_OK) {
-		rc = wword_open(&ch->space_word, &ch->h->space_seq, seg, ".space");
+		rc = wword_open(&ch->space_word, &ch->h->space_seq, seg, ".space", 1);
 		if (rc != SHMCHAN_OK) wword_close(&ch->data_word);
 	}
 	if (rc != SHMCHAN_OK) {
@@ -1818,7 +1820,8 @@ static int mb_finish(shmchan_segment *seg, int created, uint64_t want_max, const
 		rc = SHMCHAN_ERR_SYSTEM;
 	}
 	/* The wait word, named (on Windows) as Go's mailbox names it: name + ".mbwake". */
-	if (rc == SHMCHAN_OK && (rc = wword_open(&mb->word, &((struct mb_header *)seg->mem)->wake_seq, seg, ".mbwake")) != SHMCHAN_OK) {
+	if (rc == SHMCHAN_OK && (rc = wword_open(&mb->word, &((struct mb_header *)seg->mem)->wake_seq, seg, ".mbwake",
+	                                        SHMCHAN_MAILBOX_MAX_WAITERS)) != SHMCHAN_OK) {
 		free(mb);
 		mb = NULL;
 	}
@@ -2001,7 +2004,8 @@ static void mb_wake_all(shmchan_mailbox *mb) {
 	/* SYNC(mb_wake_seq): bump before waking (seq_cst, as Go's atomic.AddUint32), so that a reader between
 	 * its wake_seq load and its futex wait does not sleep; pairs with the load in mb_park. */
 	atomic_fetch_add_explicit(&mb->h->wake_seq, 1, memory_order_seq_cst);
-	wword_wake(&mb->word);
+	/* SYNC(mb_waiters): seq_cst; how many readers to release where a wake is counted (Windows). */
+	wword_wake_n(&mb->word, atomic_load_explicit(&mb->h->waiters, memory_order_seq_cst));
 }
 
 static int mailbox_publish_impl(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version) {
@@ -2366,18 +2370,21 @@ int shmchan_mailbox_wait_newer(shmchan_mailbox *mb, uint64_t version, void *buf,
  */
 static int win_code(DWORD e);
 
-static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix,
+                      unsigned max_waiters) {
 	char obj[128];
 	WCHAR wobj[128];
 	int n = snprintf(obj, sizeof obj, "%s\\shmchan.wake:%s%s", seg->global ? "Global" : "Local", seg->name, suffix);
 	if (n < 0 || (size_t)n >= sizeof obj) return SHMCHAN_ERR_INVALID_NAME;
 	for (int i = 0; i <= n; i++) wobj[i] = (WCHAR)(unsigned char)obj[i];
 	w->addr = addr;
-	/* Auto-reset, not signalled, default security (the current user). If the peer created it first,
-	 * CreateEventW opens it (ERROR_ALREADY_EXISTS with a valid handle): that is success. */
-	w->ev = CreateEventW(NULL, FALSE, FALSE, wobj);
+	/* A semaphore of count 0 and maximum max_waiters, default security (the current user), as Go's
+	 * sync/wake names and makes it: a wake releases as many sleepers as it says (one per channel word,
+	 * every parked reader of a mailbox). If the peer created it first, CreateSemaphoreW opens it
+	 * (ERROR_ALREADY_EXISTS with a valid handle): that is success. */
+	w->ev = CreateSemaphoreW(NULL, 0, (LONG)(max_waiters < 1 ? 1 : max_waiters), wobj);
 	if (w->ev == NULL && GetLastError() == ERROR_ACCESS_DENIED)
-		w->ev = OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, FALSE, wobj);
+		w->ev = OpenSemaphoreW(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, FALSE, wobj);
 	if (w->ev == NULL) return win_code(GetLastError());
 	return SHMCHAN_OK;
 }
@@ -2391,7 +2398,15 @@ static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
 	(void)WaitForSingleObject(w->ev, (DWORD)(ms < INFINITE - 1 ? ms : INFINITE - 1));
 }
 
-static void wword_wake(struct wword *w) { (void)SetEvent(w->ev); }
+static void wword_wake_n(struct wword *w, uint32_t n) {
+	if (n < 1) n = 1;
+	if (ReleaseSemaphore(w->ev, (LONG)n, NULL) || GetLastError() != ERROR_TOO_MANY_POSTS) return;
+	/* The count would pass the maximum (some are stale already): release what still fits. */
+	for (uint32_t i = 0; i < n && ReleaseSemaphore(w->ev, 1, NULL); i++) {
+	}
+}
+
+static void wword_wake(struct wword *w) { wword_wake_n(w, 1); }
 
 static void wword_close(struct wword *w) {
 	if (w->ev != NULL) CloseHandle(w->ev);
@@ -2399,7 +2414,9 @@ static void wword_close(struct wword *w) {
 }
 #else
 /* POSIX: the futex is keyed by the word itself (the name is Windows' business). */
-static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix,
+                      unsigned max_waiters) {
+	(void)max_waiters;
 	(void)seg;
 	(void)suffix;
 	w->addr = addr;
@@ -2431,6 +2448,12 @@ static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
 }
 
 /* wword_wake wakes every waiter on the word. */
+/* wword_wake_n wakes every sleeper: a futex wake is not counted. */
+static void wword_wake_n(struct wword *w, uint32_t n) {
+	(void)n;
+	wword_wake(w);
+}
+
 static void wword_wake(struct wword *w) {
 #if defined(__linux__)
 	(void)syscall(SYS_futex, (void *)w->addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);

@@ -100,6 +100,7 @@ extern "C" {
 #define SHMCHAN_MAILBOX_MAX_SLOTS 16u
 #define SHMCHAN_MAILBOX_SLOT_HEADER 128u /* a slot's header; the value bytes follow */
 #define SHMCHAN_MAILBOX_MAX_VERSION ((UINT64_C(1) << 62) - 1) /* the largest version a writer publishes */
+#define SHMCHAN_MAILBOX_MAX_WAITERS 64u /* Windows: readers one publish wakes at once (a semaphore's maximum) */
 
 /* Header line, written once by the creator. */
 #define SHMCHAN_MB_OFF_MAGIC 0x000u        /* u32 */

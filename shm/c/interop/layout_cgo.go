@@ -82,4 +82,5 @@ var CConstants = map[string]uint64{
 	"lock_tx":        C.SHMCHAN_LOCK_TX,
 	"lock_rx":        C.SHMCHAN_LOCK_RX,
 	"lock_mb_writer": C.SHMCHAN_LOCK_MB_WRITER,
+	"mb_max_waiters": C.SHMCHAN_MAILBOX_MAX_WAITERS,
 }

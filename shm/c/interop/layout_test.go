@@ -83,6 +83,7 @@ func TestLayoutMatchesC(t *testing.T) {
 		"lock_tx":        layout.LockTx,
 		"lock_rx":        layout.LockRx,
 		"lock_mb_writer": layout.LockMbWriter,
+		"mb_max_waiters": layout.MboxMaxWaiters,
 	}
 	if diff := cmp.Diff(goConstants, interop.CConstants); diff != "" {
 		t.Errorf("constants differ between internal/layout and shmchan.h (-go +c):\n%s", diff)
