@@ -18,7 +18,7 @@ import (
 
 // Channel is a lock-free single-sender/single-receiver message channel over a
 // named shared-memory segment, laid out as docs/layout.md specifies (version
-// 1), so that Go and C processes can share it.
+// 2), so that Go and C processes can share it.
 //
 // A Channel is a handle on the segment. It hands out at most one Sender and
 // one Receiver, and the segment allows one live Sender and one live Receiver

@@ -18,7 +18,7 @@ import (
 )
 
 // Mailbox is a latest-value cell over a named shared-memory segment, laid
-// out as docs/layout.md specifies ("Mailbox", version 1): one writer
+// out as docs/layout.md specifies ("Mailbox", version 2): one writer
 // publishes whole values of up to MaxValue bytes, and any number of readers,
 // in any number of processes, read the newest complete one. It suits state
 // that only matters when fresh: video frames, sensor readings, a

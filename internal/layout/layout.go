@@ -48,7 +48,7 @@ const (
 	ChanOffMaxMessage = ChanOffDataOffset + 8 // u64
 	ChanOffCreator    = ChanOffMaxMessage + 8 // u64
 
-	// Sender line. 0x080 is reserved (zero): v1 publishes records in line.
+	// Sender line. 0x080 is reserved (zero): records are published in line.
 	ChanOffSenderLine = 1 * Line
 	ChanOffTxOwner    = ChanOffSenderLine + 8 // u64
 
@@ -66,7 +66,7 @@ const (
 	ChanOffTxParked = ChanOffSpaceSeq + 4 // u32
 	ChanOffTxClosed = ChanOffTxParked + 4 // u32
 
-	// Flags: bits 0-15 incompatible, 16-31 compatible. None are defined in v1.
+	// Flags: bits 0-15 incompatible, 16-31 compatible. None are defined in v1 or v2.
 	ChanFlagsIncompatibleMask = 0xFFFF
 )
 
