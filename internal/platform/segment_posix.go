@@ -27,6 +27,9 @@ func Create(name string, size int64, mode uint32, _ bool, writable bool) (m *Map
 	if err != nil {
 		return nil, err
 	}
+	// The descriptor lives as long as the mapping: keep it out of exec'd
+	// children (macOS's shm_open does not take O_CLOEXEC; elsewhere it is set).
+	unix.CloseOnExec(fd)
 	// Undo in reverse order on failure: no half-created object is left behind.
 	defer func() {
 		if err != nil {
@@ -70,6 +73,7 @@ func Open(name string, _ bool, writable bool) (*Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
+	unix.CloseOnExec(fd) // as in Create
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
 		return nil, errors.Join(fmt.Errorf("fstat: %w", err), unix.Close(fd))

@@ -638,6 +638,15 @@ static int release_all(const char *name) {
 #define SHM_CLOEXEC 0
 #endif
 
+/* set_cloexec keeps the descriptor, which lives as long as the segment, out of exec'd children. */
+static void set_cloexec(int fd) {
+#if !defined(__linux__)
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+#else
+	(void)fd; /* shm_open took O_CLOEXEC */
+#endif
+}
+
 static void object_name(char out[SHMCHAN_MAX_NAME_LEN + 2], const char *name) {
 	out[0] = '/';
 	memcpy(out + 1, name, strlen(name) + 1);
@@ -679,6 +688,7 @@ static int create_segment(const char *name, uint64_t size, const shmchan_options
 	object_name(oname, name);
 	int fd = shm_open(oname, O_RDWR | O_CREAT | O_EXCL | SHM_CLOEXEC, (mode_t)(o->mode & 0777));
 	if (fd < 0) return errno_code();
+	set_cloexec(fd);
 	int rc = SHMCHAN_OK;
 	void *mem = MAP_FAILED;
 	/* shm_open applies the umask; the caller asked for exactly this mode. */
@@ -718,6 +728,7 @@ static int open_segment(const char *name, const shmchan_options *o, shmchan_segm
 	object_name(oname, name);
 	int fd = shm_open(oname, (o->read_only ? O_RDONLY : O_RDWR) | SHM_CLOEXEC, 0);
 	if (fd < 0) return errno_code();
+	set_cloexec(fd);
 	/* A creator sizes the object right after creating it: wait for that. */
 	int64_t deadline = deadline_of(o->open_timeout_ns);
 	struct stat st;
