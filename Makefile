@@ -13,7 +13,7 @@ GO        ?= go
 FUZZTIME  ?= 10s
 GOFILES    = $(shell git ls-files '*.go' 2>/dev/null || find . -name '*.go')
 
-.PHONY: all demo test test-go test-race test-nocgo vet fmt fmt-check fuzz c c-check install \
+.PHONY: all demo test test-go test-race test-nocgo vet vet-bsd fmt fmt-check fuzz c c-check install \
         windows darwin examples bench ci clean deps goversion arm64 python staticcheck
 
 all: vet test-go
@@ -25,9 +25,28 @@ test: deps goversion fmt-check vet staticcheck test-go test-race test-nocgo fuzz
 	@echo "make test: all suites passed"
 
 # go vet for linux, darwin, windows x amd64, arm64, with cgo where a C
-# compiler for the target exists (.ci/vet.sh says which).
-vet:
+# compiler for the target exists (.ci/vet.sh says which), and the BSDs.
+vet: vet-bsd
 	bash .ci/vet.sh
+
+# Unixes without segments (internal/platform's *_other.go: ErrUnsupported):
+# every package must build there, with and without cgo. A cgo vet needs the
+# target's C toolchain for runtime/cgo: where `go env CC` names none (clang
+# for FreeBSD and OpenBSD is not installed here) it is skipped, saying so;
+# where it exists, a failure fails.
+BSDS = freebsd openbsd netbsd
+vet-bsd:
+	@for os in $(BSDS); do \
+		echo "GOOS=$$os CGO_ENABLED=0 $(GO) vet ./..."; \
+		GOOS=$$os CGO_ENABLED=0 $(GO) vet ./... || exit 1; \
+		cc=$$(GOOS=$$os CGO_ENABLED=1 $(GO) env CC); \
+		if command -v "$$cc" >/dev/null 2>&1; then \
+			echo "GOOS=$$os CGO_ENABLED=1 $(GO) vet ./..."; \
+			GOOS=$$os CGO_ENABLED=1 $(GO) vet ./... || exit 1; \
+		else \
+			echo "GOOS=$$os CGO_ENABLED=1: skipped, no C compiler $$cc for $$os here"; \
+		fi; \
+	done
 
 fmt:
 	gofmt -w $(GOFILES)

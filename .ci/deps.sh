@@ -40,6 +40,12 @@ need /usr/lib/wine/wine64 wine64
 need aarch64-linux-gnu-gcc gcc-aarch64-linux-gnu
 need /usr/aarch64-linux-gnu/lib/libc.so.6 libc6-dev-arm64-cross
 need qemu-aarch64-static qemu-user-static
+# Role-lock tests: children in namespaces and under other uids (unshare,
+# setpriv, mount); TestBigEndianRefused runs an s390x build under qemu-user.
+need unshare util-linux
+need setpriv util-linux
+need mount mount
+need qemu-s390x-static qemu-user-static
 # The Promela model of the protocol.
 need spin spin
 # The Python binding: Debian's own interpreter and pytest (not whatever

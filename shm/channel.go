@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math/bits"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,7 @@ import (
 
 // Channel is a lock-free single-sender/single-receiver message channel over a
 // named shared-memory segment, laid out as docs/layout.md specifies (version
-// 1), so that Go and C processes can share it.
+// 2), so that Go and C processes can share it.
 //
 // A Channel is a handle on the segment. It hands out at most one Sender and
 // one Receiver, and the segment allows one live Sender and one live Receiver
@@ -38,6 +39,11 @@ type Channel struct {
 
 	dataWord  *wake.Word // the receiver sleeps here, the sender wakes it
 	spaceWord *wake.Word // the sender sleeps here, the receiver wakes it
+
+	// The two roles (role.go), and whether this handle holds each: a
+	// waiter asks its peer's flag first (live.1), from another goroutine.
+	txRole, rxRole role
+	txHeld, rxHeld atomic.Bool
 
 	// The ends' counter lines: in the header when its creator set
 	// ChanFlagStats, else these process-local ones (read at open, once).
@@ -172,16 +178,22 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	h := (*layout.ChanHeader)(unsafe.Pointer(&seg.mem[0]))
 	// Read the capacity once and check it again: a hostile peer may have
 	// changed it since checkChannel. Only this local copy is used from here.
-	capacity := h.Capacity
+	var capacity uint64
+	var flags uint32
+	if err := guarded(func() error { capacity, flags = h.Capacity, h.Flags; return nil }); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
+	}
 	if capacity < layout.ChanMinCapacity || capacity > layout.ChanMaxCapacity || bits.OnesCount64(capacity) != 1 ||
 		capacity > uint64(len(seg.mem))-layout.ChanHeaderSize {
 		return nil, wrap(op, seg.name, errors.Join(
 			fmt.Errorf("%w: capacity changed to %d after the open check", ErrCorrupt, capacity), seg.Close()))
 	}
 	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.ChanMaxMessage(capacity)}
+	c.txRole = role{name: "sender", fd: seg.fd, lock: layout.LockTx, owner: &h.TxOwner, closed: &h.TxClosed, held: &c.txHeld}
+	c.rxRole = role{name: "receiver", fd: seg.fd, lock: layout.LockRx, owner: &h.RxOwner, closed: &h.RxClosed, held: &c.rxHeld}
 	c.data = seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+c.capacity : layout.ChanHeaderSize+c.capacity]
 	c.txStats, c.rxStats = &c.localStats[0], &c.localStats[1]
-	if h.Flags&layout.ChanFlagStats != 0 {
+	if flags&layout.ChanFlagStats != 0 {
 		c.txStats, c.rxStats = &h.TxStats, &h.RxStats
 	}
 	var err error
@@ -208,7 +220,8 @@ func (c *Channel) MaxMessage() int { return int(c.max) }
 // holds the role, and with ErrClosed once a sender has closed the channel.
 // The role of a sender that died passes to the caller, which continues from
 // the last published message: nothing committed is lost or overwritten.
-func (c *Channel) Sender() (*Sender, error) {
+func (c *Channel) Sender() (_ *Sender, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -217,13 +230,13 @@ func (c *Channel) Sender() (*Sender, error) {
 	if c.tx != nil && !c.tx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim sender", c.Name(), ErrBusy)
 	}
-	took, err := claim(&c.h.TxOwner, &c.h.TxClosed)
+	took, err := c.txRole.claim()
 	if err != nil {
 		return nil, wrap("claim sender", c.Name(), err)
 	}
 	p, err := ring.NewProducer(&c.h.Head, c.data)
 	if err != nil {
-		release(&c.h.TxOwner)
+		c.txRole.release()
 		return nil, wrap("claim sender", c.Name(), lift(err))
 	}
 	// A dead predecessor may have left its parked flag set.
@@ -232,8 +245,7 @@ func (c *Channel) Sender() (*Sender, error) {
 	s := &Sender{ch: c, h: c.h, p: p, st: c.txStats}
 	s.w = waiter{
 		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.SpaceSeq, parked: &c.h.TxParked,
-		peerRole: "receiver", peer: &c.h.RxOwner, peerClosed: &c.h.RxClosed,
-		parks: &s.st.Parks,
+		peer: &c.rxRole, parks: &s.st.Parks,
 	}
 	if took {
 		count(&s.st.Takeovers, 1)
@@ -245,7 +257,8 @@ func (c *Channel) Sender() (*Sender, error) {
 // Receiver claims the receiver role and returns the receiving end, with the
 // same rules as Sender. A receiver that takes over from a dead one gets again
 // the message its predecessor peeked but did not release.
-func (c *Channel) Receiver() (*Receiver, error) {
+func (c *Channel) Receiver() (_ *Receiver, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	if c.closed {
@@ -254,13 +267,13 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	if c.rx != nil && !c.rx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim receiver", c.Name(), ErrBusy)
 	}
-	took, err := claim(&c.h.RxOwner, &c.h.RxClosed)
+	took, err := c.rxRole.claim()
 	if err != nil {
 		return nil, wrap("claim receiver", c.Name(), err)
 	}
 	cons, err := ring.NewConsumer(&c.h.Head, c.data)
 	if err != nil {
-		release(&c.h.RxOwner)
+		c.rxRole.release()
 		return nil, wrap("claim receiver", c.Name(), lift(err))
 	}
 	// SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
@@ -268,8 +281,7 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	r := &Receiver{ch: c, h: c.h, c: cons, st: c.rxStats}
 	r.w = waiter{
 		strategy: c.o.wait, word: c.dataWord, seq: &c.h.DataSeq, parked: &c.h.RxParked,
-		peerRole: "sender", peer: &c.h.TxOwner, peerClosed: &c.h.TxClosed,
-		parks: &r.st.Parks,
+		peer: &c.txRole, parks: &r.st.Parks,
 	}
 	if took {
 		count(&r.st.Takeovers, 1)
@@ -298,34 +310,6 @@ func (c *Channel) Close() error {
 	}
 	errs = append(errs, c.dataWord.Close(), c.spaceWord.Close(), c.seg.Close())
 	return errors.Join(errs...)
-}
-
-// claim takes a role by compare-and-swap of its owner token: from 0, or from
-// a token whose process is dead, which it reports as a takeover.
-func claim(owner *uint64, closed *uint32) (takeover bool, err error) {
-	self := uint64(platform.Self())
-	for {
-		// SYNC(tx_closed)/SYNC(rx_closed): seq_cst load; pairs with the store in close.
-		if atomic.LoadUint32(closed) != 0 {
-			return false, ErrClosed
-		}
-		// SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the CAS here and
-		// the store in release, in any process.
-		cur := atomic.LoadUint64(owner)
-		if cur != 0 && (cur == self || platform.Alive(platform.Token(cur))) {
-			return false, ErrBusy
-		}
-		// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load above.
-		if atomic.CompareAndSwapUint64(owner, cur, self) {
-			return cur != 0, nil
-		}
-	}
-}
-
-// release gives a role back if this process still holds it.
-func release(owner *uint64) {
-	// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load in claim.
-	atomic.CompareAndSwapUint64(owner, uint64(platform.Self()), 0)
 }
 
 // wakeName names a wait word for wake.Open: the object's name and a suffix,

@@ -24,7 +24,7 @@ func fakeSegment(data []byte) *Segment {
 	words := make([]uint64, (len(data)+7)/8)
 	mem := unsafe.Slice((*byte)(unsafe.Pointer(unsafe.SliceData(words))), len(data))
 	copy(mem, data)
-	return &Segment{name: "fuzz", size: int64(len(mem)), mem: mem, unmap: func() error { return nil }}
+	return &Segment{name: "fuzz", size: int64(len(mem)), mem: mem, fd: -1, unmap: func() error { return nil }}
 }
 
 // chanImage returns the bytes of a channel of the given capacity after fn
@@ -365,7 +365,7 @@ func TestOpenChannelCapacityChanges(t *testing.T) {
 			if err := checkChannel(mem, 0); err != nil {
 				return // the check saw the bad capacity: fine
 			}
-			seg := &Segment{name: "hostile", size: int64(len(mem)), mem: mem, unmap: func() error { return nil }}
+			seg := &Segment{name: "hostile", size: int64(len(mem)), mem: mem, fd: -1, unmap: func() error { return nil }}
 			ch, err := attachChannel(seg, &o, "open channel")
 			if err != nil {
 				return

@@ -563,7 +563,8 @@ func TestOpenChannelChecks(t *testing.T) {
 		v    uint32
 		want error
 	}{
-		{"version 2", layout.ChanOffVersion, 2, shm.ErrVersionMismatch},
+		{"version 1", layout.ChanOffVersion, 1, shm.ErrVersionMismatch}, // a v1 peer judges roles by token
+		{"version 3", layout.ChanOffVersion, 3, shm.ErrVersionMismatch},
 		{"version max", layout.ChanOffVersion, 0xFFFFFFFF, shm.ErrVersionMismatch},
 		{"header size", layout.ChanOffHeaderSize, 8192, shm.ErrVersionMismatch},
 		{"incompatible flag", layout.ChanOffFlags, 1, shm.ErrVersionMismatch},

@@ -53,7 +53,16 @@
 // The peer may be buggy, hostile, or killed mid-write. Every index, length
 // and header field read from shared memory is read once and checked before
 // use; a violation returns an error matching ErrCorrupt, never a panic or an
-// access outside the mapping.
+// access outside the mapping. A peer that truncates the object under the
+// mapping makes the next access fault: every call that touches a mapping
+// runs under a fault guard (debug.SetPanicOnFault and recover) and returns
+// an error matching ErrCorrupt instead of crashing.
+//
+// Roles are held by kernel locks on Linux (open-file-description locks on
+// the object, released when the holder dies in whatever PID namespace), and
+// judged by process token elsewhere (docs/platforms.md). Openers refuse an
+// object that another user created, unless AllowOwner names that user: a
+// squatter cannot become the peer.
 //
 // # Errors
 //

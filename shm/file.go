@@ -11,8 +11,10 @@ import (
 // CreateFile creates a regular file of size bytes at path and maps it
 // read-write: the persistent twin of a named segment, like .NET's
 // MemoryMappedFile.CreateFromFile. It fails with an error matching
-// fs.ErrExist if the file exists. The options WithMode, ReadOnly and
-// RemoveOnClose apply.
+// fs.ErrExist if the file exists. The options WithMode (applied exactly,
+// whatever the umask), ReadOnly and RemoveOnClose apply. The file's blocks
+// are reserved, so a full disk gives ErrNoSpace here rather than a SIGBUS
+// on first touch (where the file system can reserve).
 func CreateFile(path string, size int64, opts ...Option) (*Segment, error) {
 	o := buildOptions(opts)
 	if err := checkSize(size); err != nil {
@@ -21,6 +23,18 @@ func CreateFile(path string, size int64, opts ...Option) (*Segment, error) {
 	f, err := os.OpenFile(path, os.O_RDWR|os.O_CREATE|os.O_EXCL, o.mode)
 	if err != nil {
 		return nil, wrap("create", path, err)
+	}
+	// OpenFile applies the umask; the caller asked for exactly o.mode. Then
+	// size and reserve the blocks: a full disk is ErrNoSpace here, not a
+	// SIGBUS on first touch.
+	if err := f.Chmod(o.mode); err != nil {
+		return nil, wrap("create", path, errors.Join(err, f.Close(), os.Remove(path)))
+	}
+	if err := f.Truncate(size); err != nil {
+		return nil, wrap("create", path, errors.Join(err, f.Close(), os.Remove(path)))
+	}
+	if err := platform.ReserveFile(f, size); err != nil {
+		return nil, wrap("create", path, errors.Join(lift(err), f.Close(), os.Remove(path)))
 	}
 	s, err := mapFile(f, path, size, &o)
 	if err != nil {

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -17,7 +18,7 @@ import (
 )
 
 // Mailbox is a latest-value cell over a named shared-memory segment, laid
-// out as docs/layout.md specifies ("Mailbox", version 1): one writer
+// out as docs/layout.md specifies ("Mailbox", version 2): one writer
 // publishes whole values of up to MaxValue bytes, and any number of readers,
 // in any number of processes, read the newest complete one. It suits state
 // that only matters when fresh: video frames, sensor readings, a
@@ -48,6 +49,9 @@ type Mailbox struct {
 	word *wake.Word // readers sleep on wake_seq, the writer wakes them
 	o    options
 	max  int
+
+	role    role        // the writer role (role.go)
+	writing atomic.Bool // this handle holds it: what a waiting reader of this handle asks first (live.1)
 
 	// The writer's counter line: in the header when its creator set
 	// MboxFlagStats, else localStats (read at open, once).
@@ -196,14 +200,19 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	// Read the geometry once: a hostile peer may have changed it since
 	// checkMailbox. seqlock.New checks it against the region again, and only
 	// these local copies are used from here.
-	maxValue, slots := h.MaxValue, h.SlotCount
+	var maxValue uint64
+	var slots, flags uint32
+	if err := guarded(func() error { maxValue, slots, flags = h.MaxValue, h.SlotCount, h.Flags; return nil }); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
+	}
 	if maxValue < 1 || maxValue > uint64(MaxSize) || slots > layout.MboxMaxSlots {
 		return nil, wrap(op, seg.name, errors.Join(
 			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
 	}
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
+	m.role = role{name: "writer", fd: seg.fd, lock: layout.LockMbWriter, owner: &h.Owner, closed: &h.Closed, held: &m.writing}
 	m.st = &m.localStats
-	if h.Flags&layout.MboxFlagStats != 0 {
+	if flags&layout.MboxFlagStats != 0 {
 		m.st = &h.WriterStats
 	}
 	buf, err := seqlock.New(&h.Latest, seg.mem[layout.MboxHeaderSize:], int(slots), m.max)
@@ -211,7 +220,7 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
 	}
 	m.buf = buf
-	if m.word, err = wake.Open(&h.WakeSeq, wakeName(o, seg.name, ".mbwake")); err != nil {
+	if m.word, err = wake.OpenShared(&h.WakeSeq, wakeName(o, seg.name, ".mbwake"), layout.MboxMaxWaiters); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	return m, nil
@@ -232,7 +241,8 @@ func (m *Mailbox) MaxValue() int { return m.max }
 // writer has closed the mailbox. A writer that died passes the role on, and
 // the new writer continues from the last complete version. A value longer
 // than MaxValue gives ErrTooLarge, and nothing is published.
-func (m *Mailbox) Publish(value []byte) (uint64, error) {
+func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	m.mu.Lock()
 	defer m.mu.Unlock()
 	if m.closed.Load() {
@@ -242,7 +252,7 @@ func (m *Mailbox) Publish(value []byte) (uint64, error) {
 		return 0, wrap("publish", m.Name(), fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), m.max))
 	}
 	if !m.writer {
-		took, err := claim(&m.h.Owner, &m.h.Closed)
+		took, err := m.role.claim()
 		if err != nil {
 			return 0, wrap("claim writer", m.Name(), err)
 		}
@@ -267,7 +277,8 @@ func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word, m.st) }
 
 // Version returns the version of the newest complete value, 0 if nothing was
 // published yet. It is one atomic load: a cheap way to poll for change.
-func (m *Mailbox) Version() (uint64, error) {
+func (m *Mailbox) Version() (_ uint64, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	if m.closed.Load() {
 		return 0, wrap("version", m.Name(), ErrClosed)
 	}
@@ -291,6 +302,8 @@ func (m *Mailbox) Version() (uint64, error) {
 // ErrCorrupt if the shared memory breaks the layout, and ErrClosed after
 // Close.
 func (m *Mailbox) Latest(dst []byte) (value []byte, version uint64, err error) {
+	value = dst[:0]
+	defer guard(&err, debug.SetPanicOnFault(true))
 	if m.closed.Load() {
 		return dst[:0], 0, wrap("read", m.Name(), ErrClosed)
 	}
@@ -320,14 +333,15 @@ func (m *Mailbox) Latest(dst []byte) (value []byte, version uint64, err error) {
 // waiting; a new writer may take over later), ctx.Err() when ctx is done (an
 // expired deadline also matches os.ErrDeadlineExceeded), ErrCorrupt, and
 // ErrClosed after Close.
-func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]byte, uint64, error) {
+func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) (_ []byte, _ uint64, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	if m.closed.Load() {
 		// Before the waiter: taking a field's address probes the mapping.
 		return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
 	}
 	w := waiter{
 		strategy: m.o.wait, word: m.word, seq: &m.h.WakeSeq, parked: &m.h.Waiters, count: true,
-		peerRole: "writer", peer: &m.h.Owner, peerClosed: &m.h.Closed,
+		peer: &m.role,
 	}
 	w.start()
 	defer w.finish()
@@ -383,13 +397,22 @@ func (m *Mailbox) Close() error {
 		return nil
 	}
 	if m.writer {
-		// SYNC(mb_closed): seq_cst store, after the last Publish; pairs with
-		// the loads in poll, Latest and check, which load it before latest.
-		atomic.StoreUint32(&m.h.Closed, 1)
-		bump(&m.h.WakeSeq, m.word)
-		// SYNC(mb_owner): acq_rel CAS; pairs with the load in claim.
-		release(&m.h.Owner)
+		// A fault here (a truncated object) leaves the lock to the
+		// descriptor's close below.
+		_ = guarded(m.closeWriter)
 		m.writer = false
 	}
 	return errors.Join(m.word.Close(), m.seg.Close())
+}
+
+// closeWriter is close.1 to close.4 for the writer role.
+func (m *Mailbox) closeWriter() error {
+	// STEP(close.1) SYNC(mb_closed): seq_cst store, after the last Publish;
+	// pairs with the loads in poll, Latest and check, which load it before latest.
+	atomic.StoreUint32(&m.h.Closed, 1)
+	// STEP(close.2)
+	// SYNC(mb_waiters): seq_cst; every parked reader must wake to see the close.
+	bumpN(&m.h.WakeSeq, m.word, int(atomic.LoadUint32(&m.h.Waiters)))
+	m.role.release()
+	return nil
 }

@@ -349,7 +349,8 @@ func TestMailboxOpenChecks(t *testing.T) {
 		want  error
 	}{
 		{"magic", mbOffMagic, 0x434D4853, 4, shm.ErrNotChannel},
-		{"version", mbOffVersion, 2, 4, shm.ErrVersionMismatch},
+		{"version 1", mbOffVersion, 1, 4, shm.ErrVersionMismatch},
+		{"version 3", mbOffVersion, 3, 4, shm.ErrVersionMismatch},
 		{"incompatible flag", mbOffFlags, 1, 4, shm.ErrVersionMismatch},
 		{"max value", mbOffMaxValue, 1 << 40, 8, shm.ErrCorrupt},
 		{"max value zero", mbOffMaxValue, 0, 8, shm.ErrCorrupt},

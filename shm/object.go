@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"sync/atomic"
 	"time"
+
+	"github.com/shmchan/shmchan/internal/platform"
 )
 
 // A channel and a mailbox are both objects laid over a named segment, made
@@ -26,6 +28,9 @@ type objectKind struct {
 // create makes a new segment of size bytes and initialises it.
 func (k *objectKind) create(name string, size int64, o *options, opts []Option) (*Segment, error) {
 	op := "create " + k.what
+	if err := byteOrder(false); err != nil {
+		return nil, wrap(op, name, err)
+	}
 	if o.readOnly {
 		return nil, wrap(op, name, ErrReadOnly)
 	}
@@ -33,13 +38,18 @@ func (k *objectKind) create(name string, size int64, o *options, opts []Option) 
 	if err != nil {
 		return nil, err
 	}
-	k.init(seg.mem)
+	if err := guarded(func() error { k.init(seg.mem); return nil }); err != nil {
+		return nil, wrap(op, name, errors.Join(err, seg.Close(), Remove(name)))
+	}
 	return seg, nil
 }
 
 // open maps an existing segment and checks it.
 func (k *objectKind) open(name string, o *options, opts []Option) (*Segment, error) {
 	op := "open " + k.what
+	if err := byteOrder(true); err != nil {
+		return nil, wrap(op, name, err)
+	}
 	if o.readOnly {
 		return nil, wrap(op, name, ErrReadOnly)
 	}
@@ -47,7 +57,9 @@ func (k *objectKind) open(name string, o *options, opts []Option) (*Segment, err
 	if err != nil {
 		return nil, err
 	}
-	if err := k.check(seg.mem, o.openTimeout); err != nil {
+	// Under the fault guard: an object truncated under us (or one whose
+	// creator's reservation failed after we mapped it) is ErrCorrupt.
+	if err := guarded(func() error { return k.check(seg.mem, o.openTimeout) }); err != nil {
 		return nil, wrap(op, name, errors.Join(err, seg.Close()))
 	}
 	return seg, nil
@@ -56,6 +68,9 @@ func (k *objectKind) open(name string, o *options, opts []Option) (*Segment, err
 // openOrCreate is open or create, whichever applies, without a race.
 func (k *objectKind) openOrCreate(name string, size int64, o *options, opts []Option) (*Segment, bool, error) {
 	op := "open-or-create " + k.what
+	if err := byteOrder(false); err != nil {
+		return nil, false, wrap(op, name, err)
+	}
 	if o.readOnly {
 		return nil, false, wrap(op, name, ErrReadOnly)
 	}
@@ -64,17 +79,37 @@ func (k *objectKind) openOrCreate(name string, size int64, o *options, opts []Op
 		return nil, false, err
 	}
 	if created {
-		k.init(seg.mem)
+		if err := guarded(func() error { k.init(seg.mem); return nil }); err != nil {
+			return nil, false, wrap(op, name, errors.Join(err, seg.Close(), Remove(name)))
+		}
 		return seg, true, nil
 	}
-	if err := k.check(seg.mem, o.openTimeout); err != nil {
+	if err := guarded(func() error { return k.check(seg.mem, o.openTimeout) }); err != nil {
 		return nil, false, wrap(op, name, errors.Join(err, seg.Close()))
 	}
-	if got := k.param(seg.mem); got != k.want {
+	var got uint64
+	if err := guarded(func() error { got = k.param(seg.mem); return nil }); err != nil {
+		return nil, false, wrap(op, name, errors.Join(err, seg.Close()))
+	}
+	if got != k.want {
 		return nil, false, wrap(op, name, errors.Join(
 			fmt.Errorf("%w: %s %s %d, requested %d", ErrIncompatible, k.what, k.paramName, got, k.want), seg.Close()))
 	}
 	return seg, false, nil
+}
+
+// byteOrder refuses a big-endian machine before any field is read
+// (docs/layout.md, "Byte order": the layout is little-endian, and the ring
+// mixes explicit little-endian fields with native atomics): an opener gets
+// ErrVersionMismatch, a creator errors.ErrUnsupported, as in C.
+func byteOrder(open bool) error {
+	if platform.LittleEndian {
+		return nil
+	}
+	if open {
+		return fmt.Errorf("%w: this machine is big-endian; the shared layout is little-endian", ErrVersionMismatch)
+	}
+	return fmt.Errorf("%w: this machine is big-endian; the shared layout is little-endian", errors.ErrUnsupported)
 }
 
 // awaitVersion waits up to timeout for the creator's version store, the

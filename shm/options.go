@@ -16,6 +16,7 @@ type options struct {
 	openTimeout   time.Duration
 	wait          WaitStrategy
 	global        bool
+	allowOwners   []int
 }
 
 // DefaultOpenTimeout is how long Open waits for a creator that is still
@@ -36,6 +37,19 @@ func buildOptions(opts []Option) options {
 // (the current user) applies.
 func WithMode(mode fs.FileMode) Option {
 	return func(o *options) { o.mode = mode & fs.ModePerm }
+}
+
+// AllowOwner lets Open, OpenOrCreate and the channel and mailbox openers
+// accept an object owned by uid. Without it an opener refuses an object
+// whose owner is not the caller's effective uid, with an error matching
+// fs.ErrPermission that names the owner: another local user could have
+// pre-created a well-known name in the world-writable /dev/shm (mode 0666)
+// to become the peer. Give the option once per uid to allow; to share
+// objects between users, create with WithMode(0o660) and a common group and
+// open with AllowOwner(creatorUID). Root is checked like anyone else. On
+// Windows the owner is not checked (docs/platforms.md).
+func AllowOwner(uid int) Option {
+	return func(o *options) { o.allowOwners = append(o.allowOwners, uid) }
 }
 
 // ReadOnly maps the segment without write permission. Every write through a

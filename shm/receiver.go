@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"io"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/shmchan/shmchan/internal/layout"
@@ -38,23 +39,27 @@ func (r *Receiver) Recv(dst []byte) ([]byte, error) {
 // RecvContext is Recv with a context: when ctx is done it returns ctx.Err()
 // (an expired deadline also matches os.ErrDeadlineExceeded) and consumes
 // nothing.
-func (r *Receiver) RecvContext(ctx context.Context, dst []byte) ([]byte, error) {
-	msg, err := r.PeekContext(ctx)
+func (r *Receiver) RecvContext(ctx context.Context, dst []byte) (out []byte, err error) {
+	out = dst
+	defer guard(&err, debug.SetPanicOnFault(true))
+	msg, err := r.peekContext(ctx)
 	if err != nil {
 		return dst, err
 	}
-	dst = append(dst, msg...)
-	return dst, r.Release()
+	out = append(dst, msg...)
+	return out, r.release()
 }
 
 // TryRecv is Recv without waiting: ErrEmpty if there is no message now.
-func (r *Receiver) TryRecv(dst []byte) ([]byte, error) {
-	msg, err := r.TryPeek()
+func (r *Receiver) TryRecv(dst []byte) (out []byte, err error) {
+	out = dst
+	defer guard(&err, debug.SetPanicOnFault(true))
+	msg, err := r.tryPeek()
 	if err != nil {
 		return dst, err
 	}
-	dst = append(dst, msg...)
-	return dst, r.Release()
+	out = append(dst, msg...)
+	return out, r.release()
 }
 
 // Peek returns the next message in place (zero copy), waiting while the
@@ -65,8 +70,13 @@ func (r *Receiver) TryRecv(dst []byte) ([]byte, error) {
 func (r *Receiver) Peek() ([]byte, error) { return r.PeekContext(context.Background()) }
 
 // PeekContext is Peek with a context, as RecvContext.
-func (r *Receiver) PeekContext(ctx context.Context) ([]byte, error) {
-	msg, err := r.TryPeek()
+func (r *Receiver) PeekContext(ctx context.Context) (msg []byte, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return r.peekContext(ctx)
+}
+
+func (r *Receiver) peekContext(ctx context.Context) ([]byte, error) {
+	msg, err := r.tryPeek()
 	if err != ErrEmpty {
 		return msg, err
 	}
@@ -75,7 +85,12 @@ func (r *Receiver) PeekContext(ctx context.Context) ([]byte, error) {
 
 // TryPeek is Peek without waiting: ErrEmpty if there is no message now, and
 // io.EOF if the sender closed and every message has been read.
-func (r *Receiver) TryPeek() ([]byte, error) {
+func (r *Receiver) TryPeek() (msg []byte, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return r.tryPeek()
+}
+
+func (r *Receiver) tryPeek() ([]byte, error) {
 	if r.closed {
 		return nil, wrap("receive", r.ch.Name(), ErrClosed)
 	}
@@ -111,13 +126,13 @@ func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
 			if errors.Is(err, ErrPeerGone) {
 				// The sender may have published its last messages after our
 				// last look and then died: deliver them before the error.
-				if msg, err := r.TryPeek(); err != ErrEmpty {
+				if msg, err := r.tryPeek(); err != ErrEmpty {
 					return msg, err
 				}
 			}
 			return nil, wrap("receive", r.ch.Name(), err)
 		}
-		msg, err := r.TryPeek()
+		msg, err := r.tryPeek()
 		if err != ErrEmpty {
 			return msg, err
 		}
@@ -126,7 +141,12 @@ func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
 
 // Release frees the message returned by the last Peek, letting the sender
 // reuse its space, and wakes the sender if it is parked.
-func (r *Receiver) Release() error {
+func (r *Receiver) Release() (err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return r.release()
+}
+
+func (r *Receiver) release() error {
 	if r.closed {
 		return wrap("release", r.ch.Name(), ErrClosed)
 	}
@@ -147,14 +167,16 @@ func (r *Receiver) Close() error {
 	return r.close()
 }
 
-func (r *Receiver) close() error {
+func (r *Receiver) close() (err error) {
 	if r.closed {
 		return nil
 	}
 	r.closed = true
-	// SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
+	defer guard(&err, debug.SetPanicOnFault(true))
+	// STEP(close.1) SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
 	atomic.StoreUint32(&r.h.RxClosed, 1)
+	// STEP(close.2)
 	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)
-	release(&r.h.RxOwner)
+	r.ch.rxRole.release()
 	return nil
 }

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"runtime/debug"
 	"sync"
 	"time"
 
@@ -34,6 +35,7 @@ type Segment struct {
 
 	mu     sync.RWMutex // held for reading by every view access, for writing by Close
 	mem    []byte       // nil after Close
+	fd     int          // the object's descriptor for role locks, -1 if none (platform.Mapping.FD)
 	unmap  func() error
 	remove func() error
 }
@@ -145,6 +147,12 @@ func openSegment(name string, o *options) (*Segment, error) {
 	if err != nil {
 		return nil, lift(err)
 	}
+	// The owner check (docs/layout.md, "Owner check"), before anything is read.
+	if m.FD >= 0 {
+		if err := platform.CheckOwner(m.FD, o.allowOwners); err != nil {
+			return nil, errors.Join(err, m.Unmap())
+		}
+	}
 	return newSegment(name, m, o), nil
 }
 
@@ -157,6 +165,7 @@ func newSegment(name string, m *platform.Mapping, o *options) *Segment {
 		removeOnClose: o.removeOnClose,
 		unmap:         m.Unmap,
 		remove:        m.Remove,
+		fd:            m.FD,
 	}
 }
 
@@ -210,7 +219,8 @@ func (s *Segment) Close() error {
 
 // view runs f with the mapped memory under the read lock, or returns
 // ErrClosed after Close.
-func (s *Segment) view(op string, write bool, f func(mem []byte) error) error {
+func (s *Segment) view(op string, write bool, f func(mem []byte) error) (err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
 	s.mu.RLock()
 	defer s.mu.RUnlock()
 	if s.mem == nil {

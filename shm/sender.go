@@ -2,6 +2,7 @@ package shm
 
 import (
 	"context"
+	"runtime/debug"
 	"sync/atomic"
 
 	"github.com/shmchan/shmchan/internal/layout"
@@ -33,24 +34,26 @@ func (s *Sender) Send(msg []byte) error {
 
 // SendContext is Send with a context: when ctx is done it returns ctx.Err()
 // (an expired deadline also matches os.ErrDeadlineExceeded) and sends nothing.
-func (s *Sender) SendContext(ctx context.Context, msg []byte) error {
-	buf, err := s.ReserveContext(ctx, len(msg))
+func (s *Sender) SendContext(ctx context.Context, msg []byte) (err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	buf, err := s.reserveContext(ctx, len(msg))
 	if err != nil {
 		return err
 	}
 	copy(buf, msg)
-	return s.Commit(len(msg))
+	return s.commit(len(msg))
 }
 
 // TrySend is Send without waiting: it returns ErrFull at once if there is no
 // room now.
-func (s *Sender) TrySend(msg []byte) error {
-	buf, err := s.TryReserve(len(msg))
+func (s *Sender) TrySend(msg []byte) (err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	buf, err := s.tryReserve(len(msg))
 	if err != nil {
 		return err
 	}
 	copy(buf, msg)
-	return s.Commit(len(msg))
+	return s.commit(len(msg))
 }
 
 // Reserve returns n bytes of the ring for the caller to fill in place (zero
@@ -62,8 +65,13 @@ func (s *Sender) Reserve(n int) ([]byte, error) {
 }
 
 // ReserveContext is Reserve with a context, as SendContext.
-func (s *Sender) ReserveContext(ctx context.Context, n int) ([]byte, error) {
-	buf, err := s.TryReserve(n)
+func (s *Sender) ReserveContext(ctx context.Context, n int) (buf []byte, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return s.reserveContext(ctx, n)
+}
+
+func (s *Sender) reserveContext(ctx context.Context, n int) ([]byte, error) {
+	buf, err := s.tryReserve(n)
 	if err != ErrFull {
 		return buf, err
 	}
@@ -71,7 +79,12 @@ func (s *Sender) ReserveContext(ctx context.Context, n int) ([]byte, error) {
 }
 
 // TryReserve is Reserve without waiting: ErrFull if there is no room now.
-func (s *Sender) TryReserve(n int) ([]byte, error) {
+func (s *Sender) TryReserve(n int) (buf []byte, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return s.tryReserve(n)
+}
+
+func (s *Sender) tryReserve(n int) ([]byte, error) {
 	if s.closed {
 		return nil, wrap("send", s.ch.Name(), ErrClosed)
 	}
@@ -110,7 +123,7 @@ func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {
 		if err := s.w.pause(ctx); err != nil {
 			return nil, wrap("send", s.ch.Name(), err)
 		}
-		buf, err := s.TryReserve(n)
+		buf, err := s.tryReserve(n)
 		if err != ErrFull {
 			return buf, err
 		}
@@ -121,7 +134,12 @@ func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {
 // message (m may be less than the n reserved) and wakes the receiver if it is
 // parked. It returns an error matching ErrTooLarge if m exceeds the
 // reservation.
-func (s *Sender) Commit(m int) error {
+func (s *Sender) Commit(m int) (err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return s.commit(m)
+}
+
+func (s *Sender) commit(m int) error {
 	if s.closed {
 		return wrap("commit", s.ch.Name(), ErrClosed)
 	}
@@ -135,8 +153,21 @@ func (s *Sender) Commit(m int) error {
 }
 
 // Free returns the bytes free in the ring as far as the sender knows (a
-// lower bound).
-func (s *Sender) Free() int { return s.p.Free() }
+// lower bound), and 0 once the Sender or its Channel is closed (the ring may
+// be unmapped then).
+func (s *Sender) Free() (n int) {
+	if s.closed {
+		return 0
+	}
+	var err error
+	defer func() {
+		if err != nil {
+			n = 0 // a fault: the ring is gone
+		}
+	}()
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return s.p.Free()
+}
 
 // Close closes the sending end: the receiver reads what is left and then gets
 // io.EOF. A pending reservation is abandoned. The role is released, and no
@@ -147,16 +178,17 @@ func (s *Sender) Close() error {
 	return s.close()
 }
 
-func (s *Sender) close() error {
+func (s *Sender) close() (err error) {
 	if s.closed {
 		return nil
 	}
 	s.closed = true
-	// SYNC(tx_closed): seq_cst store after our last record header; pairs with
+	defer guard(&err, debug.SetPanicOnFault(true))
+	// STEP(close.1) SYNC(tx_closed): seq_cst store after our last record header; pairs with
 	// the load in Receiver.TryPeek, which looks again after seeing it.
 	atomic.StoreUint32(&s.h.TxClosed, 1)
-	// Wake the receiver unconditionally if parked, as notify does.
+	// STEP(close.2) Wake the receiver if parked, as notify does.
 	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
-	release(&s.h.TxOwner)
+	s.ch.txRole.release()
 	return nil
 }

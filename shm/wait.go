@@ -114,9 +114,7 @@ type waiter struct {
 	parked   *uint32    // the announcement: rx_parked, tx_parked or mb_waiters
 	count    bool       // parked is a count (mb_waiters), not a flag
 
-	peerRole   string  // "sender", "receiver", "writer": for ErrPeerGone
-	peer       *uint64 // the peer's owner token: tx_owner, rx_owner or mb_owner
-	peerClosed *uint32 // the peer's closed flag: a peer that closed is not gone
+	peer *role // the peer's role (role.go): asked whether its holder is gone
 
 	// parks counts the sleeps on word (an end's Stats.Parks); nil for a
 	// mailbox reader, which has no counter line.
@@ -250,25 +248,7 @@ func (w *waiter) check(ctx context.Context, now time.Time) error {
 		return nil
 	}
 	w.lastCheck = now
-	return peerGone(w.peerRole, w.peer, w.peerClosed)
-}
-
-// peerGone returns an error matching ErrPeerGone only when a peer holds the
-// role, has not closed, and its process is dead. No peer yet counts as
-// alive: one may come.
-func peerGone(role string, owner *uint64, closed *uint32) error {
-	// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire; pairs with the
-	// peer's claim CAS and the store in release.
-	tok := platform.Token(atomic.LoadUint64(owner))
-	if tok == 0 || platform.Alive(tok) {
-		return nil
-	}
-	// SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst load; a peer
-	// that closed cleanly is not "gone"; pairs with the store in close.
-	if atomic.LoadUint32(closed) != 0 {
-		return nil
-	}
-	return fmt.Errorf("%s (pid %d): %w", role, tok.PID(), ErrPeerGone)
+	return w.peer.gone()
 }
 
 // notify wakes the peer if it announced a park on its word: the only system
@@ -279,18 +259,23 @@ func notify(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
 	// our seq_cst store of the record header (sender), head (receiver) or
 	// latest (mailbox writer); pairs with the peer's announcement then
 	// retry in pause.
-	if atomic.LoadUint32(parked) != 0 {
-		bump(seq, word)
+	if n := atomic.LoadUint32(parked); n != 0 {
+		bumpN(seq, word, int(n))
 		count(&st.Wakes, 1)
 	}
 }
 
 // bump changes the wait word and wakes every sleeper on it.
-func bump(seq *uint32, word *wake.Word) {
+func bump(seq *uint32, word *wake.Word) { bumpN(seq, word, 1) }
+
+// bumpN is bump for a word that n sleepers are known to park on (the
+// mailbox's waiter count): on Windows, where a wake releases a counted
+// number of sleepers, all n wake.
+func bumpN(seq *uint32, word *wake.Word, n int) {
 	// SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): bump before waking,
 	// so that a sleeper between its load and its wait does not sleep.
 	atomic.AddUint32(seq, 1)
-	_ = word.Wake() // a failed wake leaves the sleeper to its maxSleep tick
+	_ = word.WakeN(n) // a failed wake leaves the sleeper to its maxSleep tick
 }
 
 // cancelWake runs a wakeup when a context is cancelled, and never after stop

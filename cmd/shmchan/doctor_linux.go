@@ -3,7 +3,6 @@ package main
 import (
 	"bufio"
 	"bytes"
-	"errors"
 	"fmt"
 	"os"
 	"strconv"
@@ -13,6 +12,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/shmchan/shmchan/internal/inspect"
+	"github.com/shmchan/shmchan/internal/platform"
 )
 
 // diagnose runs every check, in the order a reader fixes them.
@@ -143,53 +143,39 @@ func container() []finding {
 
 func exists(path string) bool { _, err := os.Stat(path); return err == nil }
 
-// namespaces reports this process's PID and IPC namespaces and any object
-// whose owner PID this namespace cannot see: either dead, or a peer in
-// another PID namespace sharing this /dev/shm, whose liveness then cannot be
-// judged (it reads as dead, and gc would take it for garbage).
+// namespaces reports this process's PID and IPC namespaces, and the peers
+// it can tell are in another PID namespace: a role whose lock is held (so its
+// holder lives, as the kernel says) by a process whose token's PID is not
+// this namespace's. Role locks (layout version 2) make liveness independent
+// of PID namespaces, so such a peer works; only the PIDs that ls and inspect
+// show are the peer's own namespace's, and mean nothing here. The owners
+// that neither hold their lock nor show here are dead.
 func namespaces() []finding {
 	pidNS, _ := os.Readlink("/proc/self/ns/pid")
 	ipcNS, _ := os.Readlink("/proc/self/ns/ipc")
 	nspid := strings.Fields(procStatus("NSpid"))
-	nested := len(nspid) > 1
 	msg := fmt.Sprintf("PID namespace %s, IPC namespace %s", pidNS, ipcNS)
-	var fs []finding
-	if nested {
-		fs = append(fs, finding{Check: "namespaces", Status: checkInfo, Message: msg +
-			fmt.Sprintf(": a nested PID namespace (this process is pid %s here, %s outside)", nspid[len(nspid)-1], nspid[0])})
-	} else {
-		fs = append(fs, finding{Check: "namespaces", Status: checkInfo, Message: msg})
+	if len(nspid) > 1 {
+		msg += fmt.Sprintf(": a nested PID namespace (this process is pid %s here, %s outside)", nspid[len(nspid)-1], nspid[0])
 	}
+	fs := []finding{{Check: "namespaces", Status: checkInfo, Message: msg}}
 	objs, err := inspect.List()
 	if err != nil {
 		return fs
 	}
-	var unseen []string
+	var elsewhere []string
 	for _, o := range objs {
-		rs := o.Roles
-		if o.Creator != nil {
-			rs = append(rs, *o.Creator)
-		}
-		for _, r := range rs {
-			if r.Token == 0 || r.State != inspect.StateDead {
-				continue
-			}
-			if _, err := os.Stat("/proc/" + strconv.Itoa(r.PID)); errors.Is(err, os.ErrNotExist) {
-				unseen = append(unseen, fmt.Sprintf("%s (%s pid %d)", o.Name, r.Role, r.PID))
+		for _, r := range o.Roles {
+			if r.State == inspect.StateAlive && r.Token != 0 && !platform.Alive(platform.Token(r.Token)) {
+				elsewhere = append(elsewhere, fmt.Sprintf("%s (%s, pid %d there)", o.Name, r.Role, r.PID))
 			}
 		}
 	}
-	if len(unseen) > 0 {
-		st := checkInfo
-		fix := ""
-		if nested {
-			st = checkWarn
-			fix = "run every peer in one PID namespace (docker --pid=container:PEER or --pid=host; Kubernetes " +
-				"shareProcessNamespace: true), or run gc only from the host's namespace"
-		}
-		fs = append(fs, finding{Check: "peer-pids", Status: st, Fix: fix, Message: fmt.Sprintf(
-			"%d owner(s) not visible in this PID namespace: dead, or peers in another PID namespace sharing this /dev/shm: %s",
-			len(unseen), strings.Join(unseen, ", "))})
+	if len(elsewhere) > 0 {
+		fs = append(fs, finding{Check: "peer-pidns", Status: checkInfo, Message: fmt.Sprintf(
+			"%d role(s) held by processes in another PID namespace sharing this /dev/shm (their locks are held, "+
+				"their PIDs are not this namespace's; liveness comes from the locks, so they work): %s",
+			len(elsewhere), strings.Join(elsewhere, ", "))})
 	}
 	return fs
 }

@@ -20,6 +20,7 @@ import (
 	"testing"
 
 	"github.com/shmchan/shmchan/internal/layout"
+	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/internal/testproc"
 	"github.com/shmchan/shmchan/shm"
 )
@@ -406,10 +407,10 @@ func TestLs(t *testing.T) {
 	}
 	t.Logf("ls:\n%s", out)
 	for _, want := range []string{
-		names["hold"] + " +channel +1 +8.0KiB +4.0KiB +336B 8.2% +sender \\d+ alive, receiver none",
+		names["hold"] + " +channel +2 +8.0KiB +4.0KiB +336B 8.2% +sender \\d+ alive, receiver none",
 		names["killed"] + " +channel .* sender \\d+ dead, receiver none",
 		names["closed"] + " +channel .* sender closed, receiver closed",
-		names["mbox"] + " +mailbox +1 .* v2 +writer \\d+ alive",
+		names["mbox"] + " +mailbox +2 .* v2 +writer \\d+ alive",
 		names["corrupt"] + " +channel .* shm: corrupt shared memory: capacity 3000",
 		names["raw"] + " +raw +- +4.0KiB",
 	} {
@@ -739,5 +740,77 @@ func TestDoctorHere(t *testing.T) {
 		if !slices.Contains(checks, want) {
 			t.Errorf("doctor --json lacks the %s check: %v", want, checks)
 		}
+	}
+}
+
+// TestLivenessFromLocks: in layout version 2 on Linux a role is held while
+// its lock is, whatever its token says. A channel whose sender was killed,
+// with a live process's token (this one's) written over its owner field, is
+// still dead to ls and garbage to gc.
+func TestLivenessFromLocks(t *testing.T) {
+	needLinux(t)
+	name := object(t, "stale-token")
+	start(t, "ready", "channel", name, "hold").kill(t)
+	seg, err := shm.Open(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := seg.StoreUint64(layout.ChanOffTxOwner, uint64(platform.Self())); err != nil {
+		t.Fatal(err)
+	}
+	seg.Close()
+	st, out, _ := run(t, "ls", "--prefix", name)
+	if want := fmt.Sprintf("sender %d dead", os.Getpid()); st != exitOK || !strings.Contains(out, want) {
+		t.Errorf("ls: status %d, output lacks %q:\n%s", st, want, out)
+	}
+	if st, out, _ := run(t, "gc", "--yes", "--prefix", name); st != exitOK || !strings.Contains(out, "removed "+name) {
+		t.Errorf("gc --yes: status %d, output %q", st, out)
+	}
+}
+
+// TestDoctorPeerPIDNamespace: a sender in a PID namespace of its own, sharing
+// this /dev/shm, holds its role lock under a PID that means nothing here:
+// ls shows it alive (the lock says so), and doctor names it as a peer in
+// another PID namespace.
+func TestDoctorPeerPIDNamespace(t *testing.T) {
+	needRoot(t, "unshare")
+	name := object(t, "pidns")
+	cmd := testproc.Command(t, "channel", name, "hold")
+	cmd.Args = append([]string{"unshare", "--pid", "--fork", "--mount", "--mount-proc", cmd.Path}, cmd.Args[1:]...)
+	cmd.Path, _ = exec.LookPath("unshare")
+	stdin, err := cmd.StdinPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	stdout, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	c := &child{cmd, stdin, bufio.NewReader(stdout)}
+	defer c.end(t)
+	if line, err := c.out.ReadString('\n'); line != "ready\n" {
+		t.Fatalf("holder in a new PID namespace: %q, %v", line, err)
+	}
+	st, out, _ := run(t, "ls", "--prefix", name)
+	if st != exitOK || !regexp.MustCompile(`sender \d+ alive`).MatchString(out) {
+		t.Errorf("ls of a channel held from another PID namespace: status %d\n%s", st, out)
+	}
+	_, out, _ = run(t, "doctor", "--json", "--need", "1")
+	var fs []finding
+	if err := json.Unmarshal([]byte(out), &fs); err != nil {
+		t.Fatal(err)
+	}
+	found := false
+	for _, f := range fs {
+		if f.Check == "peer-pidns" && strings.Contains(f.Message, name+" (sender") {
+			found = true
+			t.Logf("doctor: %s", f.Message)
+		}
+	}
+	if !found {
+		t.Errorf("doctor did not name the peer in another PID namespace:\n%s", out)
 	}
 }

@@ -44,12 +44,12 @@ func FuzzDecode(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		mem := aligned(b)
 		o := &Object{Name: "fuzz"}
-		o.decode(mem)
+		o.decode(mem, -1)
 		if o.Kind == KindChannel && len(mem) >= layout.ChanHeaderSize {
 			_ = chanFields(snapshot[layout.ChanHeader](mem), o)
 		}
 		if o.Kind == KindMailbox && len(mem) >= layout.MboxHeaderSize {
-			_ = mboxFields(snapshot[layout.MboxHeader](mem))
+			_ = mboxFields(snapshot[layout.MboxHeader](mem), o)
 			if o.Err == nil {
 				_ = slotFields(snapshot[layout.MboxHeader](mem), mem)
 			}
@@ -63,7 +63,7 @@ func FuzzDecode(f *testing.F) {
 // TestDecodeChannel reads the seed image: one message of 5 bytes, 16 used.
 func TestDecodeChannel(t *testing.T) {
 	o := &Object{Name: "img"}
-	o.decode(aligned(chanImage()))
+	o.decode(aligned(chanImage()), -1)
 	if o.Err != nil || o.Kind != KindChannel || o.Used != 16 || o.Capacity != 1024 {
 		t.Errorf("decode = kind %s, used %d of %d, err %v; want a sound channel, 16 of 1024", o.Kind, o.Used, o.Capacity, o.Err)
 	}

@@ -37,7 +37,7 @@ func Inspect(name string) (*Detail, error) {
 	if o.Kind != KindChannel && o.Kind != KindMailbox {
 		return d, nil
 	}
-	err = withMapping(name, func(mem []byte) {
+	err = withMapping(name, false, func(mem []byte, _ int) {
 		switch o.Kind {
 		case KindChannel:
 			if len(mem) >= layout.ChanHeaderSize {
@@ -46,7 +46,7 @@ func Inspect(name string) (*Detail, error) {
 		case KindMailbox:
 			if len(mem) >= layout.MboxHeaderSize {
 				h := snapshot[layout.MboxHeader](mem)
-				d.Fields = mboxFields(h)
+				d.Fields = mboxFields(h, o)
 				if o.Err == nil {
 					d.Fields = append(d.Fields, slotFields(h, mem)...)
 				}
@@ -59,16 +59,27 @@ func Inspect(name string) (*Detail, error) {
 	return d, nil
 }
 
-func tokenNote(tok uint64, closed uint32) string {
+// tokenNote decodes an owner token, with its role's state as ls shows it.
+func tokenNote(tok uint64, r *Role) string {
+	state := ""
+	if r != nil {
+		state = r.State
+	}
 	if tok == 0 {
-		if closed != 0 {
-			return "none (closed)"
-		}
-		return "none"
+		return state
 	}
 	t := platform.Token(tok)
-	r := role("", tok, closed)
-	return fmt.Sprintf("pid %d, start %d: %s", t.PID(), t.Start(), r.State)
+	return fmt.Sprintf("pid %d, start %d: %s", t.PID(), t.Start(), state)
+}
+
+// roleNamed returns o's role called name, nil if none.
+func roleNamed(o *Object, name string) *Role {
+	for i := range o.Roles {
+		if o.Roles[i].Role == name {
+			return &o.Roles[i]
+		}
+	}
+	return nil
 }
 
 func flagNote(flags uint32, stats uint32) string {
@@ -109,10 +120,10 @@ func chanFields(h layout.ChanHeader, o *Object) []Field {
 		{layout.ChanOffCapacity, "capacity", h.Capacity, ""},
 		{layout.ChanOffDataOffset, "data_offset", h.DataOffset, ""},
 		{layout.ChanOffMaxMessage, "max_message", h.MaxMessage, ""},
-		{layout.ChanOffCreator, "creator", h.Creator, tokenNote(h.Creator, 0)},
-		{layout.ChanOffTxOwner, "tx_owner", h.TxOwner, tokenNote(h.TxOwner, h.TxClosed)},
+		{layout.ChanOffCreator, "creator", h.Creator, tokenNote(h.Creator, o.Creator)},
+		{layout.ChanOffTxOwner, "tx_owner", h.TxOwner, tokenNote(h.TxOwner, roleNamed(o, "sender"))},
 		{layout.ChanOffHead, "head", h.Head, headNote(h, o)},
-		{layout.ChanOffRxOwner, "rx_owner", h.RxOwner, tokenNote(h.RxOwner, h.RxClosed)},
+		{layout.ChanOffRxOwner, "rx_owner", h.RxOwner, tokenNote(h.RxOwner, roleNamed(o, "receiver"))},
 		{layout.ChanOffDataSeq, "data_seq", uint64(h.DataSeq), ""},
 		{layout.ChanOffRxParked, "rx_parked", uint64(h.RxParked), boolNote(h.RxParked, "receiver parked")},
 		{layout.ChanOffRxClosed, "rx_closed", uint64(h.RxClosed), boolNote(h.RxClosed, "receiver closed")},
@@ -136,7 +147,7 @@ func headNote(h layout.ChanHeader, o *Object) string {
 	return fmt.Sprintf("place %d; the records end at %d (%d bytes unread)", h.Head&(h.Capacity-1), h.Head+o.Used, o.Used)
 }
 
-func mboxFields(h layout.MboxHeader) []Field {
+func mboxFields(h layout.MboxHeader, o *Object) []Field {
 	f := []Field{
 		{layout.MboxOffMagic, "magic", uint64(h.Magic), fmt.Sprintf("%q", le32(h.Magic))},
 		{layout.MboxOffVersion, "version", uint64(h.Version), ""},
@@ -146,10 +157,10 @@ func mboxFields(h layout.MboxHeader) []Field {
 		{layout.MboxOffSlotSize, "slot_size", h.SlotSize, ""},
 		{layout.MboxOffSlotCount, "slot_count", uint64(h.SlotCount), ""},
 		{layout.MboxOffSlotsOffset, "slots_offset", h.SlotsOffset, ""},
-		{layout.MboxOffCreator, "creator", h.Creator, tokenNote(h.Creator, 0)},
+		{layout.MboxOffCreator, "creator", h.Creator, tokenNote(h.Creator, o.Creator)},
 		{layout.MboxOffLatest, "latest", h.Latest, ""},
 		{layout.MboxOffClosed, "closed", uint64(h.Closed), boolNote(h.Closed, "writer closed")},
-		{layout.MboxOffOwner, "owner", h.Owner, tokenNote(h.Owner, h.Closed)},
+		{layout.MboxOffOwner, "owner", h.Owner, tokenNote(h.Owner, roleNamed(o, "writer"))},
 		{layout.MboxOffWakeSeq, "wake_seq", uint64(h.WakeSeq), ""},
 		{layout.MboxOffWaiters, "waiters", uint64(h.Waiters), boolNote(h.Waiters, "readers parked")},
 	}

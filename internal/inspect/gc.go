@@ -44,16 +44,14 @@ func Garbage(o *Object) bool {
 // RemoveGarbage removes the object name if it is garbage, and returns ErrLive
 // (wrapped, with who holds it) if it is not. It never removes an object that
 // a live process holds a role in, even one that claims a role meanwhile: it
-// first takes every unclosed role itself, by the claim's own compare-and-swap
-// from the value it judged (docs/layout.md, "Roles and liveness"), so that a
-// concurrent claim either wins (and RemoveGarbage gives up) or fails with
-// ErrBusy; only with every role fenced does it remove the name, and then it
-// puts the old owner values back. A process that mapped the object before the
+// first takes every unclosed role itself, as a claimer would (docs/layout.md,
+// "Roles (all objects)"): its role lock in layout version 2 on Linux, or the
+// compare-and-swap of its owner token from the value judged dead. A
+// concurrent claim then either wins (and RemoveGarbage gives up) or fails
+// with ErrBusy; only with every role fenced does it remove the name, and
+// then it lets the roles go. A process that mapped the object before the
 // removal and claims a role afterwards holds an object without a name, as
 // after any shm.Remove.
-//
-// Layout v2's role locks (issue 11) replace the compare-and-swap by taking
-// each role's lock; the rest stays.
 func RemoveGarbage(name string) error {
 	o, err := Load(name)
 	if err != nil {
@@ -62,57 +60,74 @@ func RemoveGarbage(name string) error {
 	if !Garbage(o) {
 		return fmt.Errorf("%s: %w%s", name, ErrLive, holders(o))
 	}
-	seg, err := shm.Open(name, shm.WithOpenTimeout(0))
-	if err != nil {
-		return err
+	var ferr error
+	err = withMapping(name, true, func(mem []byte, fd int) {
+		ferr = fenceAndRemove(name, o, mem, fd)
+	})
+	return errors.Join(ferr, err)
+}
+
+// fenceAndRemove takes o's unclosed roles, removes name, and lets the roles
+// go.
+func fenceAndRemove(name string, o *Object, mem []byte, fd int) error {
+	type role struct {
+		owner  *uint64
+		closed *uint32
+		lock   int64
 	}
-	mem := seg.Bytes()
-	var owners []*uint64
-	var closed []*uint32
+	var roles []role
+	var version uint32
 	switch {
 	case o.Kind == KindChannel && len(mem) >= layout.ChanHeaderSize:
 		h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
-		owners, closed = []*uint64{&h.TxOwner, &h.RxOwner}, []*uint32{&h.TxClosed, &h.RxClosed}
+		version = atomic.LoadUint32(&h.Version)
+		roles = []role{{&h.TxOwner, &h.TxClosed, layout.LockTx}, {&h.RxOwner, &h.RxClosed, layout.LockRx}}
 	case o.Kind == KindMailbox && len(mem) >= layout.MboxHeaderSize:
 		h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
-		owners, closed = []*uint64{&h.Owner}, []*uint32{&h.Closed}
+		version = atomic.LoadUint32(&h.Version)
+		roles = []role{{&h.Owner, &h.Closed, layout.LockMbWriter}}
 	default:
-		return errors.Join(fmt.Errorf("%s: changed kind since it was read: %w", name, ErrLive), seg.Close())
+		return fmt.Errorf("%s: changed kind since it was read: %w", name, ErrLive)
 	}
+	locks := version >= 2 && platform.RoleLocks && fd >= 0
 	self := uint64(platform.Self())
-	type taken struct {
-		owner *uint64
-		was   uint64
-	}
-	var fence []taken
-	undo := func() {
-		for _, f := range fence {
-			// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acq_rel CAS; gives
-			// back what the fence took; pairs with the load in shm's claim.
-			atomic.CompareAndSwapUint64(f.owner, self, f.was)
+	var undo []func()
+	defer func() {
+		for _, f := range undo {
+			f()
 		}
-	}
-	for i, owner := range owners {
+	}()
+	for _, r := range roles {
 		// SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst load; a
 		// closed role can never be claimed again: no fence needed.
-		if atomic.LoadUint32(closed[i]) != 0 {
+		if atomic.LoadUint32(r.closed) != 0 {
+			continue
+		}
+		if locks {
+			// STEP(claim.2), as a claimer: the kernel decides.
+			if err := platform.LockRole(fd, r.lock); err != nil {
+				if errors.Is(err, platform.ErrLocked) {
+					return fmt.Errorf("%s: a role was claimed meanwhile: %w", name, ErrLive)
+				}
+				return err
+			}
+			undo = append(undo, func() { _ = platform.UnlockRole(fd, r.lock) })
 			continue
 		}
 		// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire; pairs with
 		// the claim CAS in any process.
-		cur := atomic.LoadUint64(owner)
-		if cur != 0 && OwnerAlive(cur) ||
+		cur := atomic.LoadUint64(r.owner)
+		if cur != 0 && platform.Alive(platform.Token(cur)) ||
 			// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acq_rel CAS, the
 			// claim's own; a claimer that lost to it gets ErrBusy.
-			!atomic.CompareAndSwapUint64(owner, cur, self) {
-			undo()
-			return errors.Join(fmt.Errorf("%s: a role was claimed meanwhile: %w", name, ErrLive), seg.Close())
+			!atomic.CompareAndSwapUint64(r.owner, cur, self) {
+			return fmt.Errorf("%s: a role was claimed meanwhile: %w", name, ErrLive)
 		}
-		fence = append(fence, taken{owner, cur})
+		// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acq_rel CAS; gives
+		// back what the fence took.
+		undo = append(undo, func() { atomic.CompareAndSwapUint64(r.owner, self, cur) })
 	}
-	err = shm.Remove(name)
-	undo()
-	return errors.Join(err, seg.Close())
+	return shm.Remove(name)
 }
 
 // holders says who keeps o alive, for ErrLive: ": sender pid 42 alive".

@@ -3,8 +3,10 @@
 // whether that process lives, and whether the library would open it.
 //
 // It maps every object read-only and never claims a role, so looking never
-// changes what it looks at (the one exception, Collect's fence, is in
-// gc.go). The header is untrusted input like any peer's: it is judged by
+// changes what it looks at (the one exception, RemoveGarbage's fence, is in
+// gc.go). It maps through internal/platform rather than shm.Open: a
+// diagnostic looks at every user's objects, so it skips the opener's owner
+// check (docs/layout.md, "Owner check"), which guards a peer, not a reader. The header is untrusted input like any peer's: it is judged by
 // package shm's own opener checks (internal/check), and only a header that
 // passes them is decoded further; the records are walked by sync/ring's
 // producer walk, which checks each one.
@@ -150,29 +152,33 @@ func Load(name string) (*Object, error) {
 		uid, changed := fileOwner(fi)
 		o.UID, o.AgeSec = uid, int64(time.Since(changed)/time.Second)
 	}
-	err := withMapping(name, func(mem []byte) { o.decode(mem) })
+	err := withMapping(name, false, func(mem []byte, fd int) { o.decode(mem, fd) })
 	switch {
 	case errors.Is(err, fs.ErrNotExist):
 		return nil, err
 	case errors.Is(err, fs.ErrPermission):
 		o.Kind, o.Err = KindUnreadable, err
 		o.Problem = fmt.Sprintf("permission denied: owned by uid %d, mode %s (run as that user, or root)", o.UID, o.Mode)
-	case errors.Is(err, shm.ErrNotReady):
-		o.Err, o.Problem = err, "size 0: its creator has not sized it yet, or died first"
+	case errors.Is(err, platform.ErrUnsized):
+		o.Err, o.Problem = fmt.Errorf("%w: size 0", shm.ErrNotReady), "size 0: its creator has not sized it yet, or died first"
 	case err != nil:
 		o.Err, o.Problem = err, err.Error()
 	}
 	return o, nil
 }
 
-// withMapping maps name read-only, without waiting for a creator, and runs f.
-func withMapping(name string, f func(mem []byte)) error {
-	seg, err := shm.Open(name, shm.ReadOnly(), shm.WithOpenTimeout(0))
+// withMapping maps name, read-only unless writable, without waiting for a
+// creator, and runs f with the memory and the descriptor (-1 if none).
+func withMapping(name string, writable bool, f func(mem []byte, fd int)) error {
+	if err := shm.ValidateName(name); err != nil {
+		return err
+	}
+	m, err := platform.Open(name, false, writable)
 	if err != nil {
 		return err
 	}
-	f(seg.Bytes())
-	return seg.Close()
+	f(m.Mem, m.FD)
+	return m.Unmap()
 }
 
 // magic reads the first four bytes, which tell the kind.
@@ -183,8 +189,9 @@ func magic(mem []byte) uint32 {
 	return *(*uint32)(unsafe.Pointer(&mem[0]))
 }
 
-// decode fills o from the mapped bytes.
-func (o *Object) decode(mem []byte) {
+// decode fills o from the mapped bytes; fd, if not -1, answers for the
+// role locks.
+func (o *Object) decode(mem []byte, fd int) {
 	o.Size = int64(len(mem))
 	switch magic(mem) {
 	case layout.ChanMagic:
@@ -196,8 +203,12 @@ func (o *Object) decode(mem []byte) {
 		h := snapshot[layout.ChanHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.Capacity, o.MaxMessage = h.Capacity, h.MaxMessage
-		o.Creator = ptr(role("creator", h.Creator, 0))
-		o.Roles = []Role{role("sender", h.TxOwner, h.TxClosed), role("receiver", h.RxOwner, h.RxClosed)}
+		o.Creator = ptr(roleOf("creator", h.Creator, 0, holder{fd: -1}))
+		locks := holder{fd: fd, locks: h.Version >= 2}
+		o.Roles = []Role{
+			roleOf("sender", h.TxOwner, h.TxClosed, locks.at(layout.LockTx)),
+			roleOf("receiver", h.RxOwner, h.RxClosed, locks.at(layout.LockRx)),
+		}
 		if h.Flags&layout.ChanFlagStats != 0 {
 			o.Stats = map[string]Counters{"sender": Counters(h.TxStats), "receiver": Counters(h.RxStats)}
 		}
@@ -215,8 +226,8 @@ func (o *Object) decode(mem []byte) {
 		h := snapshot[layout.MboxHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.MaxValue, o.Latest = h.MaxValue, h.Latest
-		o.Creator = ptr(role("creator", h.Creator, 0))
-		o.Roles = []Role{role("writer", h.Owner, h.Closed)}
+		o.Creator = ptr(roleOf("creator", h.Creator, 0, holder{fd: -1}))
+		o.Roles = []Role{roleOf("writer", h.Owner, h.Closed, holder{fd: fd, locks: h.Version >= 2, lock: layout.LockMbWriter})}
 		if h.Flags&layout.MboxFlagStats != 0 {
 			o.Stats = map[string]Counters{"writer": Counters(h.WriterStats)}
 		}
@@ -247,16 +258,17 @@ func fill(mem []byte, head, capacity uint64) (uint64, error) {
 	return capacity - layout.ChanRecordHeader - uint64(p.Free()), nil
 }
 
-// role decodes an owner token and its closed flag.
-func role(name string, tok uint64, closed uint32) Role {
+// roleOf decodes a role: its owner token, its closed flag, and whether its
+// holder lives (Held).
+func roleOf(name string, tok uint64, closed uint32, h holder) Role {
 	r := Role{Role: name, Token: tok, PID: platform.Token(tok).PID()}
 	switch {
 	case closed != 0:
 		r.State = StateClosed
+	case h.Held(tok):
+		r.State = StateAlive
 	case tok == 0:
 		r.State = StateNone
-	case OwnerAlive(tok):
-		r.State = StateAlive
 	default:
 		r.State = StateDead
 	}

@@ -17,14 +17,23 @@ const (
 	Line = 128 // every field written by a different process starts a new 128-byte line
 )
 
+// Role locks (docs/layout.md, "Role locks"): each role's lock range is the
+// 8 bytes of its owner field.
+const (
+	LockLen      = 8
+	LockTx       = ChanOffTxOwner // channel sender
+	LockRx       = ChanOffRxOwner // channel receiver
+	LockMbWriter = MboxOffOwner   // mailbox writer
+)
+
 // Align8 rounds n up to a multiple of 8.
 func Align8(n uint64) uint64 { return (n + 7) &^ 7 }
 
-// Channel, layout version 1: docs/layout.md, "Channel (magic SHMC)".
+// Channel, layout version 2: docs/layout.md, "Channel (magic SHMC)".
 const (
 	ChanMagic      = 0x434D4853 // the bytes "SHMC", little-endian
-	ChanVersion    = 1
-	ChanHeaderSize = 4096 // header page; the data region follows
+	ChanVersion    = 2          // 2: roles held by role locks (docs/layout.md, "Changes from version 1")
+	ChanHeaderSize = 4096       // header page; the data region follows
 
 	ChanMinCapacity = 1 << 10
 	ChanMaxCapacity = 1 << 32 // so that a record's u32 length covers the largest message
@@ -39,7 +48,7 @@ const (
 	ChanOffMaxMessage = ChanOffDataOffset + 8 // u64
 	ChanOffCreator    = ChanOffMaxMessage + 8 // u64
 
-	// Sender line. 0x080 is reserved (zero): v1 publishes records in line.
+	// Sender line. 0x080 is reserved (zero): records are published in line.
 	ChanOffSenderLine = 1 * Line
 	ChanOffTxOwner    = ChanOffSenderLine + 8 // u64
 
@@ -174,10 +183,10 @@ var (
 	_ = [1]struct{}{}[unsafe.Sizeof(ChanHeader{})-ChanHeaderSize]
 )
 
-// Mailbox, layout version 1: docs/layout.md, "Mailbox (magic SHMB)".
+// Mailbox, layout version 2: docs/layout.md, "Mailbox (magic SHMB)".
 const (
 	MboxMagic      = 0x424D4853 // the bytes "SHMB", little-endian
-	MboxVersion    = 1
+	MboxVersion    = 2
 	MboxHeaderSize = 4096 // header page; the slots follow
 	MboxSlots      = 3    // slots a creator makes; openers accept MboxMinSlots to MboxMaxSlots
 	MboxMinSlots   = 2    // one slot would let a killed writer destroy the last value
@@ -226,6 +235,12 @@ const (
 	// what any writer reaches (146 years at a billion values a second), and
 	// small enough that 2*(version+MboxMaxSlots)+1 never overflows.
 	MboxMaxVersion = 1<<62 - 1
+
+	// MboxMaxWaiters is how many parked readers one publish wakes at once
+	// on Windows, where the mailbox's wait word is a named semaphore of this
+	// maximum count (docs/platforms.md); more readers wake at their 50 ms
+	// tick. Elsewhere a wake reaches every reader.
+	MboxMaxWaiters = 64
 )
 
 // MboxHeader is the mailbox's header page, field for field.

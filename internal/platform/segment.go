@@ -19,6 +19,10 @@ type Mapping struct {
 	// Remove removes the object's name (a named object) or file (MapFile
 	// callers remove their own file). Nil when there is nothing to remove.
 	Remove func() error
+	// FD is the object's descriptor, kept open until Unmap, for the role
+	// locks (lock_*.go) and the owner check (owner_*.go): a named POSIX
+	// object's. It is -1 where there is none (Windows, MapFile).
+	FD int
 }
 
 // Implementation names the code path this build uses to reach shared memory,

@@ -27,6 +27,9 @@ func Create(name string, size int64, mode uint32, _ bool, writable bool) (m *Map
 	if err != nil {
 		return nil, err
 	}
+	// The descriptor lives as long as the mapping: keep it out of exec'd
+	// children (macOS's shm_open does not take O_CLOEXEC; elsewhere it is set).
+	unix.CloseOnExec(fd)
 	// Undo in reverse order on failure: no half-created object is left behind.
 	defer func() {
 		if err != nil {
@@ -53,12 +56,9 @@ func Create(name string, size int64, mode uint32, _ bool, writable bool) (m *Map
 	if err != nil {
 		return nil, err
 	}
-	closeErr := unix.Close(fd)
-	fd = -1 // closed even if close failed: never close it twice
-	if closeErr != nil {
-		return nil, errors.Join(fmt.Errorf("close: %w", closeErr), unix.Munmap(mem))
-	}
-	return namedMapping(name, mem), nil
+	// The descriptor stays open with the mapping: role locks are taken
+	// through it (O_CLOEXEC, so an exec'd child does not hold them).
+	return namedMapping(name, mem, fd), nil
 }
 
 // spaceHint says, for a reservation of size bytes that failed with ENOSPC,
@@ -92,22 +92,22 @@ func Open(name string, _ bool, writable bool) (*Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
-	defer unix.Close(fd)
+	unix.CloseOnExec(fd) // as in Create
 	var st unix.Stat_t
 	if err := unix.Fstat(fd, &st); err != nil {
-		return nil, fmt.Errorf("fstat: %w", err)
+		return nil, errors.Join(fmt.Errorf("fstat: %w", err), unix.Close(fd))
 	}
 	switch {
 	case st.Size == 0:
-		return nil, ErrUnsized
+		return nil, errors.Join(ErrUnsized, unix.Close(fd))
 	case st.Size < 0 || st.Size > MaxSize:
-		return nil, fmt.Errorf("size %d: %w", st.Size, ErrSize)
+		return nil, errors.Join(fmt.Errorf("size %d: %w", st.Size, ErrSize), unix.Close(fd))
 	}
 	mem, err := mapFD(fd, st.Size, writable)
 	if err != nil {
-		return nil, err
+		return nil, errors.Join(err, unix.Close(fd))
 	}
-	return namedMapping(name, mem), nil
+	return namedMapping(name, mem, fd), nil
 }
 
 // Remove removes the object's name. Processes that have it mapped keep their
@@ -124,14 +124,17 @@ func MapFile(f *os.File, size int64, writable bool) (*Mapping, error) {
 	if err != nil {
 		return nil, err
 	}
-	return &Mapping{Mem: mem, Unmap: func() error { return unix.Munmap(mem) }}, nil
+	return &Mapping{Mem: mem, Unmap: func() error { return unix.Munmap(mem) }, FD: -1}, nil
 }
 
-func namedMapping(name string, mem []byte) *Mapping {
+// namedMapping wraps a named object's mapping and the descriptor it keeps.
+func namedMapping(name string, mem []byte, fd int) *Mapping {
 	return &Mapping{
-		Mem:    mem,
-		Unmap:  func() error { return unix.Munmap(mem) },
+		Mem: mem,
+		// Closing the descriptor releases any role lock still held through it.
+		Unmap:  func() error { return errors.Join(unix.Munmap(mem), unix.Close(fd)) },
 		Remove: func() error { return shmUnlink(name) },
+		FD:     fd,
 	}
 }
 

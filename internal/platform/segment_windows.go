@@ -119,6 +119,7 @@ func namedMapping(name string, global bool, h windows.Handle, mem []byte) *Mappi
 	var removedBefore bool // Remove closed our handle before Unmap did
 	return &Mapping{
 		Mem: mem,
+		FD:  -1,
 		Unmap: func() error {
 			err := unmapView(mem)
 			held, cerr := k.release()
@@ -166,6 +167,7 @@ func MapFile(f *os.File, size int64, writable bool) (m *Mapping, err error) {
 	}
 	return &Mapping{
 		Mem: mem,
+		FD:  -1,
 		Unmap: func() error {
 			var errs []error
 			if writable {

@@ -1,5 +1,7 @@
 package platform
 
+import "sync"
+
 // Token identifies one process instance in a way that survives PID reuse,
 // so that one process can tell from shared memory whether the peer that
 // claimed a role is still alive.
@@ -23,15 +25,10 @@ func (t Token) PID() int { return int(uint32(t)) }
 // Start returns the low 32 bits of the start-time stamp in the token.
 func (t Token) Start() uint32 { return uint32(t >> 32) }
 
-var self Token
-
-// Self returns the calling process's token. It is computed once.
-func Self() Token {
-	if self == 0 {
-		self = selfToken()
-	}
-	return self
-}
+// Self returns the calling process's token. It is computed once, by the
+// first caller; concurrent first calls are safe (two handles may claim
+// roles at once).
+var Self = sync.OnceValue(selfToken)
 
 // Alive reports whether the process that t names is still running. It makes
 // a system call or two: call it when a wait has gone on for a while, not per

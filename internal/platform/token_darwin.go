@@ -49,5 +49,5 @@ func alive(t Token) bool {
 	if stat == sZomb {
 		return false
 	}
-	return uint32(start) == t.Start()
+	return t.Start() == 0 || uint32(start) == t.Start() // start 0: by PID alone
 }

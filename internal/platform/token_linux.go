@@ -52,12 +52,15 @@ func alive(t Token) bool {
 	}
 	state, start, err := stat(pid)
 	if err != nil {
-		// Gone between kill and read, or /proc hidden: trust kill's answer
-		// unless the file is simply missing.
-		return !errors.Is(err, os.ErrNotExist)
+		// Gone between kill and read, or hidden from us (/proc mounted
+		// hidepid=2, or another PID namespace's /proc): ask kill again, which
+		// finds the process whether or not /proc shows it.
+		return unix.Kill(pid, 0) != unix.ESRCH
 	}
 	if state == 'Z' || state == 'X' {
 		return false
 	}
-	return uint32(start) == t.Start()
+	// A token whose start is 0 was made where the start was unknown: judge
+	// it by PID alone (docs/layout.md, "Process tokens").
+	return t.Start() == 0 || uint32(start) == t.Start()
 }

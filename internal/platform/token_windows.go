@@ -48,5 +48,5 @@ func alive(t Token) bool {
 	if err != nil {
 		return true // running, start unknown: trust the wait's answer
 	}
-	return uint32(start) == t.Start()
+	return t.Start() == 0 || uint32(start) == t.Start() // start 0: by PID alone
 }

@@ -18,8 +18,6 @@ func init() {
 	})
 }
 
-func TestMain(m *testing.M) { testproc.Main(m) }
-
 // TestDeadAndExited: a running child is alive; once killed it is dead, both
 // while the os/exec handle still holds its process object (Windows' zombie)
 // and after Wait released it.

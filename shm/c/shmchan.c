@@ -1,5 +1,5 @@
 /*
- * shmchan.c: the C implementation of layout version 1 (docs/layout.md).
+ * shmchan.c: the C implementation of layout version 2 (docs/layout.md).
  *
  * Why C's atomics pair with Go's: every access Go makes to a shared word goes
  * through sync/atomic, whose operations are sequentially consistent (the
@@ -39,11 +39,17 @@
  * defining the same functions, so that the library stays one file to drop
  * into a project. Everything else is portable C11.
  *
+ * Order. After the shared structs and small helpers, the sections follow the
+ * files of package shm, so that a reader can hold the two side by side:
+ * segments (segment.go), channels (channel.go, sender.go, receiver.go),
+ * mailboxes (mailbox.go), waiting (sync/wake, wait.go, waiter.go) and process
+ * tokens (internal/platform).
+ *
  *   - POSIX (Linux, macOS): shm_open + mmap; futex(2) on Linux, a polling
  *     sleep elsewhere, as Go's sync/wake.
  *   - Windows: a named file mapping "Local\name" (or "Global\name"), named
  *     auto-reset events for the wait words, and creation FILETIMEs in the
- *     tokens, exactly as package shm, sync/wake and internal/proc name them,
+ *     tokens, exactly as package shm, sync/wake and internal/platform name them,
  *     so that C and Go processes share objects on Windows too.
  */
 #if defined(_WIN32)
@@ -54,6 +60,7 @@
 #else
 #include <fcntl.h>
 #include <sched.h>
+#include <setjmp.h>
 #include <signal.h>
 #include <sys/mman.h>
 #include <sys/stat.h>
@@ -77,14 +84,14 @@ struct chan_header {
 	_Atomic uint32_t version; /* 0x004 stored last, release */
 	uint32_t header_size;     /* 0x008 4096 */
 	uint32_t flags;           /* 0x00C no flags in v1 */
-	uint64_t capacity;        /* 0x010 power of two, 1 KiB to 1 TiB */
+	uint64_t capacity;        /* 0x010 power of two, 1 KiB to 4 GiB */
 	uint64_t data_offset;     /* 0x018 4096 */
 	uint64_t max_message;     /* 0x020 capacity/2 - 8 */
 	uint64_t creator;         /* 0x028 creator's process token */
 	uint8_t reserved0[SHMCHAN_OFF_SENDER_LINE - 0x030];
 
 	/* Sender line: written only by the sender. */
-	uint64_t reserved_sender;  /* 0x080 reserved, zero: v1 publishes records in line */
+	uint64_t reserved_sender;  /* 0x080 reserved, zero: records are published in line */
 	_Atomic uint64_t tx_owner; /* 0x088 sender's token */
 	uint8_t reserved1[SHMCHAN_OFF_HEAD - 0x090];
 
@@ -142,6 +149,10 @@ struct shmchan_segment {
 	int read_only;
 	int remove_on_close;
 	int global; /* Windows: the object lives in the Global\ namespace (names its wait words too) */
+	int guard;  /* fault_guard: accesses through this segment's handles run under the fault guard */
+#if !defined(_WIN32)
+	int fd; /* kept open until close: role locks belong to this open file description */
+#endif
 #if defined(_WIN32)
 	HANDLE mapping;               /* kept open until close (or remove): the name lives as long as a handle */
 	struct shmchan_segment *next; /* in the process's list of open segments, for shmchan_segment_remove */
@@ -317,6 +328,7 @@ void shmchan_options_init(shmchan_options *o) {
 	o->mode = 0600;
 	o->open_timeout_ns = SHMCHAN_DEFAULT_OPEN_TIMEOUT_NS;
 	o->wait = SHMCHAN_WAIT_ADAPTIVE;
+	o->allow_owner = -1;
 }
 
 static shmchan_options options_or_default(const shmchan_options *o) {
@@ -326,248 +338,132 @@ static shmchan_options options_or_default(const shmchan_options *o) {
 	return d;
 }
 
-/* ---- Process tokens ----------------------------------------------------------- */
+/* ---- Forward declarations -------------------------------------------------------- */
 
-#if defined(_WIN32)
-/* creation_time returns the process's creation FILETIME (100 ns units), as internal/proc does. */
-static int creation_time(HANDLE h, uint64_t *start) {
-	FILETIME created, exited, kernel, user;
-	if (!GetProcessTimes(h, &created, &exited, &kernel, &user)) return -1;
-	*start = (uint64_t)created.dwHighDateTime << 32 | created.dwLowDateTime;
-	return 0;
-}
-
-static uint64_t make_token(uint32_t pid, uint64_t start) { return (uint64_t)pid | (uint64_t)(uint32_t)start << 32; }
-
-static uint64_t compute_self_token(void) {
-	uint64_t start = 0;
-	if (creation_time(GetCurrentProcess(), &start) < 0) start = 0;
-	return make_token(self_pid(), start);
-}
-#else
-#if defined(__linux__)
 /*
- * read_stat reads the state letter and start time (field 22) of process pid
- * from its main thread's /proc/PID/task/PID/stat (the same task and fields as
- * /proc/PID/stat): qemu-user fakes /proc/PID/stat for the emulated process
- * itself, with a start time often one tick off the kernel's (as the Go side,
- * internal/proc/proc_linux.go).
+ * The sections below follow package shm's files: segments, channels (create
+ * and open, records, roles, sending, receiving), mailboxes, waiting (wait
+ * words and the wait engine) and process tokens. These are the parts of the
+ * later sections that earlier ones call.
  */
-static int read_stat(pid_t pid, char *state, uint64_t *start) {
-	char path[80], buf[1024];
-	snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat", (long)pid, (long)pid);
-	int fd;
-	do {
-		fd = open(path, O_RDONLY | O_CLOEXEC);
-	} while (fd < 0 && errno == EINTR);
-	if (fd < 0) return -1;
-	ssize_t n;
-	do {
-		n = read(fd, buf, sizeof buf - 1);
-	} while (n < 0 && errno == EINTR);
-	int saved = errno;
-	close(fd);
-	if (n < 0) {
-		errno = saved;
-		return -1;
+struct waiter {
+	int64_t deadline;   /* absolute, -1 for none */
+	int64_t began;      /* first clock reading of the wait (0: none yet), for the adaptive strategy */
+	int64_t next_check; /* next peer liveness check */
+	unsigned spins;     /* attempts so far */
+	int peer_dead;      /* the peer's owner is dead: one more attempt, then PEER_GONE */
+};
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix,
+                      unsigned max_waiters);
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns);
+static void wword_wake(struct wword *w);
+static void wword_wake_n(struct wword *w, uint32_t n);
+static void wword_close(struct wword *w);
+static void waiter_init(struct waiter *w, int64_t timeout_ns);
+static int64_t sleep_budget(const struct waiter *w, int64_t now);
+static int rx_wait(shmchan_receiver *rx, struct waiter *w);
+static int tx_wait(shmchan_sender *tx, struct waiter *w);
+
+/* ---- The fault guard ------------------------------------------------------------ */
+
+/*
+ * A peer that truncates the object makes the next access to the mapping raise
+ * SIGBUS (or SIGSEGV). With shmchan_options.fault_guard, each public call that
+ * touches a guarded segment's mapping runs inside GUARD_CALL: it records the
+ * mapping's range in a thread-local frame and a jump buffer (sigsetjmp without
+ * saving the signal mask: no system call), and the handler jumps back when
+ * the faulting address lies in the armed range of the faulting thread, so that
+ * the call returns SHMCHAN_ERR_CORRUPT. A fault anywhere else goes to the
+ * handler installed before ours, or to the default action. The handlers use
+ * SA_NODEFER so that jumping out of them leaves the signal unblocked.
+ *
+ * What the guard does not cover: the caller's own accesses to pointers that
+ * shmchan_peek, shmchan_reserve or shmchan_segment_data handed out. A call
+ * cut short by a fault leaves its handle in an unknown state: the caller
+ * should close it (close is safe: it, too, is guarded).
+ */
+#if !defined(_WIN32)
+struct guard_frame {
+	sigjmp_buf env;
+	uintptr_t lo, hi; /* the armed mapping */
+	struct guard_frame *prev;
+};
+
+static _Thread_local struct guard_frame *volatile tl_guard;
+
+static struct sigaction prev_bus, prev_segv;
+static _Atomic int guard_state; /* 0: not installed, 1: installing, 2: installed */
+
+static void fault_handler(int sig, siginfo_t *si, void *uc) {
+	struct guard_frame *f = tl_guard;
+	uintptr_t a = (uintptr_t)si->si_addr;
+	if (f != NULL && a >= f->lo && a < f->hi) siglongjmp(f->env, 1);
+	/* Not ours: chain. */
+	struct sigaction *prev = sig == SIGBUS ? &prev_bus : &prev_segv;
+	if (prev->sa_flags & SA_SIGINFO) {
+		prev->sa_sigaction(sig, si, uc);
+	} else if (prev->sa_handler != SIG_DFL && prev->sa_handler != SIG_IGN) {
+		prev->sa_handler(sig);
+	} else {
+		/* The default action: restore it and return, so that the access faults again and kills. */
+		signal(sig, SIG_DFL);
 	}
-	buf[n] = '\0';
-	/* The command name (field 2) is in parentheses and may hold anything: parse from the last ')'. */
-	char *p = strrchr(buf, ')');
-	if (p == NULL || p[1] != ' ' || p[2] == '\0') {
-		errno = EINVAL;
-		return -1;
-	}
-	p += 2;
-	*state = *p;
-	/* Fields 3 (state) .. 22 (starttime): skip 19 separators. */
-	for (int field = 3; field < 22; field++) {
-		p = strchr(p, ' ');
-		if (p == NULL) {
-			errno = EINVAL;
-			return -1;
+}
+
+/* guard_install installs the handlers once per process. */
+static int guard_install(void) {
+	int st = 0;
+	/* Process-local state, no SYNC partner in shared memory. */
+	if (atomic_compare_exchange_strong_explicit(&guard_state, &st, 1, memory_order_acq_rel, memory_order_acquire)) {
+		struct sigaction sa;
+		memset(&sa, 0, sizeof sa);
+		sa.sa_sigaction = fault_handler;
+		sa.sa_flags = SA_SIGINFO | SA_NODEFER | SA_ONSTACK;
+		sigemptyset(&sa.sa_mask);
+		if (sigaction(SIGBUS, &sa, &prev_bus) < 0 || sigaction(SIGSEGV, &sa, &prev_segv) < 0) {
+			atomic_store_explicit(&guard_state, 0, memory_order_release);
+			return SHMCHAN_ERR_SYSTEM;
 		}
-		p++;
+		atomic_store_explicit(&guard_state, 2, memory_order_release);
+		return SHMCHAN_OK;
 	}
-	char *end;
-	errno = 0;
-	unsigned long long v = strtoull(p, &end, 10);
-	if (end == p || errno != 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	*start = (uint64_t)v;
-	return 0;
+	while (atomic_load_explicit(&guard_state, memory_order_acquire) == 1) yield_cpu();
+	return atomic_load_explicit(&guard_state, memory_order_acquire) == 2 ? SHMCHAN_OK : guard_install();
 }
-#endif
-
-static uint64_t make_token(pid_t pid, uint64_t start) {
-	return (uint64_t)(uint32_t)pid | (uint64_t)(uint32_t)start << 32;
-}
-
-static uint64_t compute_self_token(void) {
-	pid_t pid = getpid();
-	uint64_t start = 0;
-#if defined(__linux__)
-	char state;
-	if (read_stat(pid, &state, &start) < 0) start = 0;
-#elif defined(__APPLE__)
-	struct kinfo_proc kp;
-	size_t len = sizeof kp;
-	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
-	if (sysctl(mib, 4, &kp, &len, NULL, 0) == 0 && len == sizeof kp)
-		start = (uint64_t)kp.kp_proc.p_starttime.tv_sec * 1000000u + (uint64_t)kp.kp_proc.p_starttime.tv_usec;
-#endif
-	return make_token(pid, start);
-}
-
-#endif
-
-/* The token is cached per process; a forked child sees another pid and recomputes it. */
-static _Atomic uint64_t self_token_cache;
-
-uint64_t shmchan_self_token(void) {
-	uint64_t t = atomic_load_explicit(&self_token_cache, memory_order_relaxed); /* process-local cache, no SYNC partner */
-	if (t == 0 || (uint32_t)t != self_pid()) {
-		t = compute_self_token();
-		atomic_store_explicit(&self_token_cache, t, memory_order_relaxed); /* process-local cache, no SYNC partner */
-	}
-	return t;
-}
-
-#if defined(_WIN32)
-/*
- * shmchan_token_alive opens the process with just the rights it needs, as
- * internal/proc does. ERROR_INVALID_PARAMETER names no process; any other
- * failure (another user's or a protected process) counts as alive, since a
- * false "dead" would hand a live peer's role to another process. A process
- * that exited but whose object is still held open is signalled: dead.
- */
-int shmchan_token_alive(uint64_t token) {
-	uint32_t pid = (uint32_t)token;
-	if (token == 0 || pid == 0 || pid > (uint32_t)INT_MAX) return 0;
-	HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
-	if (h == NULL) return GetLastError() != ERROR_INVALID_PARAMETER;
-	int alive = 1;
-	uint64_t start;
-	if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) alive = 0; /* exited */
-	else if (creation_time(h, &start) == 0) alive = (uint32_t)start == (uint32_t)(token >> 32);
-	CloseHandle(h);
-	return alive;
-}
-#else
-int shmchan_token_alive(uint64_t token) {
-	if (token == 0) return 0;
-	uint32_t upid = (uint32_t)token;
-	if (upid == 0 || upid > (uint32_t)INT_MAX) return 0;
-	pid_t pid = (pid_t)upid;
-	if (kill(pid, 0) < 0 && errno == ESRCH) return 0;
-#if defined(__linux__)
-	char state;
-	uint64_t start;
-	if (read_stat(pid, &state, &start) < 0) {
-		/* Gone between kill and read, or /proc hidden: trust kill unless the file is missing. */
-		return errno != ENOENT;
-	}
-	if (state == 'Z' || state == 'X') return 0;
-	return (uint32_t)start == (uint32_t)(token >> 32);
-#else
-	return 1;
-#endif
-}
-#endif
-
-/* ---- Wait words ------------------------------------------------------------------ */
 
 /*
- * wword_wait: atomically, if *addr == val then sleep up to ns; spurious
- * wakeups allowed (the contract of Go's sync/wake and the runtime's
- * futexsleep). The caller re-checks its condition afterwards.
+ * GUARD_CALL sets rc to call, or to SHMCHAN_ERR_CORRUPT if call faulted on
+ * seg's mapping. It is a macro because sigsetjmp's frame must stay live.
  */
-#if defined(_WIN32)
-/*
- * Windows: a named auto-reset event per word, named as Go's wake.Open names
- * it: "Local\shmchan.wake:" + segment name + suffix (".data", ".space",
- * ".mbwake"), or "Global\..." for a Global segment. WaitOnAddress cannot
- * wake another process; the event can. A waker increments the word, then
- * sets the event, which stays set until a waiter consumes it, so a wakeup
- * between the word check and the sleep is not lost. One SetEvent releases
- * one waiter; several waiters (mailbox readers) bound their sleeps by 50 ms.
- */
-static int win_code(DWORD e);
-
-static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
-	char obj[128];
-	WCHAR wobj[128];
-	int n = snprintf(obj, sizeof obj, "%s\\shmchan.wake:%s%s", seg->global ? "Global" : "Local", seg->name, suffix);
-	if (n < 0 || (size_t)n >= sizeof obj) return SHMCHAN_ERR_INVALID_NAME;
-	for (int i = 0; i <= n; i++) wobj[i] = (WCHAR)(unsigned char)obj[i];
-	w->addr = addr;
-	/* Auto-reset, not signalled, default security (the current user). If the peer created it first,
-	 * CreateEventW opens it (ERROR_ALREADY_EXISTS with a valid handle): that is success. */
-	w->ev = CreateEventW(NULL, FALSE, FALSE, wobj);
-	if (w->ev == NULL && GetLastError() == ERROR_ACCESS_DENIED)
-		w->ev = OpenEventW(SYNCHRONIZE | EVENT_MODIFY_STATE, FALSE, wobj);
-	if (w->ev == NULL) return win_code(GetLastError());
-	return SHMCHAN_OK;
-}
-
-static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
-	if (ns <= 0) return;
-	/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
-	if (atomic_load_explicit(w->addr, memory_order_acquire) != val) return;
-	int64_t ms = (ns + 999999) / 1000000; /* round up, so that a short timeout sleeps */
-	/* Woken (perhaps by a stale signal) or timed out: the caller re-checks. */
-	(void)WaitForSingleObject(w->ev, (DWORD)(ms < INFINITE - 1 ? ms : INFINITE - 1));
-}
-
-static void wword_wake(struct wword *w) { (void)SetEvent(w->ev); }
-
-static void wword_close(struct wword *w) {
-	if (w->ev != NULL) CloseHandle(w->ev);
-	w->ev = NULL;
-}
+#define GUARD_CALL(seg, rc, call)                                                          \
+	do {                                                                               \
+		const shmchan_segment *gs_ = (seg);                                        \
+		if (!gs_->guard) {                                                         \
+			(rc) = (call);                                                     \
+			break;                                                             \
+		}                                                                          \
+		struct guard_frame gf_;                                                    \
+		gf_.lo = (uintptr_t)gs_->mem;                                              \
+		gf_.hi = gf_.lo + (uintptr_t)gs_->size;                                    \
+		gf_.prev = tl_guard;                                                       \
+		if (sigsetjmp(gf_.env, 0) != 0) {                                          \
+			tl_guard = gf_.prev;                                               \
+			(rc) = SHMCHAN_ERR_CORRUPT;                                        \
+			break;                                                             \
+		}                                                                          \
+		tl_guard = &gf_;                                                           \
+		atomic_signal_fence(memory_order_seq_cst); /* armed before the accesses */ \
+		(rc) = (call);                                                             \
+		atomic_signal_fence(memory_order_seq_cst);                                 \
+		tl_guard = gf_.prev;                                                       \
+	} while (0)
 #else
-/* POSIX: the futex is keyed by the word itself (the name is Windows' business). */
-static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix) {
-	(void)seg;
-	(void)suffix;
-	w->addr = addr;
-	return SHMCHAN_OK;
-}
-
-static void wword_close(struct wword *w) { (void)w; }
-
-/* Never FUTEX_PRIVATE_FLAG: the word is shared between processes, and the private flag would key the
- * futex on this address space. */
-static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
-	if (ns <= 0) return;
-	_Atomic uint32_t *addr = w->addr;
-#if defined(__linux__)
-	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
-	/* Woken, value changed (EAGAIN), signal (EINTR) or timeout: the caller re-checks. */
-	(void)syscall(SYS_futex, (void *)addr, FUTEX_WAIT, val, &ts, NULL, 0);
-#else
-	/* No cross-process wait primitive wired in: poll the word, as Go's sync/wake does. */
-	int64_t deadline = mono_ns() + ns;
-	for (int64_t d = 50000; ; d = d * 2 < 1000000 ? d * 2 : 1000000) {
-		/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
-		if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
-		int64_t left = deadline - mono_ns();
-		if (left <= 0) return;
-		sleep_ns(d < left ? d : left);
-	}
-#endif
-}
-
-/* wword_wake wakes every waiter on the word. */
-static void wword_wake(struct wword *w) {
-#if defined(__linux__)
-	(void)syscall(SYS_futex, (void *)w->addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
-#else
-	(void)w;
-#endif
-}
+/* A paging-file section cannot shrink under its views: there is no fault to guard against. */
+#define GUARD_CALL(seg, rc, call)   \
+	do {                        \
+		(void)(seg);        \
+		(rc) = (call);      \
+	} while (0)
 #endif
 
 /* ---- Segments ----------------------------------------------------------------- */
@@ -667,6 +563,7 @@ static int new_segment(const char *name, HANDLE h, void *mem, uint64_t size, con
 	s->read_only = o->read_only != 0;
 	s->remove_on_close = o->remove_on_close != 0;
 	s->global = o->global != 0;
+	s->guard = o->fault_guard != 0; /* a paging-file section cannot shrink: nothing to guard against */
 	s->mapping = h;
 	AcquireSRWLockExclusive(&segments_lock);
 	s->next = segments;
@@ -733,23 +630,35 @@ static int release_all(const char *name) {
 }
 #else
 /* Linux documents O_CLOEXEC for shm_open (and sets it anyway); POSIX and macOS list only
- * O_RDONLY, O_RDWR, O_CREAT, O_EXCL and O_TRUNC. The descriptor is closed right after mmap. */
+ * O_RDONLY, O_RDWR, O_CREAT, O_EXCL and O_TRUNC. The descriptor stays open with the segment:
+ * the role locks are taken through it, and O_CLOEXEC keeps an exec'd child from holding them. */
 #if defined(__linux__)
 #define SHM_CLOEXEC O_CLOEXEC
 #else
 #define SHM_CLOEXEC 0
 #endif
 
+/* set_cloexec keeps the descriptor, which lives as long as the segment, out of exec'd children. */
+static void set_cloexec(int fd) {
+#if !defined(__linux__)
+	(void)fcntl(fd, F_SETFD, FD_CLOEXEC);
+#else
+	(void)fd; /* shm_open took O_CLOEXEC */
+#endif
+}
+
 static void object_name(char out[SHMCHAN_MAX_NAME_LEN + 2], const char *name) {
 	out[0] = '/';
 	memcpy(out + 1, name, strlen(name) + 1);
 }
 
-static int new_segment(const char *name, void *mem, uint64_t size, const shmchan_options *o,
+/* new_segment wraps a mapping and the descriptor it keeps (for the role locks); on failure it releases both. */
+static int new_segment(const char *name, int fd, void *mem, uint64_t size, const shmchan_options *o,
                        shmchan_segment **out) {
 	shmchan_segment *s = (shmchan_segment *)calloc(1, sizeof *s);
 	if (s == NULL) {
 		munmap(mem, (size_t)size);
+		close(fd);
 		errno = ENOMEM;
 		return SHMCHAN_ERR_SYSTEM;
 	}
@@ -759,6 +668,16 @@ static int new_segment(const char *name, void *mem, uint64_t size, const shmchan
 	s->read_only = o->read_only != 0;
 	s->remove_on_close = o->remove_on_close != 0;
 	s->global = o->global != 0;
+	s->guard = o->fault_guard != 0;
+	s->fd = fd;
+	if (s->guard && guard_install() != SHMCHAN_OK) {
+		int saved = errno;
+		munmap(mem, (size_t)size);
+		close(fd);
+		free(s);
+		errno = saved;
+		return SHMCHAN_ERR_SYSTEM;
+	}
 	*out = s;
 	return SHMCHAN_OK;
 }
@@ -769,6 +688,7 @@ static int create_segment(const char *name, uint64_t size, const shmchan_options
 	object_name(oname, name);
 	int fd = shm_open(oname, O_RDWR | O_CREAT | O_EXCL | SHM_CLOEXEC, (mode_t)(o->mode & 0777));
 	if (fd < 0) return errno_code();
+	set_cloexec(fd);
 	int rc = SHMCHAN_OK;
 	void *mem = MAP_FAILED;
 	/* shm_open applies the umask; the caller asked for exactly this mode. */
@@ -793,8 +713,7 @@ static int create_segment(const char *name, uint64_t size, const shmchan_options
 		rc = errno_code();
 		goto fail;
 	}
-	close(fd);
-	return new_segment(name, mem, size, o, out);
+	return new_segment(name, fd, mem, size, o, out);
 fail : {
 	int saved = errno;
 	close(fd);
@@ -809,6 +728,7 @@ static int open_segment(const char *name, const shmchan_options *o, shmchan_segm
 	object_name(oname, name);
 	int fd = shm_open(oname, (o->read_only ? O_RDONLY : O_RDWR) | SHM_CLOEXEC, 0);
 	if (fd < 0) return errno_code();
+	set_cloexec(fd);
 	/* A creator sizes the object right after creating it: wait for that. */
 	int64_t deadline = deadline_of(o->open_timeout_ns);
 	struct stat st;
@@ -818,6 +738,12 @@ static int open_segment(const char *name, const shmchan_options *o, shmchan_segm
 			close(fd);
 			errno = saved;
 			return rc;
+		}
+		/* The owner check (docs/layout.md, "Owner check"): a squatter's object is refused. */
+		if (st.st_uid != geteuid() && (o->allow_owner < 0 || (uint64_t)st.st_uid != (uint64_t)o->allow_owner)) {
+			close(fd);
+			errno = EACCES;
+			return SHMCHAN_ERR_PERMISSION;
 		}
 		if (st.st_size > 0) break;
 		if (deadline >= 0 && mono_ns() >= deadline) {
@@ -838,8 +764,7 @@ static int open_segment(const char *name, const shmchan_options *o, shmchan_segm
 		errno = saved;
 		return rc;
 	}
-	close(fd);
-	return new_segment(name, mem, size, o, out);
+	return new_segment(name, fd, mem, size, o, out);
 }
 #endif
 
@@ -939,6 +864,8 @@ int shmchan_segment_close(shmchan_segment *seg) {
 		rc = errno_code();
 		saved = errno;
 	}
+	/* Closing the descriptor releases any role lock still held through it (docs/layout.md, close.4). */
+	close(seg->fd);
 	if (seg->remove_on_close) {
 		char oname[SHMCHAN_MAX_NAME_LEN + 2];
 		object_name(oname, seg->name);
@@ -1034,9 +961,9 @@ static int new_channel(shmchan_segment *seg, uint64_t cap, const shmchan_options
 	ch->max_msg = cap / 2 - SHMCHAN_RECORD_HEADER < MAX_RECORD_LEN ? cap / 2 - SHMCHAN_RECORD_HEADER : MAX_RECORD_LEN;
 	ch->wait = o->wait;
 	/* The wait words, named (on Windows) as Go's channel names them: name + ".data", name + ".space". */
-	int rc = wword_open(&ch->data_word, &ch->h->data_seq, seg, ".data");
+	int rc = wword_open(&ch->data_word, &ch->h->data_seq, seg, ".data", 1);
 	if (rc == SHMCHAN_OK) {
-		rc = wword_open(&ch->space_word, &ch->h->space_seq, seg, ".space");
+		rc = wword_open(&ch->space_word, &ch->h->space_seq, seg, ".space", 1);
 		if (rc != SHMCHAN_OK) wword_close(&ch->data_word);
 	}
 	if (rc != SHMCHAN_OK) {
@@ -1061,9 +988,9 @@ static int finish_open(shmchan_segment *seg, int created, uint64_t want_cap, con
 	int rc = SHMCHAN_OK;
 	uint64_t cap = want_cap;
 	if (created) {
-		init_header((struct chan_header *)seg->mem, want_cap);
+		GUARD_CALL(seg, rc, (init_header((struct chan_header *)seg->mem, want_cap), SHMCHAN_OK));
 	} else {
-		rc = check_header(seg, o->open_timeout_ns, &cap);
+		GUARD_CALL(seg, rc, check_header(seg, o->open_timeout_ns, &cap));
 		if (rc == SHMCHAN_OK && want_cap != 0 && cap != want_cap) rc = SHMCHAN_ERR_INCOMPATIBLE;
 	}
 	if (rc == SHMCHAN_OK) rc = new_channel(seg, cap, o, out);
@@ -1188,46 +1115,157 @@ static int record(const shmchan_channel *ch, uint64_t hdr, uint64_t at, uint64_t
 /* ---- Roles --------------------------------------------------------------------- */
 
 /*
- * claim takes a role by compare-and-swap of its owner field from 0, or from a
- * dead owner's token, to ours. A live owner (this process included) is BUSY; a
- * closed end is CLOSED. The closed flag is re-checked after the swap, because
+ * Role locks (docs/layout.md, "Role locks"). On Linux a role is held by an
+ * open-file-description lock on the 8 bytes of its owner field, taken
+ * through the segment's descriptor: the kernel releases it when the holder
+ * dies, whatever its PID namespace, and it is what a waiter asks about the
+ * peer. Elsewhere (macOS, Windows) the owner token is judged, as in layout
+ * version 1.
+ */
+#if defined(__linux__) && defined(F_OFD_SETLK)
+#define ROLE_LOCKS 1
+#else
+#define ROLE_LOCKS 0
+#endif
+
+int shmchan_role_locks(void) { return ROLE_LOCKS; }
+
+#if ROLE_LOCKS
+static struct flock role_range(short type, uint64_t start) {
+	struct flock fl;
+	memset(&fl, 0, sizeof fl); /* l_pid must be 0 for the OFD commands */
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = (off_t)start;
+	fl.l_len = SHMCHAN_LOCK_LEN;
+	return fl;
+}
+
+/* role_lock takes the role's lock without waiting: OK, BUSY if another description holds it. */
+static int role_lock(const shmchan_segment *seg, uint64_t start) {
+	struct flock fl = role_range(F_WRLCK, start);
+	int r;
+	do {
+		r = fcntl(seg->fd, F_OFD_SETLK, &fl);
+	} while (r < 0 && errno == EINTR);
+	if (r == 0) return SHMCHAN_OK;
+	if (errno == EAGAIN || errno == EACCES) return SHMCHAN_ERR_BUSY;
+	if (errno == EINVAL) return SHMCHAN_ERR_UNSUPPORTED; /* no F_OFD_* before Linux 3.15 */
+	return SHMCHAN_ERR_SYSTEM;
+}
+
+static void role_unlock(const shmchan_segment *seg, uint64_t start) {
+	struct flock fl = role_range(F_UNLCK, start);
+	(void)fcntl(seg->fd, F_OFD_SETLK, &fl);
+}
+
+/* role_held reports whether another open file description holds the role's lock (live.2). */
+static int role_held(const shmchan_segment *seg, uint64_t start) {
+	struct flock fl = role_range(F_WRLCK, start);
+	int r;
+	do {
+		r = fcntl(seg->fd, F_OFD_GETLK, &fl);
+	} while (r < 0 && errno == EINTR);
+	/* A failed test says "held": a false "dead" would hand a live peer's role to another process. */
+	return r < 0 || fl.l_type != F_UNLCK;
+}
+#else
+static void role_unlock(const shmchan_segment *seg, uint64_t start) {
+	(void)seg;
+	(void)start;
+}
+#endif
+
+/*
+ * claim takes a role (docs/layout.md, "Roles (all objects)"): the role lock,
+ * then the owner field for diagnostics; without locks, a compare-and-swap of
+ * the owner field from 0 or from a dead owner's token. A held role is BUSY,
+ * a closed end CLOSED. The closed flag is re-checked after the swap, because
  * a closer stores closed = 1 before it stores the owner back to 0.
  */
-static int claim(_Atomic uint64_t *owner, _Atomic uint32_t *closed, uint64_t self) {
-	/* SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst; pairs with the store in close_end
-	 * (shmchan_mailbox_close). */
+static int claim(const shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner, _Atomic uint32_t *closed,
+                 uint64_t self) {
+	/* STEP(claim.1) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst; pairs with the store in
+	 * close_end (shmchan_mailbox_close). */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
+#if ROLE_LOCKS
+	/* STEP(claim.2) */
+	int rc = role_lock(seg, lock);
+	if (rc != SHMCHAN_OK) return rc;
+	/* STEP(claim.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire load, then acq_rel CAS to our
+	 * token; we hold the lock, so whatever token is there is stale. Pairs with close's CAS to 0. */
+	uint64_t cur = atomic_load_explicit(owner, memory_order_acquire);
+	while (!atomic_compare_exchange_strong_explicit(owner, &cur, self, memory_order_acq_rel, memory_order_acquire)) {
+	}
+#else
+	(void)seg;
+	(void)lock;
 	uint64_t cur = 0;
-	/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): CAS, acq_rel; pairs with other claimers and the
-	 * owner's release in close_end (shmchan_mailbox_close). */
+	/* STEP(claim.2) STEP(claim.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): CAS, acq_rel; pairs with
+	 * other claimers and the owner's release in close_end (shmchan_mailbox_close). */
 	while (!atomic_compare_exchange_strong_explicit(owner, &cur, self, memory_order_acq_rel, memory_order_acquire)) {
 		/* cur now holds the owner we saw: retry from 0, take a dead owner's place, or give up. */
 		if (cur != 0 && shmchan_token_alive(cur)) return SHMCHAN_ERR_BUSY;
 	}
-	/* SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst re-check after the swap. */
+#endif
+	/* STEP(claim.4) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst re-check after the swap. */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) {
 		uint64_t mine = self;
 		/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): release the role we just took. */
 		atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
+		role_unlock(seg, lock);
 		return SHMCHAN_ERR_CLOSED;
 	}
 	return SHMCHAN_OK;
 }
 
-/* unclaim gives a role back if we still hold it. */
-static void unclaim(_Atomic uint64_t *owner, uint64_t self) {
+/* unclaim gives a role back if we still hold it (close.3, close.4). */
+static void unclaim(const shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner, uint64_t self) {
 	uint64_t mine = self;
-	/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acq_rel CAS, only if still ours; pairs with a claimer's CAS. */
+	/* STEP(close.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acq_rel CAS, only if still ours; pairs
+	 * with a claimer's load and CAS. */
 	atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
+	/* STEP(close.4) */
+	role_unlock(seg, lock);
 }
 
-int shmchan_channel_sender(shmchan_channel *ch, shmchan_sender **out) {
+/*
+ * peer_gone answers the liveness question of docs/layout.md (live.1 to
+ * live.3) about the role whose lock is at lock: 1 if its holder died
+ * without closing. self_holds is whether this handle holds that role itself.
+ */
+static int peer_gone(const shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner, _Atomic uint32_t *closed,
+                     int self_holds) {
+	/* STEP(live.1) */
+	if (self_holds) return 0;
+#if ROLE_LOCKS
+	/* STEP(live.2) */
+	if (role_held(seg, lock)) return 0;
+#else
+	(void)seg;
+	(void)lock;
+#endif
+	/* STEP(live.3) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst, before the owner; a holder that
+	 * closed is not gone (the caller's next attempt sees the close). Pairs with the store in close. */
+	if (atomic_load_explicit(closed, memory_order_seq_cst)) return 0;
+	/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire; pairs with the claim CAS and close's CAS.
+	 * 0 is no peer yet: keep waiting. */
+	uint64_t tok = atomic_load_explicit(owner, memory_order_acquire);
+	if (tok == 0) return 0;
+#if ROLE_LOCKS
+	return 1;
+#else
+	return !shmchan_token_alive(tok);
+#endif
+}
+
+static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 	if (ch == NULL || out == NULL) return SHMCHAN_ERR_INVALID;
 	*out = NULL;
 	if (ch->tx.open) return SHMCHAN_ERR_BUSY;
 	struct chan_header *h = ch->h;
 	uint64_t self = shmchan_self_token();
-	int rc = claim(&h->tx_owner, &h->tx_closed, self);
+	int rc = claim(ch->seg, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, self);
 	if (rc != SHMCHAN_OK) return rc;
 	/*
 	 * Take up the stream where the records end: from head, walk the published
@@ -1249,7 +1287,7 @@ int shmchan_channel_sender(shmchan_channel *ch, shmchan_sender **out) {
 		pos += step;
 	}
 	if (rc != SHMCHAN_OK) {
-		unclaim(&h->tx_owner, self);
+		unclaim(ch->seg, SHMCHAN_LOCK_TX, &h->tx_owner, self);
 		return rc;
 	}
 	/* SYNC(tx_parked): seq_cst; a dead predecessor may have left it set; pairs with the load in rx_consume. */
@@ -1264,19 +1302,19 @@ int shmchan_channel_sender(shmchan_channel *ch, shmchan_sender **out) {
 	return SHMCHAN_OK;
 }
 
-int shmchan_channel_receiver(shmchan_channel *ch, shmchan_receiver **out) {
+static int channel_receiver_impl(shmchan_channel *ch, shmchan_receiver **out) {
 	if (ch == NULL || out == NULL) return SHMCHAN_ERR_INVALID;
 	*out = NULL;
 	if (ch->rx.open) return SHMCHAN_ERR_BUSY;
 	struct chan_header *h = ch->h;
 	uint64_t self = shmchan_self_token();
-	int rc = claim(&h->rx_owner, &h->rx_closed, self);
+	int rc = claim(ch->seg, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, self);
 	if (rc != SHMCHAN_OK) return rc;
 	/* The new receiver continues from head: a dead receiver's unreleased peek is delivered again. */
 	/* SYNC(head): acquire; our own (or a dead predecessor's) last store. */
 	uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
 	if (head % 8 != 0) {
-		unclaim(&h->rx_owner, self);
+		unclaim(ch->seg, SHMCHAN_LOCK_RX, &h->rx_owner, self);
 		return SHMCHAN_ERR_CORRUPT;
 	}
 	/* SYNC(rx_parked): seq_cst; a dead predecessor may have left it set; pairs with the load in tx_commit. */
@@ -1289,125 +1327,6 @@ int shmchan_channel_receiver(shmchan_channel *ch, shmchan_receiver **out) {
 	ch->rx.open = 1;
 	*out = &ch->rx;
 	return SHMCHAN_OK;
-}
-
-/* ---- Waiting ------------------------------------------------------------------- */
-
-struct waiter {
-	int64_t deadline;   /* absolute, -1 for none */
-	int64_t began;      /* first clock reading of the wait (0: none yet), for the adaptive strategy */
-	int64_t next_check; /* next peer liveness check */
-	unsigned spins;     /* attempts so far */
-	int peer_dead;      /* the peer's owner is dead: one more attempt, then PEER_GONE */
-};
-
-static void waiter_init(struct waiter *w, int64_t timeout_ns) {
-	w->deadline = deadline_of(timeout_ns); /* reads the clock only for a finite timeout */
-	w->began = 0;
-	w->next_check = 0;
-	w->spins = 0;
-	w->peer_dead = 0;
-}
-
-/* sleep_budget is how long one futex wait may last: up to 50 ms, and not past the deadline. */
-static int64_t sleep_budget(const struct waiter *w, int64_t now) {
-	int64_t ns = LIVENESS_PERIOD_NS;
-	if (w->deadline >= 0 && w->deadline - now < ns) ns = w->deadline - now;
-	return ns;
-}
-
-/*
- * wait_common runs the parts of a wait that do not depend on the side: the
- * deadline, the liveness check (at most every 50 ms), and the spin and yield
- * phases. It returns 1 when the caller should park, 0 to try again, or an error.
- * Spinning reads the clock only every CHECK_EVERY attempts, as Go's waiter does.
- */
-static int wait_common(const shmchan_channel *ch, struct waiter *w, _Atomic uint64_t *peer_owner,
-                       _Atomic uint32_t *peer_closed) {
-	unsigned i = ++w->spins;
-	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1) {
-		cpu_relax();
-		return 0;
-	}
-	int64_t now = mono_ns();
-	if (w->began == 0) {
-		w->began = now;
-		w->next_check = now + LIVENESS_PERIOD_NS;
-	}
-	if (w->deadline >= 0 && now >= w->deadline) return SHMCHAN_ERR_TIMEOUT;
-	if (now >= w->next_check) {
-		w->next_check = now + LIVENESS_PERIOD_NS;
-		/* SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the peer's claim CAS and close. */
-		uint64_t owner = atomic_load_explicit(peer_owner, memory_order_acquire);
-		/* An owner of 0 is no peer yet (or one that closed): keep waiting. A dead owner that
-		 * closed cleanly is not gone either: the next attempt sees the close. */
-		/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst; pairs with the store in close_end. */
-		if (owner != 0 && !shmchan_token_alive(owner) && !atomic_load_explicit(peer_closed, memory_order_seq_cst)) {
-			w->peer_dead = 1;
-			return 0;
-		}
-	}
-	switch (ch->wait) {
-	case SHMCHAN_WAIT_SPIN:
-		cpu_relax();
-		return 0;
-	case SHMCHAN_WAIT_BLOCK:
-		return 1;
-	default:
-		if (now - w->began < ADAPTIVE_SPIN_NS) {
-			cpu_relax();
-			return 0;
-		}
-		if (now - w->began < ADAPTIVE_YIELD_NS) {
-			yield_cpu();
-			return 0;
-		}
-		return 1;
-	}
-}
-
-/* rx_wait waits for data after an attempt found the ring empty. */
-static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
-	shmchan_channel *ch = rx->ch;
-	struct chan_header *h = ch->h;
-	int rc = wait_common(ch, w, &h->tx_owner, &h->tx_closed);
-	if (rc <= 0) return rc;
-	/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
-	/* SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-	uint32_t s = atomic_load_explicit(&h->data_seq, memory_order_acquire);
-	/* SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
-	 * then rx_parked load in tx_commit (Dekker). */
-	atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
-	/* SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
-	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
-	/* SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
-	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
-	if (hdr == 0 && !closed) wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
-	/* SYNC(rx_parked): seq_cst; no longer parked. */
-	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
-	return 0;
-}
-
-/* tx_wait waits for room after an attempt found the ring full. */
-static int tx_wait(shmchan_sender *tx, struct waiter *w) {
-	shmchan_channel *ch = tx->ch;
-	struct chan_header *h = ch->h;
-	int rc = wait_common(ch, w, &h->rx_owner, &h->rx_closed);
-	if (rc <= 0) return rc;
-	/* Park: the receiver's release (store head, load tx_parked) is the other half. */
-	/* SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-	uint32_t s = atomic_load_explicit(&h->space_seq, memory_order_acquire);
-	/* SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
-	 * then tx_parked load in rx_consume (Dekker). */
-	atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
-	/* SYNC(head): seq_cst re-check after announcing the park. */
-	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
-	/* SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
-	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
-	if (head == tx->cached_head && !closed) wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
-	/* SYNC(tx_parked): seq_cst; no longer parked. */
-	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
-	return 0;
 }
 
 /* ---- Sending --------------------------------------------------------------------- */
@@ -1508,21 +1427,21 @@ static int tx_check(const shmchan_sender *tx) {
 		}                                                        \
 	} while (0)
 
-int shmchan_try_send(shmchan_sender *tx, const void *msg, size_t len) {
+static int try_send_impl(shmchan_sender *tx, const void *msg, size_t len) {
 	int rc = tx_check(tx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (msg == NULL && len > 0) return SHMCHAN_ERR_INVALID;
 	return tx_send(tx, msg, len);
 }
 
-int shmchan_send(shmchan_sender *tx, const void *msg, size_t len, int64_t timeout_ns) {
+static int send_impl(shmchan_sender *tx, const void *msg, size_t len, int64_t timeout_ns) {
 	int rc = tx_check(tx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (msg == NULL && len > 0) return SHMCHAN_ERR_INVALID;
 	TX_WAIT_LOOP(tx, timeout_ns, tx_send(tx, msg, len));
 }
 
-int shmchan_try_reserve(shmchan_sender *tx, size_t len, void **buf) {
+static int try_reserve_impl(shmchan_sender *tx, size_t len, void **buf) {
 	int rc = tx_check(tx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (buf == NULL) return SHMCHAN_ERR_INVALID;
@@ -1530,7 +1449,7 @@ int shmchan_try_reserve(shmchan_sender *tx, size_t len, void **buf) {
 	return tx_reserve(tx, len, buf);
 }
 
-int shmchan_reserve(shmchan_sender *tx, size_t len, void **buf, int64_t timeout_ns) {
+static int reserve_impl(shmchan_sender *tx, size_t len, void **buf, int64_t timeout_ns) {
 	int rc = tx_check(tx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (buf == NULL) return SHMCHAN_ERR_INVALID;
@@ -1538,7 +1457,7 @@ int shmchan_reserve(shmchan_sender *tx, size_t len, void **buf, int64_t timeout_
 	TX_WAIT_LOOP(tx, timeout_ns, tx_reserve(tx, len, buf));
 }
 
-int shmchan_commit(shmchan_sender *tx, size_t len) {
+static int commit_impl(shmchan_sender *tx, size_t len) {
 	int rc = tx_check(tx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (!tx->reserving) return SHMCHAN_ERR_INVALID;
@@ -1548,22 +1467,24 @@ int shmchan_commit(shmchan_sender *tx, size_t len) {
 }
 
 /* close_end stores closed = 1, wakes the peer, and then gives the role back. */
-static void close_end(_Atomic uint32_t *closed, struct wword *peer, _Atomic uint64_t *owner, uint64_t self) {
-	/* SYNC(tx_closed)/SYNC(rx_closed): seq_cst store (for the sender, after its last header store);
+static void close_end(const shmchan_segment *seg, uint64_t lock, _Atomic uint32_t *closed, struct wword *peer,
+                      _Atomic uint64_t *owner, uint64_t self) {
+	/* STEP(close.1) SYNC(tx_closed)/SYNC(rx_closed): seq_cst store (for the sender, after its last header store);
 	 * pairs with the peer's loads (send, receive, park). */
 	atomic_store_explicit(closed, 1, memory_order_seq_cst);
-	/* SYNC(data_seq)/SYNC(space_seq): release increment, then wake the peer whether or not it is parked. */
+	/* STEP(close.2) SYNC(data_seq)/SYNC(space_seq): release increment, then wake the peer whether or not it
+	 * is parked. */
 	atomic_fetch_add_explicit(peer->addr, 1, memory_order_release);
 	wword_wake(peer);
-	unclaim(owner, self);
+	unclaim(seg, lock, owner, self);
 }
 
-int shmchan_sender_close(shmchan_sender *tx) {
+static int sender_close_impl(shmchan_sender *tx) {
 	if (tx == NULL) return SHMCHAN_ERR_INVALID;
 	if (!tx->open) return SHMCHAN_OK;
 	struct chan_header *h = tx->ch->h;
 	tx->reserving = 0; /* an uncommitted reservation is dropped: it was never published */
-	close_end(&h->tx_closed, &tx->ch->data_word, &h->tx_owner, tx->token);
+	close_end(tx->ch->seg, SHMCHAN_LOCK_TX, &h->tx_closed, &tx->ch->data_word, &h->tx_owner, tx->token);
 	tx->open = 0;
 	return SHMCHAN_OK;
 }
@@ -1668,7 +1589,7 @@ static int rx_check(const shmchan_receiver *rx) {
 		}                                                        \
 	} while (0)
 
-int shmchan_try_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
+static int try_recv_impl(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
 	int rc = rx_check(rx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (len == NULL || (buf == NULL && cap > 0)) return SHMCHAN_ERR_INVALID;
@@ -1676,7 +1597,7 @@ int shmchan_try_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
 	return rx_recv(rx, buf, cap, len);
 }
 
-int shmchan_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len, int64_t timeout_ns) {
+static int recv_impl(shmchan_receiver *rx, void *buf, size_t cap, size_t *len, int64_t timeout_ns) {
 	int rc = rx_check(rx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (len == NULL || (buf == NULL && cap > 0)) return SHMCHAN_ERR_INVALID;
@@ -1684,7 +1605,7 @@ int shmchan_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len, int64
 	RX_WAIT_LOOP(rx, timeout_ns, rx_recv(rx, buf, cap, len));
 }
 
-int shmchan_try_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
+static int try_peek_impl(shmchan_receiver *rx, const void **msg, size_t *len) {
 	int rc = rx_check(rx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (msg == NULL || len == NULL) return SHMCHAN_ERR_INVALID;
@@ -1693,7 +1614,7 @@ int shmchan_try_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
 	return rx_peek(rx, msg, len);
 }
 
-int shmchan_peek(shmchan_receiver *rx, const void **msg, size_t *len, int64_t timeout_ns) {
+static int peek_impl(shmchan_receiver *rx, const void **msg, size_t *len, int64_t timeout_ns) {
 	int rc = rx_check(rx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (msg == NULL || len == NULL) return SHMCHAN_ERR_INVALID;
@@ -1702,7 +1623,7 @@ int shmchan_peek(shmchan_receiver *rx, const void **msg, size_t *len, int64_t ti
 	RX_WAIT_LOOP(rx, timeout_ns, rx_peek(rx, msg, len));
 }
 
-int shmchan_release(shmchan_receiver *rx) {
+static int release_impl(shmchan_receiver *rx) {
 	int rc = rx_check(rx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (!rx->peeking) return SHMCHAN_ERR_INVALID;
@@ -1710,12 +1631,12 @@ int shmchan_release(shmchan_receiver *rx) {
 	return SHMCHAN_OK;
 }
 
-int shmchan_receiver_close(shmchan_receiver *rx) {
+static int receiver_close_impl(shmchan_receiver *rx) {
 	if (rx == NULL) return SHMCHAN_ERR_INVALID;
 	if (!rx->open) return SHMCHAN_OK;
 	struct chan_header *h = rx->ch->h;
 	rx->peeking = 0; /* an unreleased peek is not consumed */
-	close_end(&h->rx_closed, &rx->ch->space_word, &h->rx_owner, rx->token);
+	close_end(rx->ch->seg, SHMCHAN_LOCK_RX, &h->rx_closed, &rx->ch->space_word, &h->rx_owner, rx->token);
 	rx->open = 0;
 	return SHMCHAN_OK;
 }
@@ -1900,9 +1821,9 @@ static int mb_finish(shmchan_segment *seg, int created, uint64_t want_max, const
 	uint64_t max = want_max, stride = mb_stride(want_max), n = SHMCHAN_MAILBOX_SLOTS;
 	shmchan_mailbox *mb = NULL;
 	if (created) {
-		mb_init((struct mb_header *)seg->mem, want_max);
+		GUARD_CALL(seg, rc, (mb_init((struct mb_header *)seg->mem, want_max), SHMCHAN_OK));
 	} else {
-		rc = mb_check(seg, o->open_timeout_ns, &max, &stride, &n);
+		GUARD_CALL(seg, rc, mb_check(seg, o->open_timeout_ns, &max, &stride, &n));
 		if (rc == SHMCHAN_OK && want_max != 0 && max != want_max) rc = SHMCHAN_ERR_INCOMPATIBLE;
 	}
 	if (rc == SHMCHAN_OK && (max > (uint64_t)SIZE_MAX || (mb = (shmchan_mailbox *)calloc(1, sizeof *mb)) == NULL)) {
@@ -1910,7 +1831,8 @@ static int mb_finish(shmchan_segment *seg, int created, uint64_t want_max, const
 		rc = SHMCHAN_ERR_SYSTEM;
 	}
 	/* The wait word, named (on Windows) as Go's mailbox names it: name + ".mbwake". */
-	if (rc == SHMCHAN_OK && (rc = wword_open(&mb->word, &((struct mb_header *)seg->mem)->wake_seq, seg, ".mbwake")) != SHMCHAN_OK) {
+	if (rc == SHMCHAN_OK && (rc = wword_open(&mb->word, &((struct mb_header *)seg->mem)->wake_seq, seg, ".mbwake",
+	                                        SHMCHAN_MAILBOX_MAX_WAITERS)) != SHMCHAN_OK) {
 		free(mb);
 		mb = NULL;
 	}
@@ -2093,17 +2015,18 @@ static void mb_wake_all(shmchan_mailbox *mb) {
 	/* SYNC(mb_wake_seq): bump before waking (seq_cst, as Go's atomic.AddUint32), so that a reader between
 	 * its wake_seq load and its futex wait does not sleep; pairs with the load in mb_park. */
 	atomic_fetch_add_explicit(&mb->h->wake_seq, 1, memory_order_seq_cst);
-	wword_wake(&mb->word);
+	/* SYNC(mb_waiters): seq_cst; how many readers to release where a wake is counted (Windows). */
+	wword_wake_n(&mb->word, atomic_load_explicit(&mb->h->waiters, memory_order_seq_cst));
 }
 
-int shmchan_mailbox_publish(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version) {
+static int mailbox_publish_impl(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version) {
 	if (version != NULL) *version = 0;
 	if (mb == NULL || (value == NULL && len > 0)) return SHMCHAN_ERR_INVALID;
 	if ((uint64_t)len > mb->max) return SHMCHAN_ERR_TOO_LARGE;
 	struct mb_header *h = mb->h;
 	if (!mb->writer) {
 		uint64_t self = shmchan_self_token();
-		int rc = claim(&h->owner, &h->closed, self);
+		int rc = claim(mb->seg, SHMCHAN_LOCK_MB_WRITER, &h->owner, &h->closed, self);
 		if (rc != SHMCHAN_OK) return rc;
 		mb->token = self;
 		mb->writer = 1;
@@ -2136,7 +2059,7 @@ int shmchan_mailbox_publish(shmchan_mailbox *mb, const void *value, size_t len, 
 	return SHMCHAN_OK;
 }
 
-int shmchan_mailbox_version(shmchan_mailbox *mb, uint64_t *version) {
+static int mailbox_version_impl(shmchan_mailbox *mb, uint64_t *version) {
 	if (mb == NULL || version == NULL) return SHMCHAN_ERR_INVALID;
 	*version = 0;
 	return mb_load_latest(mb, memory_order_acquire, version);
@@ -2149,7 +2072,7 @@ static int mb_read_args(const shmchan_mailbox *mb, const void *buf, size_t cap, 
 	return SHMCHAN_OK;
 }
 
-int shmchan_mailbox_latest(shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version) {
+static int mailbox_latest_impl(shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version) {
 	int rc = mb_read_args(mb, buf, cap, len, version);
 	if (rc != SHMCHAN_OK) return rc;
 	/* SYNC(mb_closed): seq_cst, loaded before latest, so that a closed mailbox's final value is the one
@@ -2180,11 +2103,7 @@ static int mb_writer_dead(shmchan_mailbox *mb, int64_t now) {
 	/* Process-local rate limit, no SYNC partner. */
 	int64_t last = atomic_load_explicit(&mb->last_alive, memory_order_relaxed);
 	if (last != 0 && now - last < LIVENESS_PERIOD_NS) return 0;
-	/* SYNC(mb_owner): acquire; pairs with the writer's claim CAS and the release in close. */
-	uint64_t tok = atomic_load_explicit(&mb->h->owner, memory_order_acquire);
-	/* SYNC(mb_closed): seq_cst; a writer that closed cleanly is not gone (the poll reports the close). */
-	if (tok != 0 && !shmchan_token_alive(tok) && atomic_load_explicit(&mb->h->closed, memory_order_seq_cst) == 0)
-		return 1;
+	if (peer_gone(mb->seg, SHMCHAN_LOCK_MB_WRITER, &mb->h->owner, &mb->h->closed, mb->writer)) return 1;
 	/* Process-local rate limit, no SYNC partner. */
 	atomic_compare_exchange_strong_explicit(&mb->last_alive, &last, now, memory_order_relaxed, memory_order_relaxed);
 	return 0;
@@ -2224,7 +2143,7 @@ static int mb_park(shmchan_mailbox *mb, uint64_t version, int64_t deadline) {
 	return rc;
 }
 
-int shmchan_mailbox_wait_newer(shmchan_mailbox *mb, uint64_t version, void *buf, size_t cap, size_t *len,
+static int mailbox_wait_newer_impl(shmchan_mailbox *mb, uint64_t version, void *buf, size_t cap, size_t *len,
                                uint64_t *new_version, int64_t timeout_ns) {
 	int rc = mb_read_args(mb, buf, cap, len, new_version);
 	if (rc != SHMCHAN_OK) return rc;
@@ -2275,15 +2194,24 @@ int shmchan_mailbox_wait_newer(shmchan_mailbox *mb, uint64_t version, void *buf,
 	}
 }
 
+/* mb_close_writer is close.1 to close.4 for the writer role. */
+static int mb_close_writer(shmchan_mailbox *mb) {
+	struct mb_header *h = mb->h;
+	/* STEP(close.1) SYNC(mb_closed): seq_cst store, after the last publish; pairs with the loads in mb_poll,
+	 * shmchan_mailbox_latest and mb_writer_dead (and Go's), which load it before latest. */
+	atomic_store_explicit(&h->closed, 1, memory_order_seq_cst);
+	/* STEP(close.2) */
+	mb_wake_all(mb);
+	unclaim(mb->seg, SHMCHAN_LOCK_MB_WRITER, &h->owner, mb->token);
+	return SHMCHAN_OK;
+}
+
 int shmchan_mailbox_close(shmchan_mailbox *mb) {
 	if (mb == NULL) return SHMCHAN_OK;
 	if (mb->writer) {
-		struct mb_header *h = mb->h;
-		/* SYNC(mb_closed): seq_cst store, after the last publish; pairs with the loads in mb_poll,
-		 * shmchan_mailbox_latest and mb_writer_dead (and Go's), which load it before latest. */
-		atomic_store_explicit(&h->closed, 1, memory_order_seq_cst);
-		mb_wake_all(mb);
-		unclaim(&h->owner, mb->token);
+		int rc;
+		GUARD_CALL(mb->seg, rc, mb_close_writer(mb));
+		(void)rc; /* a fault: the descriptor's close below releases the lock */
 		mb->writer = 0;
 	}
 	wword_close(&mb->word);
@@ -2291,3 +2219,517 @@ int shmchan_mailbox_close(shmchan_mailbox *mb) {
 	free(mb);
 	return rc;
 }
+
+/* ---- Guarded entry points ----------------------------------------------------------- */
+
+/* Each public call that touches a mapping: its _impl under the fault guard (a no-op unless fault_guard). */
+
+int shmchan_try_send(shmchan_sender *tx, const void *msg, size_t len) {
+	if (tx == NULL) return try_send_impl(tx, msg, len);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, try_send_impl(tx, msg, len));
+	return rc;
+}
+
+int shmchan_send(shmchan_sender *tx, const void *msg, size_t len, int64_t timeout_ns) {
+	if (tx == NULL) return send_impl(tx, msg, len, timeout_ns);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, send_impl(tx, msg, len, timeout_ns));
+	return rc;
+}
+
+int shmchan_try_reserve(shmchan_sender *tx, size_t len, void **buf) {
+	if (tx == NULL) return try_reserve_impl(tx, len, buf);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, try_reserve_impl(tx, len, buf));
+	return rc;
+}
+
+int shmchan_reserve(shmchan_sender *tx, size_t len, void **buf, int64_t timeout_ns) {
+	if (tx == NULL) return reserve_impl(tx, len, buf, timeout_ns);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, reserve_impl(tx, len, buf, timeout_ns));
+	return rc;
+}
+
+int shmchan_commit(shmchan_sender *tx, size_t len) {
+	if (tx == NULL) return commit_impl(tx, len);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, commit_impl(tx, len));
+	return rc;
+}
+
+int shmchan_sender_close(shmchan_sender *tx) {
+	if (tx == NULL) return sender_close_impl(tx);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, sender_close_impl(tx));
+	if (rc == SHMCHAN_ERR_CORRUPT && tx->open) { /* faulted: give the role up without touching the mapping */
+		tx->open = 0;
+		role_unlock(tx->ch->seg, SHMCHAN_LOCK_TX);
+	}
+	return rc;
+}
+
+int shmchan_channel_sender(shmchan_channel *ch, shmchan_sender **out) {
+	if (ch == NULL) return channel_sender_impl(ch, out);
+	int rc;
+	GUARD_CALL(ch->seg, rc, channel_sender_impl(ch, out));
+	if (rc == SHMCHAN_ERR_CORRUPT && !ch->tx.open) role_unlock(ch->seg, SHMCHAN_LOCK_TX); /* a fault after claim.2 */
+	return rc;
+}
+
+int shmchan_channel_receiver(shmchan_channel *ch, shmchan_receiver **out) {
+	if (ch == NULL) return channel_receiver_impl(ch, out);
+	int rc;
+	GUARD_CALL(ch->seg, rc, channel_receiver_impl(ch, out));
+	if (rc == SHMCHAN_ERR_CORRUPT && !ch->rx.open) role_unlock(ch->seg, SHMCHAN_LOCK_RX); /* a fault after claim.2 */
+	return rc;
+}
+
+int shmchan_try_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
+	if (rx == NULL) return try_recv_impl(rx, buf, cap, len);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, try_recv_impl(rx, buf, cap, len));
+	return rc;
+}
+
+int shmchan_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len, int64_t timeout_ns) {
+	if (rx == NULL) return recv_impl(rx, buf, cap, len, timeout_ns);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, recv_impl(rx, buf, cap, len, timeout_ns));
+	return rc;
+}
+
+int shmchan_try_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
+	if (rx == NULL) return try_peek_impl(rx, msg, len);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, try_peek_impl(rx, msg, len));
+	return rc;
+}
+
+int shmchan_peek(shmchan_receiver *rx, const void **msg, size_t *len, int64_t timeout_ns) {
+	if (rx == NULL) return peek_impl(rx, msg, len, timeout_ns);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, peek_impl(rx, msg, len, timeout_ns));
+	return rc;
+}
+
+int shmchan_release(shmchan_receiver *rx) {
+	if (rx == NULL) return release_impl(rx);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, release_impl(rx));
+	return rc;
+}
+
+int shmchan_receiver_close(shmchan_receiver *rx) {
+	if (rx == NULL) return receiver_close_impl(rx);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, receiver_close_impl(rx));
+	if (rc == SHMCHAN_ERR_CORRUPT && rx->open) { /* faulted: give the role up without touching the mapping */
+		rx->open = 0;
+		role_unlock(rx->ch->seg, SHMCHAN_LOCK_RX);
+	}
+	return rc;
+}
+
+int shmchan_mailbox_publish(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version) {
+	if (mb == NULL) return mailbox_publish_impl(mb, value, len, version);
+	int rc;
+	GUARD_CALL(mb->seg, rc, mailbox_publish_impl(mb, value, len, version));
+	if (rc == SHMCHAN_ERR_CORRUPT && !mb->writer) role_unlock(mb->seg, SHMCHAN_LOCK_MB_WRITER); /* a fault after claim.2 */
+	return rc;
+}
+
+int shmchan_mailbox_version(shmchan_mailbox *mb, uint64_t *version) {
+	if (mb == NULL) return mailbox_version_impl(mb, version);
+	int rc;
+	GUARD_CALL(mb->seg, rc, mailbox_version_impl(mb, version));
+	return rc;
+}
+
+int shmchan_mailbox_latest(shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version) {
+	if (mb == NULL) return mailbox_latest_impl(mb, buf, cap, len, version);
+	int rc;
+	GUARD_CALL(mb->seg, rc, mailbox_latest_impl(mb, buf, cap, len, version));
+	return rc;
+}
+
+int shmchan_mailbox_wait_newer(shmchan_mailbox *mb, uint64_t version, void *buf, size_t cap, size_t *len,
+                               uint64_t *new_version, int64_t timeout_ns) {
+	if (mb == NULL) return mailbox_wait_newer_impl(mb, version, buf, cap, len, new_version, timeout_ns);
+	int rc;
+	GUARD_CALL(mb->seg, rc, mailbox_wait_newer_impl(mb, version, buf, cap, len, new_version, timeout_ns));
+	return rc;
+}
+
+/* ---- Wait words ------------------------------------------------------------------ */
+
+/*
+ * wword_wait: atomically, if *addr == val then sleep up to ns; spurious
+ * wakeups allowed (the contract of Go's sync/wake and the runtime's
+ * futexsleep). The caller re-checks its condition afterwards.
+ */
+#if defined(_WIN32)
+/*
+ * Windows: a named auto-reset event per word, named as Go's wake.Open names
+ * it: "Local\shmchan.wake:" + segment name + suffix (".data", ".space",
+ * ".mbwake"), or "Global\..." for a Global segment. WaitOnAddress cannot
+ * wake another process; the event can. A waker increments the word, then
+ * sets the event, which stays set until a waiter consumes it, so a wakeup
+ * between the word check and the sleep is not lost. One SetEvent releases
+ * one waiter; several waiters (mailbox readers) bound their sleeps by 50 ms.
+ */
+static int win_code(DWORD e);
+
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix,
+                      unsigned max_waiters) {
+	char obj[128];
+	WCHAR wobj[128];
+	int n = snprintf(obj, sizeof obj, "%s\\shmchan.wake:%s%s", seg->global ? "Global" : "Local", seg->name, suffix);
+	if (n < 0 || (size_t)n >= sizeof obj) return SHMCHAN_ERR_INVALID_NAME;
+	for (int i = 0; i <= n; i++) wobj[i] = (WCHAR)(unsigned char)obj[i];
+	w->addr = addr;
+	/* A semaphore of count 0 and maximum max_waiters, default security (the current user), as Go's
+	 * sync/wake names and makes it: a wake releases as many sleepers as it says (one per channel word,
+	 * every parked reader of a mailbox). If the peer created it first, CreateSemaphoreW opens it
+	 * (ERROR_ALREADY_EXISTS with a valid handle): that is success. */
+	w->ev = CreateSemaphoreW(NULL, 0, (LONG)(max_waiters < 1 ? 1 : max_waiters), wobj);
+	if (w->ev == NULL && GetLastError() == ERROR_ACCESS_DENIED)
+		w->ev = OpenSemaphoreW(SYNCHRONIZE | SEMAPHORE_MODIFY_STATE, FALSE, wobj);
+	if (w->ev == NULL) return win_code(GetLastError());
+	return SHMCHAN_OK;
+}
+
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
+	if (ns <= 0) return;
+	/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
+	if (atomic_load_explicit(w->addr, memory_order_acquire) != val) return;
+	int64_t ms = (ns + 999999) / 1000000; /* round up, so that a short timeout sleeps */
+	/* Woken (perhaps by a stale signal) or timed out: the caller re-checks. */
+	(void)WaitForSingleObject(w->ev, (DWORD)(ms < INFINITE - 1 ? ms : INFINITE - 1));
+}
+
+static void wword_wake_n(struct wword *w, uint32_t n) {
+	if (n < 1) n = 1;
+	if (ReleaseSemaphore(w->ev, (LONG)n, NULL) || GetLastError() != ERROR_TOO_MANY_POSTS) return;
+	/* The count would pass the maximum (some are stale already): release what still fits. */
+	for (uint32_t i = 0; i < n && ReleaseSemaphore(w->ev, 1, NULL); i++) {
+	}
+}
+
+static void wword_wake(struct wword *w) { wword_wake_n(w, 1); }
+
+static void wword_close(struct wword *w) {
+	if (w->ev != NULL) CloseHandle(w->ev);
+	w->ev = NULL;
+}
+#else
+/* POSIX: the futex is keyed by the word itself (the name is Windows' business). */
+static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix,
+                      unsigned max_waiters) {
+	(void)max_waiters;
+	(void)seg;
+	(void)suffix;
+	w->addr = addr;
+	return SHMCHAN_OK;
+}
+
+static void wword_close(struct wword *w) { (void)w; }
+
+/* Never FUTEX_PRIVATE_FLAG: the word is shared between processes, and the private flag would key the
+ * futex on this address space. */
+static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
+	if (ns <= 0) return;
+	_Atomic uint32_t *addr = w->addr;
+#if defined(__linux__)
+	struct timespec ts = {(time_t)(ns / NS_PER_SEC), (long)(ns % NS_PER_SEC)};
+	/* Woken, value changed (EAGAIN), signal (EINTR) or timeout: the caller re-checks. */
+	(void)syscall(SYS_futex, (void *)addr, FUTEX_WAIT, val, &ts, NULL, 0);
+#else
+	/* No cross-process wait primitive wired in: poll the word, as Go's sync/wake does. */
+	int64_t deadline = mono_ns() + ns;
+	for (int64_t d = 50000; ; d = d * 2 < 1000000 ? d * 2 : 1000000) {
+		/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
+		if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
+		int64_t left = deadline - mono_ns();
+		if (left <= 0) return;
+		sleep_ns(d < left ? d : left);
+	}
+#endif
+}
+
+/* wword_wake wakes every waiter on the word. */
+/* wword_wake_n wakes every sleeper: a futex wake is not counted. */
+static void wword_wake_n(struct wword *w, uint32_t n) {
+	(void)n;
+	wword_wake(w);
+}
+
+static void wword_wake(struct wword *w) {
+#if defined(__linux__)
+	(void)syscall(SYS_futex, (void *)w->addr, FUTEX_WAKE, INT_MAX, NULL, NULL, 0);
+#else
+	(void)w;
+#endif
+}
+#endif
+
+/* ---- Waiting ------------------------------------------------------------------- */
+
+static void waiter_init(struct waiter *w, int64_t timeout_ns) {
+	w->deadline = deadline_of(timeout_ns); /* reads the clock only for a finite timeout */
+	w->began = 0;
+	w->next_check = 0;
+	w->spins = 0;
+	w->peer_dead = 0;
+}
+
+/* sleep_budget is how long one futex wait may last: up to 50 ms, and not past the deadline. */
+static int64_t sleep_budget(const struct waiter *w, int64_t now) {
+	int64_t ns = LIVENESS_PERIOD_NS;
+	if (w->deadline >= 0 && w->deadline - now < ns) ns = w->deadline - now;
+	return ns;
+}
+
+/*
+ * wait_common runs the parts of a wait that do not depend on the side: the
+ * deadline, the liveness check (at most every 50 ms), and the spin and yield
+ * phases. It returns 1 when the caller should park, 0 to try again, or an error.
+ * Spinning reads the clock only every CHECK_EVERY attempts, as Go's waiter does.
+ */
+static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t peer_lock, _Atomic uint64_t *peer_owner,
+                       _Atomic uint32_t *peer_closed, int self_holds_peer) {
+	unsigned i = ++w->spins;
+	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1) {
+		cpu_relax();
+		return 0;
+	}
+	int64_t now = mono_ns();
+	if (w->began == 0) {
+		w->began = now;
+		w->next_check = now + LIVENESS_PERIOD_NS;
+	}
+	if (w->deadline >= 0 && now >= w->deadline) return SHMCHAN_ERR_TIMEOUT;
+	if (now >= w->next_check) {
+		w->next_check = now + LIVENESS_PERIOD_NS;
+		/* No peer yet, or one that closed, is not gone: keep waiting, or see the close next attempt. */
+		if (peer_gone(ch->seg, peer_lock, peer_owner, peer_closed, self_holds_peer)) {
+			w->peer_dead = 1;
+			return 0;
+		}
+	}
+	switch (ch->wait) {
+	case SHMCHAN_WAIT_SPIN:
+		cpu_relax();
+		return 0;
+	case SHMCHAN_WAIT_BLOCK:
+		return 1;
+	default:
+		if (now - w->began < ADAPTIVE_SPIN_NS) {
+			cpu_relax();
+			return 0;
+		}
+		if (now - w->began < ADAPTIVE_YIELD_NS) {
+			yield_cpu();
+			return 0;
+		}
+		return 1;
+	}
+}
+
+/* rx_wait waits for data after an attempt found the ring empty. */
+static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
+	shmchan_channel *ch = rx->ch;
+	struct chan_header *h = ch->h;
+	int rc = wait_common(ch, w, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, ch->tx.open);
+	if (rc <= 0) return rc;
+	/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
+	/* SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	uint32_t s = atomic_load_explicit(&h->data_seq, memory_order_acquire);
+	/* SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
+	 * then rx_parked load in tx_commit (Dekker). */
+	atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
+	/* SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
+	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
+	/* SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
+	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
+	if (hdr == 0 && !closed) wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
+	/* SYNC(rx_parked): seq_cst; no longer parked. */
+	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
+	return 0;
+}
+
+/* tx_wait waits for room after an attempt found the ring full. */
+static int tx_wait(shmchan_sender *tx, struct waiter *w) {
+	shmchan_channel *ch = tx->ch;
+	struct chan_header *h = ch->h;
+	int rc = wait_common(ch, w, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, ch->rx.open);
+	if (rc <= 0) return rc;
+	/* Park: the receiver's release (store head, load tx_parked) is the other half. */
+	/* SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	uint32_t s = atomic_load_explicit(&h->space_seq, memory_order_acquire);
+	/* SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
+	 * then tx_parked load in rx_consume (Dekker). */
+	atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
+	/* SYNC(head): seq_cst re-check after announcing the park. */
+	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
+	/* SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
+	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
+	if (head == tx->cached_head && !closed) wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
+	/* SYNC(tx_parked): seq_cst; no longer parked. */
+	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
+	return 0;
+}
+
+/* ---- Process tokens ----------------------------------------------------------- */
+
+#if defined(_WIN32)
+/* creation_time returns the process's creation FILETIME (100 ns units), as internal/platform does. */
+static int creation_time(HANDLE h, uint64_t *start) {
+	FILETIME created, exited, kernel, user;
+	if (!GetProcessTimes(h, &created, &exited, &kernel, &user)) return -1;
+	*start = (uint64_t)created.dwHighDateTime << 32 | created.dwLowDateTime;
+	return 0;
+}
+
+static uint64_t make_token(uint32_t pid, uint64_t start) { return (uint64_t)pid | (uint64_t)(uint32_t)start << 32; }
+
+static uint64_t compute_self_token(void) {
+	uint64_t start = 0;
+	if (creation_time(GetCurrentProcess(), &start) < 0) start = 0;
+	return make_token(self_pid(), start);
+}
+#else
+#if defined(__linux__)
+/*
+ * read_stat reads the state letter and start time (field 22) of process pid
+ * from its main thread's /proc/PID/task/PID/stat (the same task and fields as
+ * /proc/PID/stat): qemu-user fakes /proc/PID/stat for the emulated process
+ * itself, with a start time often one tick off the kernel's (as the Go side,
+ * internal/platform/token_linux.go).
+ */
+static int read_stat(pid_t pid, char *state, uint64_t *start) {
+	char path[80], buf[1024];
+	snprintf(path, sizeof path, "/proc/%ld/task/%ld/stat", (long)pid, (long)pid);
+	int fd;
+	do {
+		fd = open(path, O_RDONLY | O_CLOEXEC);
+	} while (fd < 0 && errno == EINTR);
+	if (fd < 0) return -1;
+	ssize_t n;
+	do {
+		n = read(fd, buf, sizeof buf - 1);
+	} while (n < 0 && errno == EINTR);
+	int saved = errno;
+	close(fd);
+	if (n < 0) {
+		errno = saved;
+		return -1;
+	}
+	buf[n] = '\0';
+	/* The command name (field 2) is in parentheses and may hold anything: parse from the last ')'. */
+	char *p = strrchr(buf, ')');
+	if (p == NULL || p[1] != ' ' || p[2] == '\0') {
+		errno = EINVAL;
+		return -1;
+	}
+	p += 2;
+	*state = *p;
+	/* Fields 3 (state) .. 22 (starttime): skip 19 separators. */
+	for (int field = 3; field < 22; field++) {
+		p = strchr(p, ' ');
+		if (p == NULL) {
+			errno = EINVAL;
+			return -1;
+		}
+		p++;
+	}
+	char *end;
+	errno = 0;
+	unsigned long long v = strtoull(p, &end, 10);
+	if (end == p || errno != 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	*start = (uint64_t)v;
+	return 0;
+}
+#endif
+
+static uint64_t make_token(pid_t pid, uint64_t start) {
+	return (uint64_t)(uint32_t)pid | (uint64_t)(uint32_t)start << 32;
+}
+
+static uint64_t compute_self_token(void) {
+	pid_t pid = getpid();
+	uint64_t start = 0;
+#if defined(__linux__)
+	char state;
+	if (read_stat(pid, &state, &start) < 0) start = 0;
+#elif defined(__APPLE__)
+	struct kinfo_proc kp;
+	size_t len = sizeof kp;
+	int mib[4] = {CTL_KERN, KERN_PROC, KERN_PROC_PID, (int)pid};
+	if (sysctl(mib, 4, &kp, &len, NULL, 0) == 0 && len == sizeof kp)
+		start = (uint64_t)kp.kp_proc.p_starttime.tv_sec * 1000000u + (uint64_t)kp.kp_proc.p_starttime.tv_usec;
+#endif
+	return make_token(pid, start);
+}
+
+#endif
+
+/* The token is cached per process; a forked child sees another pid and recomputes it. */
+static _Atomic uint64_t self_token_cache;
+
+uint64_t shmchan_self_token(void) {
+	uint64_t t = atomic_load_explicit(&self_token_cache, memory_order_relaxed); /* process-local cache, no SYNC partner */
+	if (t == 0 || (uint32_t)t != self_pid()) {
+		t = compute_self_token();
+		atomic_store_explicit(&self_token_cache, t, memory_order_relaxed); /* process-local cache, no SYNC partner */
+	}
+	return t;
+}
+
+#if defined(_WIN32)
+/*
+ * shmchan_token_alive opens the process with just the rights it needs, as
+ * internal/platform does. ERROR_INVALID_PARAMETER names no process; any other
+ * failure (another user's or a protected process) counts as alive, since a
+ * false "dead" would hand a live peer's role to another process. A process
+ * that exited but whose object is still held open is signalled: dead.
+ */
+int shmchan_token_alive(uint64_t token) {
+	uint32_t pid = (uint32_t)token;
+	if (token == 0 || pid == 0 || pid > (uint32_t)INT_MAX) return 0;
+	HANDLE h = OpenProcess(SYNCHRONIZE | PROCESS_QUERY_LIMITED_INFORMATION, FALSE, (DWORD)pid);
+	if (h == NULL) return GetLastError() != ERROR_INVALID_PARAMETER;
+	int alive = 1;
+	uint64_t start;
+	if (WaitForSingleObject(h, 0) == WAIT_OBJECT_0) alive = 0; /* exited */
+	else if (creation_time(h, &start) == 0) alive = (uint32_t)(token >> 32) == 0 || (uint32_t)start == (uint32_t)(token >> 32);
+	CloseHandle(h);
+	return alive;
+}
+#else
+int shmchan_token_alive(uint64_t token) {
+	if (token == 0) return 0;
+	uint32_t upid = (uint32_t)token;
+	if (upid == 0 || upid > (uint32_t)INT_MAX) return 0;
+	pid_t pid = (pid_t)upid;
+	if (kill(pid, 0) < 0 && errno == ESRCH) return 0;
+#if defined(__linux__)
+	char state;
+	uint64_t start;
+	if (read_stat(pid, &state, &start) < 0) {
+		/* Gone between kill and read, or /proc hidden from us (hidepid=2, another PID namespace's
+		 * /proc): ask kill again, which sees the process whether or not /proc shows it. */
+		return !(kill(pid, 0) < 0 && errno == ESRCH);
+	}
+	if (state == 'Z' || state == 'X') return 0;
+	/* A token whose start is 0 was made where the start was unknown: judge it by PID alone. */
+	return (uint32_t)(token >> 32) == 0 || (uint32_t)start == (uint32_t)(token >> 32);
+#else
+	return 1;
+#endif
+}
+#endif

@@ -1,5 +1,5 @@
 /*
- * shmchan.h: the C API of shmchan, speaking shared-memory layout version 1
+ * shmchan.h: the C API of shmchan, speaking shared-memory layout version 2
  * (docs/layout.md): segments, channels and mailboxes. A C program on one end
  * of a channel (or writing or reading a mailbox) and a Go program
  * (github.com/shmchan/shmchan/shm) on the other behave exactly as two Go
@@ -33,9 +33,9 @@
 extern "C" {
 #endif
 
-/* ---- Layout v1: the numbers of docs/layout.md ---------------------------- */
+/* ---- Layout v2: the numbers of docs/layout.md ---------------------------- */
 
-#define SHMCHAN_LAYOUT_VERSION 1u
+#define SHMCHAN_LAYOUT_VERSION 2u
 #define SHMCHAN_MAGIC 0x434D4853u /* the bytes "SHMC", little-endian */
 #define SHMCHAN_HEADER_SIZE 4096u /* header page; the data region follows */
 #define SHMCHAN_LINE 128u         /* fields written by different processes sit on different lines */
@@ -70,6 +70,16 @@ extern "C" {
 #define SHMCHAN_OFF_DATA 0x1000u
 
 /*
+ * Role locks (docs/layout.md, "Role locks"): on Linux each role is held by an
+ * open-file-description lock (F_OFD_SETLK, F_WRLCK) on these 8 bytes of the
+ * object, the bytes of the role's owner field.
+ */
+#define SHMCHAN_LOCK_LEN 8u
+#define SHMCHAN_LOCK_TX SHMCHAN_OFF_TX_OWNER    /* channel sender */
+#define SHMCHAN_LOCK_RX SHMCHAN_OFF_RX_OWNER    /* channel receiver */
+#define SHMCHAN_LOCK_MB_WRITER 0x090u            /* mailbox writer: SHMCHAN_MB_OFF_OWNER */
+
+/*
  * Records in the data region: a header, one little-endian u64 stored and
  * loaded atomically (length in the low 32 bits, kind in the high 32; zero
  * means nothing published here yet), then the payload, 8-byte aligned.
@@ -79,17 +89,18 @@ extern "C" {
 #define SHMCHAN_KIND_PADDING 2u
 
 /*
- * Mailbox, layout v1 (docs/layout.md, "Mailbox (magic SHMB)"): a 4096-byte
+ * Mailbox, layout v2 (docs/layout.md, "Mailbox (magic SHMB)"): a 4096-byte
  * header page, then slot_count slots of slot_size bytes each.
  */
 #define SHMCHAN_MAILBOX_MAGIC 0x424D4853u /* the bytes "SHMB", little-endian */
-#define SHMCHAN_MAILBOX_VERSION 1u
+#define SHMCHAN_MAILBOX_VERSION 2u
 #define SHMCHAN_MAILBOX_HEADER_SIZE 4096u /* header page; the slots follow */
 #define SHMCHAN_MAILBOX_SLOTS 3u          /* slots a creator makes */
 #define SHMCHAN_MAILBOX_MIN_SLOTS 2u      /* slots an opener accepts: 2 to 16 */
 #define SHMCHAN_MAILBOX_MAX_SLOTS 16u
 #define SHMCHAN_MAILBOX_SLOT_HEADER 128u /* a slot's header; the value bytes follow */
 #define SHMCHAN_MAILBOX_MAX_VERSION ((UINT64_C(1) << 62) - 1) /* the largest version a writer publishes */
+#define SHMCHAN_MAILBOX_MAX_WAITERS 64u /* Windows: readers one publish wakes at once (a semaphore's maximum) */
 
 /* Header line, written once by the creator. */
 #define SHMCHAN_MB_OFF_MAGIC 0x000u        /* u32 */
@@ -172,6 +183,23 @@ typedef struct shmchan_options {
 	int64_t open_timeout_ns; /* how long an opener waits for the creator; default 2 s */
 	int wait;                /* enum shmchan_wait for the ends of a channel and a mailbox's waits */
 	int global;              /* Windows: the Global\ namespace instead of Local\ (as shm.Global); ignored elsewhere */
+	/*
+	 * allow_owner: an opener refuses an object whose owner (fstat's st_uid) is
+	 * not the caller's effective uid with SHMCHAN_ERR_PERMISSION (errno
+	 * EACCES), so that another user cannot squat a name; allow_owner names
+	 * one more uid whose objects open (as shm.AllowOwner). Default -1: none.
+	 * Ignored on Windows.
+	 */
+	int64_t allow_owner;
+	/*
+	 * fault_guard: 1 turns a SIGBUS or SIGSEGV raised by an access to this
+	 * handle's mapping (a peer truncated the object) into SHMCHAN_ERR_CORRUPT
+	 * from the call that made it, in the thread that made it. The first such
+	 * handle installs process-wide handlers that chain to the ones installed
+	 * before them for every other fault. Default 0: a fault kills the
+	 * process, as any fault does. See docs/c-api.md.
+	 */
+	int fault_guard;
 } shmchan_options;
 
 /* shmchan_options_init fills o with the defaults. */
@@ -296,8 +324,15 @@ shmchan_segment *shmchan_mailbox_segment(const shmchan_mailbox *mb);
 
 /* shmchan_self_token returns this process's token: pid | low 32 bits of its start time << 32. */
 uint64_t shmchan_self_token(void);
-/* shmchan_token_alive reports whether the process named by token is running (not a zombie). */
+/*
+ * shmchan_token_alive reports whether the process named by token is running
+ * (not a zombie): by PID alone when the token's start is 0, and alive when
+ * the PID exists but its start time is hidden (hidepid). Roles do not use it
+ * where shmchan_role_locks() is 1.
+ */
 int shmchan_token_alive(uint64_t token);
+/* shmchan_role_locks returns 1 where roles are held by kernel locks (Linux), 0 where by tokens. */
+int shmchan_role_locks(void);
 
 #ifdef __cplusplus
 }

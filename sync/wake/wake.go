@@ -12,9 +12,9 @@
 //   - Linux: futex(2) on the shared word, FUTEX_WAIT/FUTEX_WAKE without
 //     FUTEX_PRIVATE_FLAG (the private flag would key the futex on this
 //     process's address space and the other process would never be woken).
-//   - Windows: a named auto-reset event derived from the word's name, since
-//     WaitOnAddress does not work across processes. An auto-reset event
-//     releases one waiter per Wake (see wake_windows.go).
+//   - Windows: a named semaphore derived from the word's name, since
+//     WaitOnAddress does not work across processes. WakeN(n) releases up to
+//     n sleepers, as many as the word's maxWaiters (see wake_windows.go).
 //   - macOS with cgo: os_sync_wait_on_address with its SHARED flag (macOS
 //     14.4 and later), found at run time; on older systems, the poll below.
 //   - Elsewhere, and macOS without cgo: a sleeping poll of the word, which
@@ -38,9 +38,15 @@ type Word struct {
 // until Close. name identifies the word across processes on systems whose
 // mechanism is a named kernel object (Windows); both processes must pass the
 // same name for the same word. It is ignored on Linux.
-func Open(addr *uint32, name string) (*Word, error) {
+func Open(addr *uint32, name string) (*Word, error) { return OpenShared(addr, name, 1) }
+
+// OpenShared is Open for a word that up to maxWaiters processes or threads
+// sleep on at once (a mailbox's readers): on Windows, where one kernel
+// object stands for the word, it lets WakeN release that many. All openers
+// of a word must pass the same maxWaiters.
+func OpenShared(addr *uint32, name string, maxWaiters int) (*Word, error) {
 	w := &Word{addr: addr}
-	if err := w.os.open(addr, name); err != nil {
+	if err := w.os.open(addr, name, max(maxWaiters, 1)); err != nil {
 		return nil, err
 	}
 	return w, nil
@@ -59,8 +65,13 @@ func (w *Word) Wait(val uint32, timeout time.Duration) error {
 }
 
 // Wake wakes every process and thread waiting on the word (on Windows, one
-// of them: see the package doc).
-func (w *Word) Wake() error { return w.os.wake(w.addr) }
+// of them: see the package doc). It is WakeN(1).
+func (w *Word) Wake() error { return w.os.wake(w.addr, 1) }
+
+// WakeN wakes the sleepers on the word: every one on Linux and macOS, and up
+// to n (and at most the word's maxWaiters) on Windows. n is how many the
+// caller knows to sleep, such as a mailbox's waiter count.
+func (w *Word) WakeN(n int) error { return w.os.wake(w.addr, max(n, 1)) }
 
 // Close releases the OS resources of the Word (a no-op on Linux).
 func (w *Word) Close() error { return w.os.close() }

@@ -36,7 +36,7 @@ var osSync = sync.OnceValue(func() (f struct{ wait, wake unsafe.Pointer }) {
 	return f
 })
 
-func (osWord) open(*uint32, string) error { return nil }
+func (osWord) open(*uint32, string, int) error { return nil }
 
 func (osWord) close() error { return nil }
 
@@ -57,7 +57,7 @@ func (osWord) wait(addr *uint32, val uint32, timeout time.Duration) error {
 	return fmt.Errorf("wake: os_sync_wait_on_address: %w", err)
 }
 
-func (osWord) wake(addr *uint32) error {
+func (osWord) wake(addr *uint32, _ int) error {
 	f := osSync()
 	if f.wake == nil {
 		return nil // the waiter polls

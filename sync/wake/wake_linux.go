@@ -18,7 +18,7 @@ const (
 	futexWake = 1 // FUTEX_WAKE
 )
 
-func (osWord) open(*uint32, string) error { return nil }
+func (osWord) open(*uint32, string, int) error { return nil }
 
 func (osWord) close() error { return nil }
 
@@ -32,7 +32,7 @@ func (osWord) wait(addr *uint32, val uint32, timeout time.Duration) error {
 	return fmt.Errorf("wake: futex wait: %w", e)
 }
 
-func (osWord) wake(addr *uint32) error {
+func (osWord) wake(addr *uint32, _ int) error {
 	_, _, e := unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(addr)), futexWake, uintptr(1<<31-1), 0, 0, 0)
 	if e != 0 {
 		return fmt.Errorf("wake: futex wake: %w", e)

@@ -9,7 +9,7 @@ import "time"
 // build uses os_sync_wait_on_address (wake_darwin.go).
 type osWord struct{}
 
-func (osWord) open(*uint32, string) error { return nil }
+func (osWord) open(*uint32, string, int) error { return nil }
 
 func (osWord) close() error { return nil }
 
@@ -17,4 +17,4 @@ func (osWord) wait(addr *uint32, val uint32, timeout time.Duration) error {
 	return pollWait(addr, val, timeout)
 }
 
-func (osWord) wake(*uint32) error { return nil }
+func (osWord) wake(*uint32, int) error { return nil }

@@ -6,36 +6,49 @@ import (
 	"strings"
 	"sync/atomic"
 	"time"
+	"unsafe"
 
 	"golang.org/x/sys/windows"
 )
 
-// osWord is a named auto-reset event on Windows. WaitOnAddress keys its
-// waiters by virtual address inside one process, so it cannot wake another
-// process; a named kernel event can. Both processes derive the event's name
-// from the name given to Open:
+// osWord is a named semaphore on Windows. WaitOnAddress keys its waiters
+// by virtual address inside one process, so it cannot wake another process;
+// a named kernel object can. Both processes derive its name from the name
+// given to Open:
 //
 //	Open(addr, "ch.data")          -> Local\shmchan.wake:ch.data
 //	Open(addr, `Global\ch.data`)   -> Global\shmchan.wake:ch.data
 //
-// The ':' cannot occur in a segment name (see shm.ValidateName), so an event
-// never collides with a segment, whose kernel objects share the namespace.
+// The ':' cannot occur in a segment name (see shm.ValidateName), so the
+// object never collides with a segment, whose kernel objects share the
+// namespace.
 //
-// Wait checks the word, then waits on the event. The check and the sleep are
-// not one atomic step, but the event closes the gap: a waker increments the
-// word and then sets the event, and an auto-reset event stays set until one
+// Wait checks the word, then waits on the semaphore. The check and the sleep
+// are not one atomic step, but the count closes the gap: a waker increments
+// the word and then releases the semaphore, and the count stays until a
 // waiter consumes it, so a wakeup between the check and the sleep makes the
-// sleep return at once. The price is a stale signal when Wake finds nobody
-// sleeping: the next Wait returns at once, a spurious wakeup that the
-// contract allows.
+// sleep return at once. The price is a stale count when WakeN finds fewer
+// sleepers than it released: as many later Waits return at once, spurious
+// wakeups that the contract allows. The maximum count (maxWaiters) bounds
+// that: 1 for a channel's words (one sleeper each, which is an auto-reset
+// event's behaviour), the mailbox's reader bound for its word.
 //
-// Unlike the futex, an auto-reset event releases one waiter per Wake. Every
-// shmchan word has one waiter at a time (the receiver on data_seq, the
-// sender on space_seq); a protocol with several waiters on one word must
-// bound their sleeps with a timeout, as the channel does.
+// Layout version 1 used an auto-reset event, which releases one sleeper per
+// wake: of three readers parked on a mailbox, two slept out their 50 ms
+// tick after every publish.
 type osWord struct {
 	ev windows.Handle
 }
+
+var (
+	kernel32             = windows.NewLazySystemDLL("kernel32.dll")
+	procCreateSemaphoreW = kernel32.NewProc("CreateSemaphoreW")
+	procOpenSemaphoreW   = kernel32.NewProc("OpenSemaphoreW")
+	procReleaseSemaphore = kernel32.NewProc("ReleaseSemaphore")
+)
+
+// semaphoreModifyState is SEMAPHORE_MODIFY_STATE, the right ReleaseSemaphore needs.
+const semaphoreModifyState = 0x0002
 
 // eventPrefix starts every event name, after the namespace.
 const eventPrefix = "shmchan.wake:"
@@ -58,28 +71,28 @@ func eventName(name string) (string, error) {
 	return ns + eventPrefix + name, nil
 }
 
-func (w *osWord) open(_ *uint32, name string) error {
+func (w *osWord) open(_ *uint32, name string, maxWaiters int) error {
 	obj, err := eventName(name)
 	if err != nil {
 		return err
 	}
 	p, err := windows.UTF16PtrFromString(obj)
 	if err != nil {
-		return fmt.Errorf("wake: event name %q: %w", obj, err)
+		return fmt.Errorf("wake: object name %q: %w", obj, err)
 	}
-	// Auto-reset, not signalled; the default security descriptor (the
-	// current user). If the peer created it first, CreateEvent opens it and
-	// reports ERROR_ALREADY_EXISTS along with a valid handle: that is success.
-	h, err := windows.CreateEvent(nil, 0, 0, p)
-	if h == 0 && errors.Is(err, windows.ERROR_ACCESS_DENIED) {
+	// Count 0, maximum maxWaiters; the default security descriptor (the
+	// current user). If the peer created it first, CreateSemaphoreW opens it
+	// (ERROR_ALREADY_EXISTS with a valid handle): that is success.
+	r, _, err := procCreateSemaphoreW.Call(0, 0, uintptr(maxWaiters), uintptr(unsafe.Pointer(p)))
+	if r == 0 && errors.Is(err, windows.ERROR_ACCESS_DENIED) {
 		// It exists but grants us less than all access: ask for what Wait
 		// and Wake need.
-		h, err = windows.OpenEvent(windows.SYNCHRONIZE|windows.EVENT_MODIFY_STATE, false, p)
+		r, _, err = procOpenSemaphoreW.Call(windows.SYNCHRONIZE|semaphoreModifyState, 0, uintptr(unsafe.Pointer(p)))
 	}
-	if h == 0 {
-		return fmt.Errorf("wake: CreateEvent %s: %w", obj, err)
+	if r == 0 {
+		return fmt.Errorf("wake: CreateSemaphore %s: %w", obj, err)
 	}
-	w.ev = h
+	w.ev = windows.Handle(r)
 	return nil
 }
 
@@ -108,9 +121,20 @@ func (w *osWord) wait(addr *uint32, val uint32, timeout time.Duration) error {
 	return fmt.Errorf("wake: WaitForSingleObject: %w", err)
 }
 
-func (w *osWord) wake(*uint32) error {
-	if err := windows.SetEvent(w.ev); err != nil {
-		return fmt.Errorf("wake: SetEvent: %w", err)
+func (w *osWord) wake(_ *uint32, n int) error {
+	r, _, err := procReleaseSemaphore.Call(uintptr(w.ev), uintptr(n), 0)
+	if r == 0 && errors.Is(err, windows.ERROR_TOO_MANY_POSTS) {
+		// The count would pass the maximum: some are stale already. Release
+		// what still fits, one at a time.
+		for i := 0; i < n; i++ {
+			if r, _, _ := procReleaseSemaphore.Call(uintptr(w.ev), 1, 0); r == 0 {
+				break
+			}
+		}
+		return nil
+	}
+	if r == 0 {
+		return fmt.Errorf("wake: ReleaseSemaphore: %w", err)
 	}
 	return nil
 }

@@ -387,7 +387,7 @@ func TestMismatchRefused(t *testing.T) {
 		goText string
 		cLine  string
 	}{
-		{"version", 4, 2, shm.ErrVersionMismatch, "version", "open: -10 shmchan: layout version mismatch"},
+		{"version", 4, 1, shm.ErrVersionMismatch, "version", "open: -10 shmchan: layout version mismatch"}, // a v1 object: refused by both
 		{"magic", 0, 0x58585858, shm.ErrNotChannel, "not a shmchan object", "open: -9 shmchan: segment is not a shmchan object"},
 		{"incompatible-flag", 12, 1, shm.ErrVersionMismatch, "version", "open: -10 shmchan: layout version mismatch"},
 	}

@@ -8,7 +8,7 @@ package interop
 */
 import "C"
 
-// COffsets holds the byte offset of every field of layout v1 (channel and
+// COffsets holds the byte offset of every field of layout v2 (channel and
 // mailbox; mailbox fields are prefixed mb_) as the C header
 // shm/c/shmchan.h spells it (SHMCHAN_OFF_*), keyed by the field's name in
 // docs/layout.md. shmchan.c asserts its own struct against the same macros
@@ -54,7 +54,7 @@ var COffsets = map[string]uintptr{
 	"mb_slot_len":     C.SHMCHAN_MB_SLOT_OFF_LEN,
 }
 
-// CConstants holds the other numbers of layout v1 as shmchan.h spells them.
+// CConstants holds the other numbers of layout v2 as shmchan.h spells them.
 var CConstants = map[string]uint64{
 	"magic":              C.SHMCHAN_MAGIC,
 	"version":            C.SHMCHAN_LAYOUT_VERSION,
@@ -76,4 +76,11 @@ var CConstants = map[string]uint64{
 	"mb_max_slots":   C.SHMCHAN_MAILBOX_MAX_SLOTS,
 	"mb_slot_header": C.SHMCHAN_MAILBOX_SLOT_HEADER,
 	"mb_max_version": C.SHMCHAN_MAILBOX_MAX_VERSION,
+
+	// Role locks.
+	"lock_len":       C.SHMCHAN_LOCK_LEN,
+	"lock_tx":        C.SHMCHAN_LOCK_TX,
+	"lock_rx":        C.SHMCHAN_LOCK_RX,
+	"lock_mb_writer": C.SHMCHAN_LOCK_MB_WRITER,
+	"mb_max_waiters": C.SHMCHAN_MAILBOX_MAX_WAITERS,
 }

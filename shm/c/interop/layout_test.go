@@ -78,6 +78,12 @@ func TestLayoutMatchesC(t *testing.T) {
 		"mb_max_slots":   layout.MboxMaxSlots,
 		"mb_slot_header": layout.MboxSlotHeaderSize,
 		"mb_max_version": layout.MboxMaxVersion,
+
+		"lock_len":       layout.LockLen,
+		"lock_tx":        layout.LockTx,
+		"lock_rx":        layout.LockRx,
+		"lock_mb_writer": layout.LockMbWriter,
+		"mb_max_waiters": layout.MboxMaxWaiters,
 	}
 	if diff := cmp.Diff(goConstants, interop.CConstants); diff != "" {
 		t.Errorf("constants differ between internal/layout and shmchan.h (-go +c):\n%s", diff)

@@ -12,6 +12,7 @@
 
 #include <errno.h>
 #include <pthread.h>
+#include <stdatomic.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -20,7 +21,9 @@
 #if defined(_WIN32)
 #include <windows.h>
 #else
+#include <fcntl.h>
 #include <signal.h>
+#include <sys/mman.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -290,7 +293,7 @@ static void test_channel_create_open(void) {
 	memcpy(&magic, b, 4);
 	memcpy(&version, b + 4, 4);
 	memcpy(&hs, b + 8, 4);
-	CHECK(memcmp(b, "SHMC", 4) == 0 && magic == SHMCHAN_MAGIC && version == 1 && hs == 4096);
+	CHECK(memcmp(b, "SHMC", 4) == 0 && magic == SHMCHAN_MAGIC && version == SHMCHAN_LAYOUT_VERSION && hs == 4096);
 	CHECK(get64(b, SHMCHAN_OFF_CAPACITY) == 1024 && get64(b, SHMCHAN_OFF_DATA_OFFSET) == 4096);
 	CHECK(get64(b, SHMCHAN_OFF_MAX_MESSAGE) == 504 && get64(b, SHMCHAN_OFF_CREATOR) == shmchan_self_token());
 	CHECK_RC(shmchan_channel_create(n, 1024, NULL, &ch2), SHMCHAN_ERR_EXIST);
@@ -314,11 +317,13 @@ static void test_channel_create_open(void) {
 	put32(b, SHMCHAN_OFF_FLAGS, 1);
 	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_VERSION_MISMATCH);
 	put32(b, SHMCHAN_OFF_FLAGS, 0);
-	put32(b, SHMCHAN_OFF_VERSION, 2);
+	put32(b, SHMCHAN_OFF_VERSION, 1); /* a version-1 peer judges roles by token: refused */
+	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_VERSION_MISMATCH);
+	put32(b, SHMCHAN_OFF_VERSION, 3);
 	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_VERSION_MISMATCH);
 	put32(b, SHMCHAN_OFF_VERSION, 0);
 	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_NOT_READY);
-	put32(b, SHMCHAN_OFF_VERSION, 1);
+	put32(b, SHMCHAN_OFF_VERSION, SHMCHAN_LAYOUT_VERSION);
 	put32(b, SHMCHAN_OFF_HEADER_SIZE, 8192);
 	CHECK_RC(shmchan_channel_open(n, &o, &ch2), SHMCHAN_ERR_VERSION_MISMATCH);
 	put32(b, SHMCHAN_OFF_HEADER_SIZE, 4096);
@@ -380,7 +385,13 @@ static void test_roles(void) {
 	CHECK_RC(shmchan_channel_receiver(ch2, &rx), SHMCHAN_OK);
 	CHECK_RC(shmchan_channel_receiver(ch, &rx2), SHMCHAN_ERR_BUSY);
 
-	/* A dead owner's role passes on. */
+	/* A dead owner's role passes on. With role locks this is test_role_locks: the token decides nothing. */
+	if (shmchan_role_locks()) {
+		CHECK_RC(shmchan_channel_close(ch2), SHMCHAN_OK);
+		CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+		CHECK_RC(removed(n), SHMCHAN_OK);
+		return;
+	}
 	child_t c;
 	CHECK(child_start(&c, "claim-busy", n) == 0);
 	int pid = child_pid(&c);
@@ -876,7 +887,7 @@ static void test_mailbox_create_open(void) {
 	memcpy(&version, b + SHMCHAN_MB_OFF_VERSION, 4);
 	memcpy(&hs, b + SHMCHAN_MB_OFF_HEADER_SIZE, 4);
 	memcpy(&count, b + SHMCHAN_MB_OFF_SLOT_COUNT, 4);
-	CHECK(memcmp(b, "SHMB", 4) == 0 && magic == SHMCHAN_MAILBOX_MAGIC && version == 1 && hs == 4096 && count == 3);
+	CHECK(memcmp(b, "SHMB", 4) == 0 && magic == SHMCHAN_MAILBOX_MAGIC && version == SHMCHAN_MAILBOX_VERSION && hs == 4096 && count == 3);
 	CHECK(get64(b, SHMCHAN_MB_OFF_MAX_VALUE) == 100 && get64(b, SHMCHAN_MB_OFF_SLOT_SIZE) == 256);
 	CHECK(get64(b, SHMCHAN_MB_OFF_SLOTS_OFFSET) == 4096 && get64(b, SHMCHAN_MB_OFF_CREATOR) == shmchan_self_token());
 	CHECK(get64(b, SHMCHAN_MB_OFF_LATEST) == 0 && get64(b, SHMCHAN_MB_OFF_OWNER) == 0);
@@ -906,7 +917,8 @@ static void test_mailbox_create_open(void) {
 		uint64_t val;
 		int want;
 	} cases[] = {
-	    {SHMCHAN_MB_OFF_VERSION, 4, 2, SHMCHAN_ERR_VERSION_MISMATCH},
+	    {SHMCHAN_MB_OFF_VERSION, 4, 1, SHMCHAN_ERR_VERSION_MISMATCH}, /* version 1: refused */
+	    {SHMCHAN_MB_OFF_VERSION, 4, 3, SHMCHAN_ERR_VERSION_MISMATCH},
 	    {SHMCHAN_MB_OFF_FLAGS, 4, 1, SHMCHAN_ERR_VERSION_MISMATCH},
 	    {SHMCHAN_MB_OFF_FLAGS, 4, 1u << 16, SHMCHAN_OK}, /* a compatible flag is ignored */
 	    {SHMCHAN_MB_OFF_HEADER_SIZE, 4, 8192, SHMCHAN_ERR_VERSION_MISMATCH},
@@ -1331,6 +1343,255 @@ static void test_mailbox_wake(void) {
 /* ---- Child roles -------------------------------------------------------------------- */
 
 /* child_role runs one role of a child process on the object n and returns its exit status. */
+
+/* ---- Role locks, owner checks, the fault guard (layout v2) ------------------------- */
+
+#if !defined(_WIN32)
+static int64_t now_ns(void) {
+	struct timespec ts;
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
+}
+
+/*
+ * test_role_locks: a role held by a live process is BUSY whatever its token
+ * says, and passes on within 200 ms of the holder's SIGKILL; a waiter sees
+ * PEER_GONE within 200 ms too.
+ */
+static void test_role_locks(void) {
+	if (!shmchan_role_locks()) {
+		printf("skip role_locks: roles are judged by tokens on this platform\n");
+		return;
+	}
+	const char *n = name();
+	shmchan_channel *ch;
+	CHECK_RC(shmchan_channel_create(n, 1024, NULL, &ch), SHMCHAN_OK);
+	child_t c;
+	CHECK(child_start(&c, "hold-send", n) == 0);
+	for (int i = 0; i < 10000 && get64(raw(ch), SHMCHAN_OFF_DATA) == 0; i++) sleep_ms(1);
+	shmchan_sender *tx;
+	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_ERR_BUSY);
+	/* A token that names nobody changes nothing: the lock decides. */
+	put64(raw(ch), SHMCHAN_OFF_TX_OWNER, 0);
+	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_ERR_BUSY);
+	put64(raw(ch), SHMCHAN_OFF_TX_OWNER, UINT64_C(0x7FFFFFF0)); /* a PID that does not exist */
+	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_ERR_BUSY);
+	shmchan_receiver *rx;
+	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
+	uint8_t out[16];
+	size_t len;
+	CHECK_RC(shmchan_recv(rx, out, sizeof out, &len, 0), SHMCHAN_OK);
+	CHECK(len == 4 && memcmp(out, "last", 4) == 0);
+	child_kill(&c);
+	int64_t t0 = now_ns();
+	CHECK(child_wait(&c) == -1);
+	CHECK_RC(shmchan_recv(rx, out, sizeof out, &len, SHMCHAN_FOREVER), SHMCHAN_ERR_PEER_GONE);
+	int64_t gone = now_ns() - t0;
+	int rc;
+	while ((rc = shmchan_channel_sender(ch, &tx)) == SHMCHAN_ERR_BUSY && now_ns() - t0 < 5000 * MS) sleep_ms(1);
+	int64_t taken = now_ns() - t0;
+	CHECK_RC(rc, SHMCHAN_OK);
+	printf("     role_locks: PEER_GONE %.1f ms and the role taken %.1f ms after SIGKILL\n", gone / 1e6, taken / 1e6);
+	CHECK(gone < 200 * MS && taken < 200 * MS);
+	CHECK(get64(raw(ch), SHMCHAN_OFF_TX_OWNER) == shmchan_self_token());
+	/* The new sender continues after the dead one's record. */
+	CHECK_RC(shmchan_send(tx, "next", 4, 0), SHMCHAN_OK);
+	CHECK_RC(shmchan_recv(rx, out, sizeof out, &len, 0), SHMCHAN_OK);
+	CHECK(len == 4 && memcmp(out, "next", 4) == 0);
+	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* test_claim_close_race: a claim racing the holder's close never claims the closed end. */
+struct race {
+	shmchan_channel *other;
+	_Atomic int go;
+	int rc;
+};
+
+static void *race_claim(void *arg) {
+	struct race *r = (struct race *)arg;
+	while (!atomic_load(&r->go)) {
+	}
+	shmchan_sender *tx;
+	while ((r->rc = shmchan_channel_sender(r->other, &tx)) == SHMCHAN_ERR_BUSY) {
+	}
+	return NULL;
+}
+
+static void test_claim_close_race(void) {
+	int closed = 0;
+	for (int i = 0; i < 300; i++) {
+		const char *n = name();
+		shmchan_channel *a, *b;
+		shmchan_sender *tx;
+		CHECK_RC(shmchan_channel_create(n, 1024, NULL, &a), SHMCHAN_OK);
+		CHECK_RC(shmchan_channel_open(n, NULL, &b), SHMCHAN_OK);
+		CHECK_RC(shmchan_channel_sender(a, &tx), SHMCHAN_OK);
+		struct race r = {b, 0, 0};
+		pthread_t t;
+		CHECK(pthread_create(&t, NULL, race_claim, &r) == 0);
+		atomic_store(&r.go, 1);
+		CHECK_RC(shmchan_sender_close(tx), SHMCHAN_OK);
+		pthread_join(t, NULL);
+		CHECK_RC(r.rc, SHMCHAN_ERR_CLOSED);
+		closed++;
+		CHECK_RC(shmchan_channel_close(b), SHMCHAN_OK);
+		CHECK_RC(shmchan_channel_close(a), SHMCHAN_OK);
+		CHECK_RC(removed(n), SHMCHAN_OK);
+		nnames = 0;
+	}
+	CHECK(closed == 300);
+}
+
+/* truncate_by_peer truncates the object n to 0 bytes from another process, as a hostile peer would. */
+static int truncate_by_peer(const char *n) {
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) return -1;
+	if (pid == 0) {
+		char path[64];
+		snprintf(path, sizeof path, "/%s", n);
+		int fd = shm_open(path, O_RDWR, 0);
+		_exit(fd >= 0 && ftruncate(fd, 0) == 0 ? 0 : 1);
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid) return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+/*
+ * test_fault_guard: with fault_guard, a peer truncating the object makes each
+ * call that touches it return CORRUPT, and the process lives; without it, the
+ * default, the process dies of SIGBUS.
+ */
+static void test_fault_guard(void) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	CHECK(o.fault_guard == 0 && o.allow_owner == -1);
+	o.fault_guard = 1;
+	const char *n = name();
+	shmchan_channel *ch;
+	shmchan_sender *tx;
+	shmchan_receiver *rx;
+	CHECK_RC(shmchan_channel_create(n, 1 << 16, &o, &ch), SHMCHAN_OK);
+	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_OK);
+	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
+	CHECK_RC(shmchan_send(tx, "hello", 5, 0), SHMCHAN_OK);
+	CHECK(truncate_by_peer(n) == 0);
+	uint8_t out[64];
+	size_t len;
+	const void *msg;
+	CHECK_RC(shmchan_try_recv(rx, out, sizeof out, &len), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_recv(rx, out, sizeof out, &len, 10 * MS), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_peek(rx, &msg, &len, 10 * MS), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_send(tx, "again", 5, 10 * MS), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_try_send(tx, "again", 5), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_sender_close(tx), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+
+	/* An opener of a truncated-then-regrown object: faults in the header are CORRUPT too. */
+	n = name();
+	shmchan_mailbox *mb;
+	CHECK_RC(shmchan_mailbox_create(n, 100, &o, &mb), SHMCHAN_OK);
+	uint64_t v;
+	CHECK_RC(shmchan_mailbox_publish(mb, "v1", 2, &v), SHMCHAN_OK);
+	CHECK(truncate_by_peer(n) == 0);
+	CHECK_RC(shmchan_mailbox_latest(mb, out, sizeof out, &len, &v), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_mailbox_wait_newer(mb, 1, out, sizeof out, &len, &v, 10 * MS), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_mailbox_publish(mb, "v2", 2, &v), SHMCHAN_ERR_CORRUPT);
+	CHECK_RC(shmchan_mailbox_close(mb), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+
+	int status;
+	pid_t pid;
+#if !defined(__SANITIZE_ADDRESS__) /* ASan's own SEGV handler would come first and report */
+	/* A fault elsewhere is not ours: the guard chains to the default action (the child dies of SIGSEGV). */
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		/* A page mapped, then unmapped: a fault outside every guarded mapping. */
+		volatile int *bad = (volatile int *)mmap(NULL, 4096, PROT_READ, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+		munmap((void *)bad, 4096);
+		_exit(*bad);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGSEGV);
+
+#endif
+	/* The default: no guard, and the fault kills (here a child, of SIGBUS). */
+	n = name();
+	fflush(stdout);
+	pid = fork();
+	CHECK(pid >= 0);
+	if (pid == 0) {
+		signal(SIGBUS, SIG_DFL);
+		if (shmchan_channel_create(n, 1 << 16, NULL, &ch) != SHMCHAN_OK) _exit(1);
+		if (shmchan_channel_receiver(ch, &rx) != SHMCHAN_OK) _exit(2);
+		if (truncate_by_peer(n) != 0) _exit(3);
+		_exit(shmchan_try_recv(rx, out, sizeof out, &len) == SHMCHAN_ERR_EMPTY ? 4 : 5);
+	}
+	CHECK(waitpid(pid, &status, 0) == pid && WIFSIGNALED(status) && WTERMSIG(status) == SIGBUS);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* as_user runs f(n) in a child process under uid (and gid) and returns its exit status. */
+static int as_user(uid_t uid, int (*f)(const char *), const char *n) {
+	fflush(stdout);
+	pid_t pid = fork();
+	if (pid < 0) return -1;
+	if (pid == 0) {
+		if (setgid((gid_t)uid) != 0 || setuid(uid) != 0) _exit(100);
+		_exit(f(n));
+	}
+	int status;
+	if (waitpid(pid, &status, 0) != pid) return -1;
+	return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+static int squat(const char *n) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.mode = 0666;
+	shmchan_channel *ch;
+	if (shmchan_channel_create(n, 1024, &o, &ch) != SHMCHAN_OK) return 1;
+	return shmchan_channel_close(ch) == SHMCHAN_OK ? 0 : 2;
+}
+
+static int open_squatted(const char *n) {
+	shmchan_channel *ch;
+	int created = -1;
+	if (shmchan_channel_open(n, NULL, &ch) != SHMCHAN_ERR_PERMISSION || errno != EACCES) return 1;
+	if (shmchan_channel_open_or_create(n, 1024, NULL, &ch, &created) != SHMCHAN_ERR_PERMISSION) return 2;
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.allow_owner = 65534;
+	if (shmchan_channel_open(n, &o, &ch) != SHMCHAN_OK) return 3;
+	shmchan_channel_close(ch);
+	shmchan_mailbox *mb;
+	if (shmchan_mailbox_open(n, NULL, &mb) != SHMCHAN_ERR_PERMISSION) return 4;
+	shmchan_segment *seg;
+	if (shmchan_segment_open(n, NULL, &seg) != SHMCHAN_ERR_PERMISSION) return 5;
+	return 0;
+}
+
+/* test_owner_check: an object made by uid 65534 with mode 0666 is refused for uid 65533, unless allowed. */
+static void test_owner_check(void) {
+	if (geteuid() != 0) {
+		printf("skip owner_check: needs root to run processes as uid 65534 and 65533\n");
+		return;
+	}
+	const char *n = name();
+	CHECK(as_user(65534, squat, n) == 0);
+	CHECK(as_user(65533, open_squatted, n) == 0);
+	/* Root is checked like anyone else. */
+	shmchan_channel *ch;
+	CHECK_RC(shmchan_channel_open(n, NULL, &ch), SHMCHAN_ERR_PERMISSION);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+#endif
+
 static int child_role(const char *role, const char *n) {
 	if (strcmp(role, "claim-busy") == 0) { /* the sender role is held by the parent */
 		shmchan_channel *c;
@@ -1396,6 +1657,12 @@ int main(int argc, char **argv) {
 	    {"mailbox_processes", test_mailbox_processes},
 	    {"mailbox_writer_death", test_mailbox_writer_death},
 	    {"mailbox_wake", test_mailbox_wake},
+#if !defined(_WIN32)
+	    {"role_locks", test_role_locks},
+	    {"claim_close_race", test_claim_close_race},
+	    {"fault_guard", test_fault_guard},
+	    {"owner_check", test_owner_check},
+#endif
 	};
 	for (size_t i = 0; i < sizeof tests / sizeof tests[0]; i++) {
 		int before = failures;

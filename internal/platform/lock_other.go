@@ -1,0 +1,19 @@
+//go:build !linux && !darwin && !windows
+
+package platform
+
+import "errors"
+
+// Other systems have no segments (segment_other.go); nothing holds a role.
+
+// RoleLocks reports whether roles are held by kernel locks on this platform.
+const RoleLocks = false
+
+// LockRole returns errors.ErrUnsupported: there are no role locks here.
+func LockRole(fd int, start int64) error { return errors.ErrUnsupported }
+
+// UnlockRole returns errors.ErrUnsupported: there are no role locks here.
+func UnlockRole(fd int, start int64) error { return errors.ErrUnsupported }
+
+// RoleHeld returns errors.ErrUnsupported: there are no role locks here.
+func RoleHeld(fd int, start int64) (bool, error) { return false, errors.ErrUnsupported }

@@ -1,0 +1,124 @@
+package shm
+
+import (
+	"errors"
+	"fmt"
+	"sync/atomic"
+
+	"github.com/shmchan/shmchan/internal/platform"
+)
+
+// role is one role of docs/layout.md ("Roles (all objects)"): a channel's
+// sender or receiver, or a mailbox's writer. On Linux it is held by a role
+// lock, an open-file-description lock on the 8 bytes of its owner field taken
+// through the segment's descriptor, which the kernel releases when the holder
+// dies, whatever its PID namespace or /proc mount; the owner token is then
+// written for diagnostics only. Elsewhere (platform.RoleLocks false) the
+// token decides, as in layout version 1.
+type role struct {
+	name   string       // "sender", "receiver", "writer": for errors
+	fd     int          // the segment's descriptor, -1 if none (then tokens decide)
+	lock   int64        // the lock range's offset (layout.Lock…)
+	owner  *uint64      // tx_owner, rx_owner or mb_owner
+	closed *uint32      // tx_closed, rx_closed or mb_closed
+	held   *atomic.Bool // this handle holds the role (live.1)
+}
+
+// locked reports whether the role is held by a lock here.
+func (r *role) locked() bool { return platform.RoleLocks && r.fd >= 0 }
+
+// claim takes the role: claim.1 to claim.4. It fails with ErrClosed for a
+// closed end (also one closed while we claimed) and ErrBusy for a held one.
+// takeover reports that a holder died with the role (its token was still
+// there), for the counters.
+func (r *role) claim() (takeover bool, err error) {
+	self := uint64(platform.Self())
+	// STEP(claim.1) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst
+	// load; pairs with the store in close.
+	if atomic.LoadUint32(r.closed) != 0 {
+		return false, ErrClosed
+	}
+	var was uint64
+	if r.locked() {
+		// STEP(claim.2)
+		if err := platform.LockRole(r.fd, r.lock); err != nil {
+			if errors.Is(err, platform.ErrLocked) {
+				return false, fmt.Errorf("%w: the %s's role lock is held", ErrBusy, r.name)
+			}
+			return false, err
+		}
+		// STEP(claim.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): we hold
+		// the lock, so any token there is stale; swap ours in. Pairs with
+		// the CAS in release and a successor's swap.
+		was = atomic.SwapUint64(r.owner, self)
+	} else {
+		for {
+			// STEP(claim.2) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner):
+			// acquire; pairs with the CAS below and the CAS in release, in
+			// any process.
+			cur := atomic.LoadUint64(r.owner)
+			if cur != 0 && (cur == self || platform.Alive(platform.Token(cur))) {
+				return false, ErrBusy
+			}
+			// STEP(claim.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner):
+			// acq_rel CAS; pairs with the load above.
+			if atomic.CompareAndSwapUint64(r.owner, cur, self) {
+				was = cur
+				break
+			}
+		}
+	}
+	// STEP(claim.4) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst
+	// re-check after the swap: a close between claim.1 and claim.3 stored
+	// closed before its owner store, so we see it here.
+	if atomic.LoadUint32(r.closed) != 0 {
+		r.release()
+		return false, ErrClosed
+	}
+	r.held.Store(true)
+	return was != 0, nil
+}
+
+// release gives the role back if this process still holds it: close.3 and
+// close.4. The caller has stored closed (close.1) and woken the peer
+// (close.2) when it closes for good.
+func (r *role) release() {
+	r.held.Store(false)
+	// STEP(close.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acq_rel CAS,
+	// only if still ours; pairs with a claimer's load and swap.
+	atomic.CompareAndSwapUint64(r.owner, uint64(platform.Self()), 0)
+	if r.locked() {
+		// STEP(close.4) A failure leaves the lock to the descriptor's close.
+		_ = platform.UnlockRole(r.fd, r.lock)
+	}
+}
+
+// gone answers docs/layout.md's liveness question (live.1 to live.3) about a
+// peer's role: an error matching ErrPeerGone only when a holder took the
+// role, did not close, and is dead. No holder yet counts as alive: one may
+// come. It makes at most one system call; waiters ask every 50 ms.
+func (r *role) gone() error {
+	// STEP(live.1)
+	if r.held.Load() {
+		return nil
+	}
+	if r.locked() {
+		// STEP(live.2)
+		if held, err := platform.RoleHeld(r.fd, r.lock); held || err != nil {
+			return nil // a failed test says "held": a false "dead" would hand a live role away
+		}
+	}
+	// STEP(live.3) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst
+	// load, before the owner; a peer that closed is not gone. Pairs with the
+	// store in close.
+	if atomic.LoadUint32(r.closed) != 0 {
+		return nil
+	}
+	// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire; pairs with the
+	// claimer's swap and the CAS in release.
+	tok := platform.Token(atomic.LoadUint64(r.owner))
+	if tok == 0 || (!r.locked() && platform.Alive(tok)) {
+		return nil
+	}
+	return fmt.Errorf("%s (pid %d): %w", r.name, tok.PID(), ErrPeerGone)
+}
