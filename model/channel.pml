@@ -12,6 +12,8 @@
  * Processes: two sender processes (the second takes over the role when the
  * first dies, or finds the channel closed), two receiver processes (the same),
  * and a crasher that kills the holder of either role once, after any step.
+ * The senders send NMSG messages (fewer if they close early or the receiver
+ * closed); a receiver reads to EOF, or closes its end once at any point.
  * Role locks are kernel locks (issue 11: an OFD lock on Linux): the kernel
  * releases them when the holder dies; the owner token stays behind.
  *
@@ -31,11 +33,20 @@
 #ifndef NMSG
 #define NMSG	3		/* messages the senders send, ids 1..NMSG */
 #endif
-#ifndef SIZE
-#define SIZE(id)	2	/* payload words of message id: 2,2,2 wraps with padding */
+/* Payload words of message id. 2,2,2: the third message needs padding and
+ * waits for a ring drained to its end. SIZES331 (3,3,1): the second
+ * message ends exactly at the end of the region, its terminator wraps to
+ * place 0, and the third starts there. */
+#ifdef SIZES331
+#define SIZE(id)	(((id) == 3) -> 1 : 3)
+#else
+#define SIZE(id)	2
 #endif
 #define MAXTXCRASH	1
 #define MAXRXCRASH	1
+#ifndef RXCLOSE
+#define RXCLOSE	1		/* 1: a receiver may close its end, once, at any point */
+#endif
 
 /* A header word: 0 is "nothing here"; KMSG+n a message of n payload words;
  * KPAD+n padding of n words after its header. Payload words hold the
@@ -60,6 +71,7 @@ byte space_seq;		/* SYNC(space_seq): the sender's futex word */
 bit rx_parked;		/* SYNC(rx_parked) */
 bit tx_parked;		/* SYNC(tx_parked) */
 bit tx_closed;		/* SYNC(tx_closed) */
+bit rx_closed;		/* SYNC(rx_closed) */
 byte tx_owner;		/* SYNC(tx_owner): token, for diagnostics */
 byte rx_owner;		/* SYNC(rx_owner) */
 
@@ -84,14 +96,15 @@ byte crash_tx;		/* the id of the process the crasher kills now */
 byte crash_rx;
 byte txcrashes;
 byte rxcrashes;
+bit rx_closes = RXCLOSE;	/* the receiver may still close its end */
 
 /* No lost wakeup: the receiver sleeps, nothing but its timeout can wake
  * it (the futex word was unchanged and no FUTEX_WAKE came), yet a message
  * is published at its position, or the channel is closed, and the sender
  * has returned. The mirror for the sender: it sleeps for room although the
- * receiver moved head since the sender's re-check and returned. */
+ * receiver moved head since the sender's re-check, or closed, and returned. */
 #define rx_stuck	(rx_asleep && tx_returned && (mem[rx_pos & MASK] != 0 || tx_closed))
-#define tx_stuck	(tx_asleep && rx_returned && head != tx_cached)
+#define tx_stuck	(tx_asleep && rx_returned && (head != tx_cached || rx_closed))
 
 ltl no_lost_wakeup { [] !(rx_stuck || tx_stuck) }
 ltl eof_after_all { [] (eof -> delivered == published) }
@@ -176,6 +189,10 @@ end_claim:
 	:: published < NMSG ->
 reserve:
 		if
+		:: rx_closed -> break		/* STEP(send.1) ErrClosed: close */
+		:: else
+		fi;
+		if
 		:: pos + NEED - tx_cached > CAP ->	/* STEP(send.2) */
 			d_step { h = head; assert(h >= tx_cached && h <= pos); tx_cached = h; h = 0 };	/* PROP(corrupt) */
 			if
@@ -186,7 +203,7 @@ reserve:
 #ifndef MUT_NO_PARK_RECHECK
 				tx_cached = head;	/* STEP(park.3) */
 				if
-				:: pos + NEED - tx_cached > CAP ->
+				:: pos + NEED - tx_cached > CAP && !rx_closed ->
 					futex_wait(space_seq, s, tx_asleep)	/* STEP(park.4) */
 				:: else
 				fi;
@@ -246,14 +263,29 @@ proctype Receiver(byte me) {
 	byte hdr, s, w;		/* every local is reset to 0 once dead */
 
 	{
-	/* claim.1 and claim.3 have no effect here: the receiver never closes. */
-	skip;
+	if
+	:: rx_closed -> goto rx_gone		/* STEP(claim.1) */
+	:: else
+	fi;
 end_claim:
 	atomic { rx_lock == 0 -> rx_lock = me };	/* STEP(claim.2) */
 	rx_owner = me;
+#ifndef MUT_CLAIM_NO_RECHECK
+	if
+	:: rx_closed ->				/* STEP(claim.3) */
+		rx_owner = 0;
+		rx_lock = 0;
+		goto rx_gone
+	:: else
+	fi;
+#endif
 	rx_pos = head;				/* STEP(takeover_rx.1) */
 	rx_parked = 0;				/* STEP(takeover_rx.2) */
 next:
+	if
+	:: rx_closes -> rx_closes = 0; goto rx_close	/* close, discarding what is left */
+	:: true
+	fi;
 	hdr = mem[RAT];				/* STEP(recv.1) */
 	if
 	:: hdr != 0 -> goto record
@@ -302,17 +334,26 @@ record:
 	od;
 	/* Release */
 	skip;
-	d_step { rx_returned = 0; rx_pos = rx_pos + w + 1; head = rx_pos; delivered++; w = 0; hdr = 0 };	/* STEP(release.1) */
+	d_step { assert(!rx_closed); rx_returned = 0; rx_pos = rx_pos + w + 1; head = rx_pos; delivered++; w = 0; hdr = 0 };	/* STEP(release.1) PROP(closed) */
 	notify(tx_parked, space_seq, tx_asleep, rx_returned);	/* STEP(release.2) */
 	goto next;
 
 at_eof:	skip;
 	d_step { assert(delivered == published); eof = 1 };	/* PROP(eof) */
 	rx_owner = 0;
+	rx_lock = 0;
+	goto rx_gone;
+
+rx_close:
+	skip;
+	d_step { rx_returned = 0; rx_closed = 1 };	/* STEP(close.1) */
+	notify(tx_parked, space_seq, tx_asleep, rx_returned);	/* STEP(close.2) */
+	rx_owner = 0;					/* STEP(close.3) */
 	rx_lock = 0
 	} unless {
 		d_step { crash_rx == me -> rx_lock = 0; rx_asleep = 0; crash_rx = 0; hdr = 0; s = 0; w = 0 }
-	}
+	};
+rx_gone:	skip
 }
 
 active proctype Crasher() {
