@@ -18,7 +18,10 @@
  * releases them when the holder dies; the owner token stays behind.
  *
  * Mutants, one macro each (see README.md):
- *   MUT_NO_PARK_RECHECK   park sleeps without re-checking after the parked flag
+ *   MUT_NO_PARK_RECHECK   the receiver's park sleeps without re-checking after
+ *                         setting the parked flag
+ *   MUT_TX_NO_PARK_RECHECK the same for the sender's park (waiting for room)
+ *   MUT_NOTIFY_NO_BUMP    notify wakes without incrementing the seq word first
  *   MUT_HEADER_FIRST      the header is stored before the payload
  *   MUT_NO_TERMINATOR     the zero terminator is not written
  *   MUT_CLAIM_NO_RECHECK  a claim does not re-check closed after taking the role
@@ -106,7 +109,8 @@ bit rx_closes = RXCLOSE;	/* the receiver may still close its end */
 #define rx_stuck	(rx_asleep && tx_returned && (mem[rx_pos & MASK] != 0 || tx_closed))
 #define tx_stuck	(tx_asleep && rx_returned && (head != tx_cached || rx_closed))
 
-ltl no_lost_wakeup { [] !(rx_stuck || tx_stuck) }
+ltl no_lost_wakeup { [] !rx_stuck }
+ltl no_lost_wakeup_tx { [] !tx_stuck }
 ltl eof_after_all { [] (eof -> delivered == published) }
 ltl all { [] (!(rx_stuck || tx_stuck) && (eof -> delivered == published)) }
 
@@ -128,7 +132,9 @@ inline futex_wait(word, val, asleep) {
 inline notify(parked, seq, asleep, ret) {
 	if
 	:: atomic { parked == 1 -> skip };	/* STEP(notify.1) */
+#ifndef MUT_NOTIFY_NO_BUMP
 		seq++;				/* STEP(notify.2) */
+#endif
 		atomic { asleep = 0; ret = 1 }	/* STEP(notify.3) FUTEX_WAKE */
 	:: atomic { parked == 0 -> ret = 1 }
 	fi
@@ -200,7 +206,7 @@ reserve:
 				/* full: park for room */
 				s = space_seq;		/* STEP(park.1) */
 				tx_parked = 1;		/* STEP(park.2) */
-#ifndef MUT_NO_PARK_RECHECK
+#ifndef MUT_TX_NO_PARK_RECHECK
 				tx_cached = head;	/* STEP(park.3) */
 				if
 				:: pos + NEED - tx_cached > CAP && !rx_closed ->
