@@ -30,7 +30,7 @@
  */
 
 #ifndef CAP
-#define CAP	8		/* ring capacity in words (the smallest real ring holds 128) */
+#define CAP	8		/* ring capacity in words (a channel's smallest ring, 1 KiB, holds 128) */
 #endif
 #define MASK	(CAP - 1)
 #ifndef NMSG
@@ -93,8 +93,9 @@ byte tx_cached;		/* the sender's cached head */
 byte published;		/* messages whose header store happened */
 byte delivered;		/* messages released */
 bit eof;		/* a receiver got EOF */
-bit tx_returned = 1;	/* no send or close is under way (a crash mid-call leaves 0) */
-bit rx_returned = 1;	/* no release is under way */
+bit tx_returned = 1;	/* no commit or close is between its first store and the end of
+			 * its notify (a crash in between leaves it 0) */
+bit rx_returned = 1;	/* the same for the receiver's release and close */
 byte crash_tx;		/* the id of the process the crasher kills now */
 byte crash_rx;
 byte txcrashes;
