@@ -11,9 +11,11 @@
  *
  * Processes: two writer processes (the second takes over the role when the
  * first dies; the crasher kills the holder once, after any step, also in
- * the middle of a publish), two readers that read, and a third reader that
- * waits for each new version with WaitNewer's park (waiters count, futex
- * word, re-check).
+ * the middle of a publish) and, by default, two readers that make READS
+ * read attempts each; with -DWAIT, instead, one reader that waits for each
+ * new version with WaitNewer's park (waiters count, futex word, re-check),
+ * and a writer that may close early. Role locks are kernel locks, as in
+ * channel.pml.
  *
  * Mutants (see README.md):
  *   MUT_READER_NO_RECHECK  a reader accepts its copy without the second
@@ -57,11 +59,11 @@ bit asleep;		/* the waiting reader is in FUTEX_WAIT on wake_seq */
 #ifdef WAIT
 #define RET(x)	w_returned = x
 #else
-#define RET(x)	skip	/* only the waiter's claim looks at it */
+#define RET(x)	skip	/* only the WAIT configuration's claim looks at it */
 #endif
 byte crash;		/* the id of the writer the crasher kills now */
 byte crashes;
-bit w_returned = 1;	/* no publish or close is under way */
+bit w_returned = 1;	/* no publish or close is between its first store and its wake */
 byte waited;		/* the version the waiting reader waits to pass */
 
 /* No lost wakeup: the waiting reader sleeps, nothing but its timeout can
@@ -69,7 +71,7 @@ byte waited;		/* the version the waiting reader waits to pass */
  * (or the mailbox is closed) and the writer has returned. */
 #define stuck	(asleep && w_returned && (latest > waited || closed))
 /* latest always names a complete slot: a reader that loads latest = v
- * finds 2v in slot v mod N unless the writer lapped it since. */
+ * finds 2v in slot v mod N unless the writer has lapped it since. */
 #define latest_complete	(latest == 0 || seq[latest % NSLOT] == 2 * latest)
 
 ltl no_lost_wakeup { [] !stuck }
