@@ -123,3 +123,11 @@ python:
 clean:
 	$(MAKE) -C shm/c clean
 	$(GO) clean -testcache
+
+# The SPIN models of the channel and mailbox protocols (model/, issue 12):
+# every clean model must pass, every mutant must fail, and the STEP tags must
+# match docs/layout.md. Needs spin and gcc (Debian: apt-get install spin gcc).
+# make test runs the same tests through test-go (go test ./...).
+.PHONY: model
+model:
+	$(GO) test -count=1 -v -run 'TestModels|TestMutants|TestSteps' ./model/
