@@ -16,6 +16,7 @@ type options struct {
 	openTimeout   time.Duration
 	wait          WaitStrategy
 	global        bool
+	conn          connOptions // Listen and Dial (listener.go)
 }
 
 // DefaultOpenTimeout is how long Open waits for a creator that is still
