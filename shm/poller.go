@@ -28,18 +28,24 @@ import (
 // no system call unless the peer is parked, and the layout of channels is
 // untouched (a C peer needs nothing new).
 //
-// The same threads check, every pollTick, that the processes on the other
-// side of the registered words are alive (one cached probe per process, see
-// netlive.go), and wake the ends whose peer died, so an idle connection whose
-// peer was killed gets ErrPeerGone without a thread of its own.
+// A sweeper goroutine checks, every pollLiveEvery, that the processes on the
+// other side of the registered words are alive (one cached probe per
+// process, see netlive.go), and wakes the ends whose peer died, so an idle
+// connection whose peer was killed gets ErrPeerGone without a thread of its
+// own. The waiting threads have no timeout: idle, they never wake.
 //
 // Where futex_waitv does not exist (other OSes, Linux before 5.16) each wait
 // falls back to parking its own goroutine on the word (a thread per parked
 // end, as Sender.Send does), in slices of pollTick.
 
-// pollTick is how often parked ends check their peer's liveness, and the
-// longest a lost wakeup could delay a waiter.
-const pollTick = 250 * time.Millisecond
+// pollLiveEvery is how often the poller checks the peers of parked ends
+// (so a parked end learns of its peer's death within about this long), and
+// pollTick how often a listener's Accept reaps the slots of dead clients and
+// a fallback wait re-checks its word.
+const (
+	pollLiveEvery = 500 * time.Millisecond
+	pollTick      = 500 * time.Millisecond
+)
 
 // waitPoint is one parking place in shared memory: a futex word, the
 // parked flag that tells the peer to wake it (nil: the peer always wakes),
@@ -106,21 +112,18 @@ func park(points []waitPoint, vals []uint32, stop1, stop2 <-chan struct{}) int {
 	if !register(entries) {
 		return parkFallback(entries, stop1, stop2)
 	}
+	why := parkStopped
 	select {
 	case <-n.c:
+		why = parkWoken
 	case <-stop1:
 	case <-stop2:
 	}
 	unregister(entries)
-	select {
-	case <-n.c:
-		if n.gone.Load() {
-			return parkPeerGone
-		}
-		return parkWoken
-	default:
+	if n.gone.Load() {
+		return parkPeerGone
 	}
-	return parkStopped
+	return why
 }
 
 // parkFallback parks the calling goroutine itself on each word in turn, in

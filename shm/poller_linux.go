@@ -52,16 +52,50 @@ func pollSupported() bool {
 
 // pollGroup is one waiting thread and the words it watches.
 type pollGroup struct {
-	mu       sync.Mutex
-	entries  []*pollEntry
-	ctrl     uint32 // process-private futex word: bumped when entries change
-	lastLive time.Time
+	mu      sync.Mutex
+	entries []*pollEntry
+	ctrl    uint32 // process-private futex word: bumped when entries change
 }
 
+var sweeper sync.Once
+
+// newPollGroup starts a group's thread (and, with the first group, the
+// liveness sweeper). The caller holds pollerState.mu.
 func newPollGroup() *pollGroup {
-	g := &pollGroup{lastLive: time.Now()}
+	g := &pollGroup{}
 	go g.run()
+	sweeper.Do(func() { go sweepLiveness() })
 	return g
+}
+
+// sweepLiveness wakes the ends whose peer died, every pollLiveEvery, for
+// all groups at once: the group threads themselves sleep until a word
+// changes, so that idle connections cost no periodic wakeup per thread.
+func sweepLiveness() {
+	for range time.Tick(pollLiveEvery) {
+		pollerState.mu.Lock()
+		groups := append([]*pollGroup(nil), pollerState.groups...)
+		pollerState.mu.Unlock()
+		for _, g := range groups {
+			g.mu.Lock()
+			fired := false
+			for i := 0; i < len(g.entries); {
+				e := g.entries[i]
+				if e.p.peer != nil && peerGone(e.p.peer, e.p.peerClosed) {
+					g.removeLocked(i)
+					e.n.gone.Store(true)
+					e.n.signal()
+					fired = true
+					continue
+				}
+				i++
+			}
+			if fired {
+				g.kickLocked()
+			}
+			g.mu.Unlock()
+		}
+	}
 }
 
 // add registers e if the group has room, and wakes the thread so that it
@@ -107,28 +141,17 @@ func (g *pollGroup) kickLocked() {
 	unix.Syscall6(unix.SYS_FUTEX, uintptr(unsafe.Pointer(&g.ctrl)), futexWakePriv, 1, 0, 0, 0)
 }
 
-// run is the group's thread: fire the entries whose word changed or whose
-// peer died, then sleep on the rest until one changes, an entry comes or
-// goes, or pollTick passes (for the liveness check).
+// run is the group's thread: fire the entries whose word changed, then
+// sleep on the rest until one changes or an entry comes or goes.
 func (g *pollGroup) run() {
 	wv := make([]futexWaitv, 0, futexWaitvMax)
 	for {
 		g.mu.Lock()
-		now := time.Now()
-		live := now.Sub(g.lastLive) >= pollTick
-		if live {
-			g.lastLive = now
-		}
 		for i := 0; i < len(g.entries); {
 			e := g.entries[i]
 			// SYNC(data_seq)/SYNC(space_seq)/SYNC(lsn_bell)/SYNC(slot_seq):
 			// acquire; pairs with the peer's bump before its FUTEX_WAKE.
-			fire := atomic.LoadUint32(e.p.seq) != e.val
-			if !fire && live && e.p.peer != nil && peerGone(e.p.peer, e.p.peerClosed) {
-				e.n.gone.Store(true)
-				fire = true
-			}
-			if fire {
+			if atomic.LoadUint32(e.p.seq) != e.val {
 				g.removeLocked(i)
 				e.n.signal()
 				continue
@@ -141,22 +164,12 @@ func (g *pollGroup) run() {
 		for _, e := range g.entries {
 			wv = append(wv, futexWaitv{val: uint64(e.val), uaddr: uint64(uintptr(unsafe.Pointer(e.p.seq))), flags: futex2SizeU32})
 		}
-		idle := len(g.entries) == 0
 		g.mu.Unlock()
-
-		var tsp uintptr
-		var ts unix.Timespec
-		if !idle { // nothing to check when idle: sleep until an entry comes
-			var mono unix.Timespec
-			_ = unix.ClockGettime(unix.CLOCK_MONOTONIC, &mono)
-			ts = unix.NsecToTimespec(mono.Nano() + int64(pollTick))
-			tsp = uintptr(unsafe.Pointer(&ts))
-		}
-		// Returns the index of a woken word, or fails with EAGAIN (a value
-		// already differs), ETIMEDOUT, EINTR or EFAULT (a word was unmapped
-		// after its entry was removed): in every case, rescan.
-		unix.Syscall6(sysFutexWaitv, uintptr(unsafe.Pointer(&wv[0])), uintptr(len(wv)), 0, tsp, unix.CLOCK_MONOTONIC, 0)
+		// No timeout: liveness is the sweeper's job. Returns the index of a
+		// woken word, or fails with EAGAIN (a value already differs), EINTR
+		// or EFAULT (a word was unmapped after its entry was removed): in
+		// every case, rescan.
+		unix.Syscall6(sysFutexWaitv, uintptr(unsafe.Pointer(&wv[0])), uintptr(len(wv)), 0, 0, 0, 0)
 		keepAlive(wv)
-		keepAlive(&ts)
 	}
 }
