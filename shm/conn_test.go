@@ -235,3 +235,71 @@ func TestWaitAny(t *testing.T) {
 		t.Fatalf("WaitAny = %d, %v; want 2, nil", i, err)
 	}
 }
+
+// The stream path makes no allocation when data is there: a Write and the
+// Read of what it wrote.
+func TestConnAllocs(t *testing.T) {
+	if raceEnabled {
+		t.Skip("the race detector allocates")
+	}
+	l := listen(t)
+	c, s := pipe(t, l)
+	defer c.Close()
+	defer s.Close()
+	msg := pattern(64, 1)
+	buf := make([]byte, 64)
+	allocs := testing.AllocsPerRun(1000, func() {
+		if _, err := c.Write(msg); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := io.ReadFull(s, buf); err != nil {
+			t.Fatal(err)
+		}
+	})
+	if allocs != 0 {
+		t.Errorf("Write+Read: %v allocations per run, want 0", allocs)
+	}
+}
+
+// FuzzDial: Dial against a listener segment of arbitrary bytes never
+// panics, and leaves nothing behind.
+func FuzzDial(f *testing.F) {
+	good := make([]byte, 0x200+2*128)
+	le := func(off int, v uint32) {
+		good[off], good[off+1], good[off+2], good[off+3] = byte(v), byte(v>>8), byte(v>>16), byte(v>>24)
+	}
+	le(0, 0x4C4D4853)
+	le(4, 1)
+	le(8, 0x200)
+	le(0x10, 2)
+	le(0x14, 128)
+	f.Add(good)
+	bad := append([]byte(nil), good...)
+	bad[0x10] = 200 // more slots than the segment holds
+	f.Add(bad)
+	busy := append([]byte(nil), good...)
+	busy[0x200+0x10] = 7 // a slot in an unknown state
+	f.Add(busy)
+	f.Fuzz(func(t *testing.T, mem []byte) {
+		if len(mem) == 0 || len(mem) > 1<<16 {
+			return
+		}
+		name := newName(t)
+		seg, err := shm.Create(name, int64(len(mem)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer seg.Close()
+		copy(seg.Bytes(), mem)
+		ctx, cancel := context.WithTimeout(context.Background(), 5*time.Millisecond)
+		defer cancel()
+		c, err := shm.DialContext(ctx, name, shm.WithOpenTimeout(time.Millisecond))
+		if err == nil {
+			_ = c.Close()
+			t.Fatalf("Dial succeeded without a listener")
+		}
+		if left := shmConnEntries(t, os.Getpid()); len(left) > 0 {
+			t.Fatalf("left in %s: %v", shmDir, left)
+		}
+	})
+}
