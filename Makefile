@@ -37,6 +37,7 @@ fmt-check:
 # packages' spinning processes on a 2-core machine would starve each other.
 test-go:
 	$(GO) test -p 1 -count=1 -timeout 15m ./...
+	cd examples/grpc && $(GO) test -p 1 -count=1 -timeout 10m ./...
 
 # In-process tests under the race detector; cross-process workloads scale down.
 test-race:

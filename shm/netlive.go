@@ -29,8 +29,12 @@ type liveAnswer struct {
 	at    time.Time
 }
 
+// self is computed at package initialisation, before any goroutine of this
+// package runs: proc.Self caches its answer without synchronisation.
+var selfTok = uint64(proc.Self())
+
 // selfToken is this process's token, as claims store it.
-func selfToken() uint64 { return uint64(proc.Self()) }
+func selfToken() uint64 { return selfTok }
 
 // tokenAlive reports whether the process that tok names runs; 0 is nobody
 // (false). Answers are cached for liveCacheFor; a death is final.

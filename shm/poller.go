@@ -94,8 +94,8 @@ type pollEntry struct {
 	p   waitPoint
 	val uint32
 	n   *notifier
-	g   *pollGroup // set while registered (Linux poller)
-	idx int
+	g   *pollGroup // the group it was added to (Linux poller); set once, by the registering goroutine
+	idx int        // position in g.entries, -1 once removed; guarded by g.mu
 }
 
 var errTimeout = os.ErrDeadlineExceeded

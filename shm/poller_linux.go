@@ -116,7 +116,7 @@ func (g *pollGroup) add(e *pollEntry) bool {
 // remove unregisters e if the thread has not fired it yet.
 func (g *pollGroup) remove(e *pollEntry) {
 	g.mu.Lock()
-	if e.g == g && e.idx >= 0 {
+	if e.idx >= 0 {
 		g.removeLocked(e.idx)
 		g.kickLocked()
 	}
@@ -130,7 +130,7 @@ func (g *pollGroup) removeLocked(i int) {
 	g.entries[i].idx = i
 	g.entries[last] = nil
 	g.entries = g.entries[:last]
-	e.idx, e.g = -1, nil
+	e.idx = -1 // e.g stays: only the registering goroutine reads it
 }
 
 // kickLocked makes the thread rebuild its word list: it bumps the control
