@@ -6,12 +6,15 @@ import (
 	"io"
 	"net"
 	"os"
+	"runtime"
 	"strconv"
 	"strings"
 	"testing"
 	"time"
 
 	"golang.org/x/net/nettest"
+
+	"github.com/shmchan/shmchan/internal/testproc"
 
 	"github.com/shmchan/shmchan/shm"
 )
@@ -302,4 +305,20 @@ func FuzzDial(f *testing.F) {
 			t.Fatalf("left in %s: %v", shmDir, left)
 		}
 	})
+}
+
+func requireLinux(t *testing.T, roles ...string) {
+	t.Helper()
+	if runtime.GOOS != "linux" {
+		testproc.MarkUsed(roles...)
+		t.Skip("needs /dev/shm and /proc")
+	}
+}
+
+// checkNoConnLeft fails if a channel of a connection of pid is in /dev/shm.
+func checkNoConnLeft(t *testing.T, pid int) {
+	t.Helper()
+	if left := shmConnEntries(t, pid); len(left) > 0 {
+		t.Errorf("left in %s by connections of pid %d: %v", shmDir, pid, left)
+	}
 }

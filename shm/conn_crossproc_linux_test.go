@@ -10,7 +10,6 @@ import (
 	"math/rand/v2"
 	"os"
 	"os/exec"
-	"runtime"
 	"strconv"
 	"strings"
 	"sync"
@@ -224,14 +223,6 @@ func (s *echoServer) results() []error {
 	return append([]error(nil), s.ends...)
 }
 
-func requireLinux(t *testing.T, roles ...string) {
-	t.Helper()
-	if runtime.GOOS != "linux" {
-		testproc.MarkUsed(roles...)
-		t.Skip("needs /dev/shm and /proc")
-	}
-}
-
 // waitFor polls cond until it holds or 10 s pass.
 func waitFor(t *testing.T, what string, cond func() bool) {
 	t.Helper()
@@ -275,14 +266,6 @@ func TestConnManyClients(t *testing.T) {
 		if err != nil {
 			t.Fatalf("server connection %d ended with %v", i, err)
 		}
-	}
-}
-
-// checkNoConnLeft fails if a channel of a connection of pid is in /dev/shm.
-func checkNoConnLeft(t *testing.T, pid int) {
-	t.Helper()
-	if left := shmConnEntries(t, pid); len(left) > 0 {
-		t.Errorf("left in %s by connections of pid %d: %v", shmDir, pid, left)
 	}
 }
 
