@@ -186,9 +186,10 @@ func cpuTicks() uint64 {
 // serveEcho accepts on l and echoes every connection until the test ends;
 // it records the error each connection's read ended with.
 type echoServer struct {
-	wg   sync.WaitGroup
-	mu   sync.Mutex
-	ends []error
+	wg       sync.WaitGroup
+	mu       sync.Mutex
+	accepted int
+	ends     []error
 }
 
 func serveEcho(t *testing.T, l *shm.Listener) *echoServer {
@@ -201,6 +202,9 @@ func serveEcho(t *testing.T, l *shm.Listener) *echoServer {
 			if err != nil {
 				return
 			}
+			s.mu.Lock()
+			s.accepted++
+			s.mu.Unlock()
 			s.wg.Go(func() {
 				defer c.Close()
 				_, err := io.Copy(c, c)
@@ -459,4 +463,52 @@ func TestConnIdleThreads(t *testing.T) {
 	if cpu >= 1 {
 		t.Errorf("idle server used %.3f%% of a core, want < 1%%", cpu)
 	}
+}
+
+// Clients killed at random moments while the listener serves: before,
+// during or after their handshakes, or mid-stream. Every server connection
+// ends, nothing of theirs is left, and the listener goes on serving.
+func TestConnKillRandom(t *testing.T) {
+	requireLinux(t, "net-dial-echo")
+	runs := 100
+	if testing.Short() {
+		runs = 10
+	}
+	l := listen(t, shm.WithBacklog(16))
+	srv := serveEcho(t, l)
+	var pids []int
+	for range runs {
+		cmd := testproc.Command(t, "net-dial-echo", l.Addr().String(), "1000", "2")
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		time.Sleep(time.Duration(rand.IntN(20000)) * time.Microsecond)
+		_ = cmd.Process.Kill()
+		_ = cmd.Wait()
+		pids = append(pids, cmd.Process.Pid)
+	}
+	cmd := testproc.Command(t, "net-dial-echo", l.Addr().String(), "20", "2")
+	if err := cmd.Run(); err != nil {
+		t.Fatalf("client after %d random kills: %v", runs, err)
+	}
+	waitFor(t, "the killed clients' channels to be reaped", func() bool {
+		for _, pid := range pids {
+			if len(shmConnEntries(t, pid)) > 0 {
+				return false
+			}
+		}
+		return true
+	})
+	waitFor(t, "every server connection to end", func() bool {
+		srv.mu.Lock()
+		defer srv.mu.Unlock()
+		return len(srv.ends) == srv.accepted
+	})
+	n := len(srv.results())
+	for i, err := range srv.results() {
+		if err != nil && !errors.Is(err, shm.ErrPeerGone) {
+			t.Errorf("server connection %d of %d ended with %v, want nil or ErrPeerGone", i, n, err)
+		}
+	}
+	t.Logf("%d server connections ended", n)
 }
