@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"io"
 	"math/rand/v2"
+	"net"
 	"os"
 	"os/exec"
 	"strconv"
@@ -16,6 +17,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"golang.org/x/net/nettest"
 
 	"github.com/shmchan/shmchan/internal/testproc"
 	"github.com/shmchan/shmchan/shm"
@@ -86,6 +89,39 @@ func init() {
 		}()
 		fmt.Println("ready")
 		_, _ = io.Copy(io.Discard, os.Stdin)
+		return 0
+	})
+	// net-relay IN OUT: accept on IN, dial OUT for each connection, and copy
+	// both ways (passing half-closes on), until stdin closes.
+	testproc.Register("net-relay", func(args []string) int {
+		l, err := shm.Listen(args[0])
+		if err != nil {
+			return fail("Listen: %v", err)
+		}
+		go func() {
+			for {
+				a, err := l.AcceptContext(context.Background())
+				if err != nil {
+					return
+				}
+				b, err := shm.Dial(args[1])
+				if err != nil {
+					_ = a.Close()
+					continue
+				}
+				var wg sync.WaitGroup
+				pass := func(dst, src *shm.Conn) {
+					_, _ = io.Copy(dst, src)
+					_ = dst.CloseWrite()
+				}
+				wg.Go(func() { pass(b, a) })
+				wg.Go(func() { pass(a, b) })
+				go func() { wg.Wait(); _, _ = a.Close(), b.Close() }()
+			}
+		}()
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = l.Close()
 		return 0
 	})
 	// net-idle-server NAME N: accept N connections, park a Read on each,
@@ -511,4 +547,41 @@ func TestConnKillRandom(t *testing.T) {
 		}
 	}
 	t.Logf("%d server connections ended", n)
+}
+
+// nettest.TestConn with the two ends' traffic crossing into another process:
+// c1 is dialled to a relay in a child process, which dials back to a
+// listener of this process for each connection, where c2 is accepted. (The
+// suite needs both ends in the calling process.)
+func TestConnNettestTwoProcesses(t *testing.T) {
+	requireLinux(t, "net-relay")
+	back := listen(t)
+	in := newName(t)
+	cmd := testproc.Command(t, "net-relay", in, back.Addr().String())
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		t.Fatalf("relay did not start: %v", err)
+	}
+	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
+		a, err := shm.Dial(in)
+		if err != nil {
+			return nil, nil, nil, err
+		}
+		b, err := back.AcceptContext(context.Background())
+		if err != nil {
+			_ = a.Close()
+			return nil, nil, nil, err
+		}
+		return a, b, func() { _, _ = a.Close(), b.Close() }, nil
+	})
+	stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("relay: %v", err)
+	}
+	checkNoConnLeft(t, os.Getpid())
+	checkNoConnLeft(t, cmd.Process.Pid)
 }
