@@ -7,9 +7,14 @@
 package main
 
 import (
+	"context"
+	"errors"
 	"flag"
 	"io"
 	"log"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"github.com/shmchan/shmchan/shm"
 )
@@ -21,9 +26,23 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer l.Close()
+	// On SIGINT or SIGTERM, close the listener: that removes its name.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	log.Printf("echo server on shm listener %q", *name)
-	log.Fatal(serve(l))
+	done := make(chan error, 1)
+	go func() { done <- serve(l) }()
+	select {
+	case err := <-done:
+		log.Fatal(err)
+	case <-ctx.Done():
+	}
+	if err := l.Close(); err != nil {
+		log.Fatal(err)
+	}
+	if err := <-done; !errors.Is(err, shm.ErrClosed) {
+		log.Fatal(err)
+	}
 }
 
 // serve echoes every connection that l accepts, until Accept fails.

@@ -7,8 +7,12 @@
 package main
 
 import (
+	"context"
 	"flag"
 	"log"
+	"os"
+	"os/signal"
+	"syscall"
 
 	"google.golang.org/grpc"
 	"google.golang.org/grpc/health"
@@ -24,11 +28,19 @@ func main() {
 	if err != nil {
 		log.Fatal(err)
 	}
-	defer l.Close()
 	s := grpc.NewServer()
 	healthpb.RegisterHealthServer(s, health.NewServer())
+	// On SIGINT or SIGTERM, stop: that closes the listener and removes its name.
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
 	log.Printf("serving gRPC on shm listener %q", *name)
-	if err := s.Serve(l); err != nil {
+	done := make(chan error, 1)
+	go func() { done <- s.Serve(l) }()
+	select {
+	case err := <-done:
 		log.Fatal(err)
+	case <-ctx.Done():
 	}
+	s.GracefulStop() // closes l, which removes its name
+	<-done
 }
