@@ -197,7 +197,7 @@ func await(p waitPoint, strategy WaitStrategy, ready func() bool, dl, closing <-
 			waited := now.Sub(began)
 			if strategy == Spin {
 				if waited > netYieldFor {
-					osYield()
+					netYield()
 				}
 				if i%(64*1024) == 0 && p.peer != nil && peerGone(p.peer, p.peerClosed) {
 					if ready() {
@@ -211,7 +211,7 @@ func await(p waitPoint, strategy WaitStrategy, ready func() bool, dl, closing <-
 				break
 			}
 			if waited >= netSpinFor {
-				osYield()
+				netYield()
 			}
 		}
 	}
@@ -314,7 +314,7 @@ func WaitAny(ctx context.Context, rs ...*Receiver) (int, error) {
 			return -1, ctxErr()
 		}
 		if time.Since(began) > netSpinFor {
-			osYield()
+			netYield()
 		}
 	}
 	for {

@@ -9,6 +9,8 @@ const pollGroupSize = 0
 
 func pollSupported() bool { return false }
 
+func netYield() { osYield() }
+
 type pollGroup struct{}
 
 func newPollGroup() *pollGroup           { return &pollGroup{} }
