@@ -322,3 +322,16 @@ func checkNoConnLeft(t *testing.T, pid int) {
 		t.Errorf("left in %s by connections of pid %d: %v", shmDir, pid, left)
 	}
 }
+
+// A write to a connection whose peer closed fails with ErrClosed.
+func TestConnWriteAfterPeerClose(t *testing.T) {
+	l := listen(t)
+	c, s := pipe(t, l)
+	defer c.Close()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := c.Write([]byte("x")); !errors.Is(err, shm.ErrClosed) {
+		t.Errorf("Write after the peer's Close: %v, want ErrClosed", err)
+	}
+}
