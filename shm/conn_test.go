@@ -167,6 +167,11 @@ func TestListenDialErrors(t *testing.T) {
 	if _, err := shm.Listen(name); !errors.Is(err, shm.ErrBusy) {
 		t.Errorf("second Listen: %v, want ErrBusy", err)
 	}
+	ctx, cancel := context.WithTimeout(context.Background(), 20*time.Millisecond)
+	defer cancel()
+	if _, err := l.AcceptContext(ctx); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Errorf("AcceptContext past its deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
 	if err := l.Close(); err != nil {
 		t.Fatalf("Close: %v", err)
 	}
