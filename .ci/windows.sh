@@ -78,6 +78,8 @@ status=0
 step "go vet (windows, CGO_ENABLED=0 and CGO_ENABLED=1)"
 CGO_ENABLED=0 go vet ./... || status=1
 CGO_ENABLED=1 CC=$MINGW_CC go vet ./... || status=1
+# bench/ is its own module (bench/go.mod).
+(cd bench && CGO_ENABLED=0 go vet ./...) || status=1
 
 # 6. The suites, once per implementation. CGO_ENABLED defaults to 0 when
 # cross-compiling, even with CC set, so it is always explicit; the first go

@@ -1,10 +1,11 @@
 // Package bench is shmchan's cross-process benchmark suite. It has no API:
 // everything is in its tests, which a user runs with the standard tools.
 //
-//	go test ./bench/                                  # harness checks at small counts
-//	go test -run='^$' -bench=. ./bench/               # the whole suite
-//	go test -run='^$' -bench='PingPong/transport=(shmchan-spin|uds)/size=64$' ./bench/
-//	go run ./bench/cmd/report                         # bounded suite, docs/benchmarks.md and charts
+//	cd bench                                     # its own module: bench/go.mod
+//	go test ./...                                # harness checks at small counts
+//	go test -run='^$' -bench=. .                 # the whole suite
+//	go test -run='^$' -bench='PingPong/transport=(shmchan-spin|uds)/size=64$' .
+//	go run ./cmd/report                          # bounded suite, docs/benchmarks.md and charts (make bench)
 //
 // Every transport runs between two real OS processes (the test binary
 // re-executes itself through internal/testproc), except the in-process Go

@@ -13,7 +13,7 @@ import (
 // The harness tests run every role of every transport, and both floors, at
 // small counts: they check the plumbing that the benchmarks rely on, and
 // that shmchan delivers every message intact where the streaming baseline
-// does not promise to. They keep `go test ./bench/` to a few seconds.
+// does not promise to. They keep `go test .` in bench/ to a few seconds.
 
 const harnessMessages = 500
 

@@ -17,7 +17,7 @@ import (
 )
 
 // The peer roles. Each is started by a harness test at small counts (see
-// harness_test.go), so that `go test ./bench/` checks them all.
+// harness_test.go), so that `go test .` in bench/ checks them all.
 func init() {
 	registerRole("echo", echo)
 	registerRole("sink", sink)

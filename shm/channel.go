@@ -10,7 +10,7 @@ import (
 	"unsafe"
 
 	"github.com/shmchan/shmchan/internal/layout"
-	"github.com/shmchan/shmchan/internal/proc"
+	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/sync/ring"
 	"github.com/shmchan/shmchan/sync/wake"
 )
@@ -29,7 +29,7 @@ import (
 // rather than overwrite anything.
 type Channel struct {
 	seg  *Segment
-	h    *chanHeader
+	h    *layout.ChanHeader
 	data []byte
 	o    options
 
@@ -47,13 +47,13 @@ type Channel struct {
 
 // ChannelSize returns the size of the segment that holds a channel of the
 // given capacity: a 4096-byte header page plus the ring.
-func ChannelSize(capacity int64) int64 { return layout.ChanHeader + capacity }
+func ChannelSize(capacity int64) int64 { return layout.ChanHeaderSize + capacity }
 
 func checkCapacity(capacity int64) error {
-	if capacity < layout.MinCapacity || capacity > layout.MaxCapacity || bits.OnesCount64(uint64(capacity)) != 1 {
-		return fmt.Errorf("%w: channel capacity %d must be a power of two from %d to %d", ErrInvalidSize, capacity, int64(layout.MinCapacity), int64(layout.MaxCapacity))
+	if capacity < layout.ChanMinCapacity || capacity > layout.ChanMaxCapacity || bits.OnesCount64(uint64(capacity)) != 1 {
+		return fmt.Errorf("%w: channel capacity %d must be a power of two from %d to %d", ErrInvalidSize, capacity, int64(layout.ChanMinCapacity), int64(layout.ChanMaxCapacity))
 	}
-	if capacity > MaxSize-layout.ChanHeader {
+	if capacity > MaxSize-layout.ChanHeaderSize {
 		return fmt.Errorf("%w: channel capacity %d is too large for this platform", ErrInvalidSize, capacity)
 	}
 	return nil
@@ -65,7 +65,7 @@ func channelKind(capacity int64) *objectKind {
 		what:      "channel",
 		init:      func(mem []byte) { initChannel(mem, uint64(capacity)) },
 		check:     checkChannel,
-		param:     func(mem []byte) uint64 { return (*chanHeader)(unsafe.Pointer(&mem[0])).capacity },
+		param:     func(mem []byte) uint64 { return (*layout.ChanHeader)(unsafe.Pointer(&mem[0])).Capacity },
 		paramName: "capacity",
 		want:      uint64(capacity),
 	}
@@ -120,43 +120,43 @@ func OpenOrCreateChannel(name string, capacity int64, opts ...Option) (*Channel,
 // initChannel fills the header of a new, zero-filled channel segment and
 // stores the version last.
 func initChannel(mem []byte, capacity uint64) {
-	h := (*chanHeader)(unsafe.Pointer(&mem[0]))
-	h.magic = layout.ChanMagic
-	h.headerSize = layout.ChanHeader
-	h.flags = 0
-	h.capacity = capacity
-	h.dataOffset = layout.ChanHeader
-	h.maxMessage = layout.MaxMessage(capacity)
-	h.creator = uint64(proc.Self())
+	h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
+	h.Magic = layout.ChanMagic
+	h.HeaderSize = layout.ChanHeaderSize
+	h.Flags = 0
+	h.Capacity = capacity
+	h.DataOffset = layout.ChanHeaderSize
+	h.MaxMessage = layout.ChanMaxMessage(capacity)
+	h.Creator = uint64(platform.Self())
 	// SYNC(version): release; publishes every header field above; pairs with
 	// the acquire load in checkChannel (and shmchan_channel_open in C).
-	atomic.StoreUint32(&h.version, layout.ChanVersion)
+	atomic.StoreUint32(&h.Version, layout.ChanVersion)
 }
 
 // checkChannel validates a channel header as docs/layout.md's "What an opener
 // checks" says, waiting up to timeout for the creator's version store.
 func checkChannel(mem []byte, timeout time.Duration) error {
-	if len(mem) < layout.ChanHeader {
+	if len(mem) < layout.ChanHeaderSize {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a channel header", ErrNotChannel, len(mem))
 	}
-	h := (*chanHeader)(unsafe.Pointer(&mem[0]))
-	v, err := awaitVersion(&h.magic, &h.version, layout.ChanMagic, timeout)
+	h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
+	v, err := awaitVersion(&h.Magic, &h.Version, layout.ChanMagic, timeout)
 	if err != nil {
 		return err
 	}
-	if h.magic != layout.ChanMagic {
-		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, layout.ChanMagic)
+	if h.Magic != layout.ChanMagic {
+		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.Magic, layout.ChanMagic)
 	}
 	if v != layout.ChanVersion {
 		return fmt.Errorf("%w: channel version %d, this library speaks %d", ErrVersionMismatch, v, layout.ChanVersion)
 	}
-	if h.headerSize != layout.ChanHeader || h.dataOffset != layout.ChanHeader || h.flags&layout.FlagsIncompatibleMask != 0 {
-		return fmt.Errorf("%w: header size %d, data offset %d, flags %#x", ErrVersionMismatch, h.headerSize, h.dataOffset, h.flags)
+	if h.HeaderSize != layout.ChanHeaderSize || h.DataOffset != layout.ChanHeaderSize || h.Flags&layout.ChanFlagsIncompatibleMask != 0 {
+		return fmt.Errorf("%w: header size %d, data offset %d, flags %#x", ErrVersionMismatch, h.HeaderSize, h.DataOffset, h.Flags)
 	}
-	c := h.capacity
-	if c < layout.MinCapacity || c > layout.MaxCapacity || bits.OnesCount64(c) != 1 ||
-		c > uint64(len(mem))-layout.ChanHeader || h.maxMessage != layout.MaxMessage(c) {
-		return fmt.Errorf("%w: capacity %d, max message %d in a %d-byte segment", ErrCorrupt, c, h.maxMessage, len(mem))
+	c := h.Capacity
+	if c < layout.ChanMinCapacity || c > layout.ChanMaxCapacity || bits.OnesCount64(c) != 1 ||
+		c > uint64(len(mem))-layout.ChanHeaderSize || h.MaxMessage != layout.ChanMaxMessage(c) {
+		return fmt.Errorf("%w: capacity %d, max message %d in a %d-byte segment", ErrCorrupt, c, h.MaxMessage, len(mem))
 	}
 	return nil
 }
@@ -164,22 +164,22 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 // attachChannel builds the handle over a validated segment. On failure it
 // closes the segment.
 func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
-	h := (*chanHeader)(unsafe.Pointer(&seg.mem[0]))
+	h := (*layout.ChanHeader)(unsafe.Pointer(&seg.mem[0]))
 	// Read the capacity once and check it again: a hostile peer may have
 	// changed it since checkChannel. Only this local copy is used from here.
-	capacity := h.capacity
-	if capacity < layout.MinCapacity || capacity > layout.MaxCapacity || bits.OnesCount64(capacity) != 1 ||
-		capacity > uint64(len(seg.mem))-layout.ChanHeader {
+	capacity := h.Capacity
+	if capacity < layout.ChanMinCapacity || capacity > layout.ChanMaxCapacity || bits.OnesCount64(capacity) != 1 ||
+		capacity > uint64(len(seg.mem))-layout.ChanHeaderSize {
 		return nil, wrap(op, seg.name, errors.Join(
 			fmt.Errorf("%w: capacity changed to %d after the open check", ErrCorrupt, capacity), seg.Close()))
 	}
-	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.MaxMessage(capacity)}
-	c.data = seg.mem[layout.ChanHeader : layout.ChanHeader+c.capacity : layout.ChanHeader+c.capacity]
+	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.ChanMaxMessage(capacity)}
+	c.data = seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+c.capacity : layout.ChanHeaderSize+c.capacity]
 	var err error
-	if c.dataWord, err = wake.Open(&h.dataSeq, wakeName(o, seg.name, ".data")); err != nil {
+	if c.dataWord, err = wake.Open(&h.DataSeq, wakeName(o, seg.name, ".data")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
-	if c.spaceWord, err = wake.Open(&h.spaceSeq, wakeName(o, seg.name, ".space")); err != nil {
+	if c.spaceWord, err = wake.Open(&h.SpaceSeq, wakeName(o, seg.name, ".space")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, c.dataWord.Close(), seg.Close()))
 	}
 	return c, nil
@@ -208,21 +208,21 @@ func (c *Channel) Sender() (*Sender, error) {
 	if c.tx != nil && !c.tx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim sender", c.Name(), ErrBusy)
 	}
-	if err := claim(&c.h.txOwner, &c.h.txClosed); err != nil {
+	if err := claim(&c.h.TxOwner, &c.h.TxClosed); err != nil {
 		return nil, wrap("claim sender", c.Name(), err)
 	}
-	p, err := ring.NewProducer(&c.h.head, c.data)
+	p, err := ring.NewProducer(&c.h.Head, c.data)
 	if err != nil {
-		release(&c.h.txOwner)
-		return nil, wrap("claim sender", c.Name(), err)
+		release(&c.h.TxOwner)
+		return nil, wrap("claim sender", c.Name(), lift(err))
 	}
 	// A dead predecessor may have left its parked flag set.
 	// SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
-	atomic.StoreUint32(&c.h.txParked, 0)
+	atomic.StoreUint32(&c.h.TxParked, 0)
 	s := &Sender{ch: c, h: c.h, p: p}
 	s.w = waiter{
-		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.spaceSeq, parked: &c.h.txParked,
-		peer: &c.h.rxOwner, peerClosed: &c.h.rxClosed,
+		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.SpaceSeq, parked: &c.h.TxParked,
+		peerRole: "receiver", peer: &c.h.RxOwner, peerClosed: &c.h.RxClosed,
 	}
 	c.tx = s
 	return s, nil
@@ -240,20 +240,20 @@ func (c *Channel) Receiver() (*Receiver, error) {
 	if c.rx != nil && !c.rx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim receiver", c.Name(), ErrBusy)
 	}
-	if err := claim(&c.h.rxOwner, &c.h.rxClosed); err != nil {
+	if err := claim(&c.h.RxOwner, &c.h.RxClosed); err != nil {
 		return nil, wrap("claim receiver", c.Name(), err)
 	}
-	cons, err := ring.NewConsumer(&c.h.head, c.data)
+	cons, err := ring.NewConsumer(&c.h.Head, c.data)
 	if err != nil {
-		release(&c.h.rxOwner)
-		return nil, wrap("claim receiver", c.Name(), err)
+		release(&c.h.RxOwner)
+		return nil, wrap("claim receiver", c.Name(), lift(err))
 	}
 	// SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
-	atomic.StoreUint32(&c.h.rxParked, 0)
+	atomic.StoreUint32(&c.h.RxParked, 0)
 	r := &Receiver{ch: c, h: c.h, c: cons}
 	r.w = waiter{
-		strategy: c.o.wait, word: c.dataWord, seq: &c.h.dataSeq, parked: &c.h.rxParked,
-		peer: &c.h.txOwner, peerClosed: &c.h.txClosed,
+		strategy: c.o.wait, word: c.dataWord, seq: &c.h.DataSeq, parked: &c.h.RxParked,
+		peerRole: "sender", peer: &c.h.TxOwner, peerClosed: &c.h.TxClosed,
 	}
 	c.rx = r
 	return r, nil
@@ -284,7 +284,7 @@ func (c *Channel) Close() error {
 // claim takes a role by compare-and-swap of its owner token: from 0, or from
 // a token whose process is dead.
 func claim(owner *uint64, closed *uint32) error {
-	self := uint64(proc.Self())
+	self := uint64(platform.Self())
 	for {
 		// SYNC(tx_closed)/SYNC(rx_closed): seq_cst load; pairs with the store in close.
 		if atomic.LoadUint32(closed) != 0 {
@@ -293,7 +293,7 @@ func claim(owner *uint64, closed *uint32) error {
 		// SYNC(tx_owner)/SYNC(rx_owner): acquire; pairs with the CAS here and
 		// the store in release, in any process.
 		cur := atomic.LoadUint64(owner)
-		if cur != 0 && (cur == self || proc.Alive(proc.Token(cur))) {
+		if cur != 0 && (cur == self || platform.Alive(platform.Token(cur))) {
 			return ErrBusy
 		}
 		// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load above.
@@ -306,7 +306,7 @@ func claim(owner *uint64, closed *uint32) error {
 // release gives a role back if this process still holds it.
 func release(owner *uint64) {
 	// SYNC(tx_owner)/SYNC(rx_owner): acq_rel CAS; pairs with the load in claim.
-	atomic.CompareAndSwapUint64(owner, uint64(proc.Self()), 0)
+	atomic.CompareAndSwapUint64(owner, uint64(platform.Self()), 0)
 }
 
 // wakeName names a wait word for wake.Open: the object's name and a suffix,

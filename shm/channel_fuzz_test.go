@@ -31,7 +31,7 @@ func fakeSegment(data []byte) *Segment {
 // ran on its two ends, with the owner and creator tokens cleared so that
 // the image does not depend on the process that made it.
 func chanImage(capacity uint64, fn func(tx *Sender, rx *Receiver) error) []byte {
-	seg := fakeSegment(make([]byte, layout.ChanHeader+capacity))
+	seg := fakeSegment(make([]byte, layout.ChanHeaderSize+capacity))
 	initChannel(seg.mem, capacity)
 	o := buildOptions([]Option{WithWait(Spin)})
 	ch, err := attachChannel(seg, &o, "seed")
@@ -53,12 +53,12 @@ func chanImage(capacity uint64, fn func(tx *Sender, rx *Receiver) error) []byte 
 	if err := ch.Close(); err != nil {
 		panic(err)
 	}
-	for _, off := range []int{layout.OffCreator, layout.OffTxOwner, layout.OffRxOwner} {
+	for _, off := range []int{layout.ChanOffCreator, layout.ChanOffTxOwner, layout.ChanOffRxOwner} {
 		clear(img[off : off+8])
 	}
 	// Close marked both ends closed; a live image has them open.
-	clear(img[layout.OffRxClosed : layout.OffRxClosed+4])
-	clear(img[layout.OffTxClosed : layout.OffTxClosed+4])
+	clear(img[layout.ChanOffRxClosed : layout.ChanOffRxClosed+4])
+	clear(img[layout.ChanOffTxClosed : layout.ChanOffTxClosed+4])
 	return img
 }
 
@@ -113,21 +113,21 @@ func chanSeeds() []chanSeed {
 		}
 		return sendAll(tx, 3, 300, 250, 5, 0)
 	})
-	closed := patch(messages, layout.OffTxClosed, 1)
+	closed := patch(messages, layout.ChanOffTxClosed, 1)
 	empty := chanImage(1<<10, func(*Sender, *Receiver) error { return nil })
-	data := layout.ChanHeader
+	data := layout.ChanHeaderSize
 	return []chanSeed{
 		{"empty", empty},
 		{"messages", messages},
 		{"wrapped", wrapped},
 		{"sender-closed", closed},
-		{"receiver-closed", patch(messages, layout.OffRxClosed, 1)},
-		{"header-only", empty[:layout.ChanHeader]},
-		{"version-2", patch(messages, layout.OffVersion, 2)},
-		{"no-version", patch(messages, layout.OffVersion, 0)},
+		{"receiver-closed", patch(messages, layout.ChanOffRxClosed, 1)},
+		{"header-only", empty[:layout.ChanHeaderSize]},
+		{"version-2", patch(messages, layout.ChanOffVersion, 2)},
+		{"no-version", patch(messages, layout.ChanOffVersion, 0)},
 		{"not-a-channel", []byte("SHMX\x01\x00\x00\x00")},
-		{"capacity-1000", patch(messages, layout.OffCapacity, 0xE8, 0x03)},
-		{"head-unaligned", patch(messages, layout.OffHead, 4)},
+		{"capacity-1000", patch(messages, layout.ChanOffCapacity, 0xE8, 0x03)},
+		{"head-unaligned", patch(messages, layout.ChanOffHead, 4)},
 		{"kind-3", patch(messages, data+4, 3)},
 		{"len-over-max", patch(messages, data, 0xF9, 0x01)},
 		{"padding-short", patch(wrapped, data+int(wrappedPadding(wrapped)), 0)},
@@ -137,19 +137,19 @@ func chanSeeds() []chanSeed {
 // wrappedPadding returns the place of the padding record in the wrapped
 // image: the first kind-2 header found walking from head.
 func wrappedPadding(img []byte) uint64 {
-	h := (*chanHeader)(unsafe.Pointer(&img[0]))
-	capacity := h.capacity
-	data := img[layout.ChanHeader:]
-	for pos := h.head; ; {
+	h := (*layout.ChanHeader)(unsafe.Pointer(&img[0]))
+	capacity := h.Capacity
+	data := img[layout.ChanHeaderSize:]
+	for pos := h.Head; ; {
 		at := pos & (capacity - 1)
 		n := uint64(data[at]) | uint64(data[at+1])<<8 | uint64(data[at+2])<<16 | uint64(data[at+3])<<24
-		if data[at+4] == layout.KindPadding {
+		if data[at+4] == layout.ChanKindPadding {
 			return at
 		}
-		if data[at+4] != layout.KindMessage {
+		if data[at+4] != layout.ChanKindMessage {
 			panic("no padding in the wrapped seed")
 		}
-		pos += layout.RecordHeader + layout.Align8(n)
+		pos += layout.ChanRecordHeader + layout.Align8(n)
 	}
 }
 
@@ -214,10 +214,10 @@ func FuzzOpenChannel(f *testing.F) {
 			t.Fatalf("attachChannel after checkChannel passed: %v", err)
 		}
 		defer ch.Close()
-		if uint64(len(seg.mem)) < layout.ChanHeader+ch.capacity || ch.MaxMessage() != int(ch.capacity/2-8) {
+		if uint64(len(seg.mem)) < layout.ChanHeaderSize+ch.capacity || ch.MaxMessage() != int(ch.capacity/2-8) {
 			t.Fatalf("capacity %d, max %d in a %d-byte segment", ch.capacity, ch.MaxMessage(), len(seg.mem))
 		}
-		region := seg.mem[layout.ChanHeader : layout.ChanHeader+ch.capacity]
+		region := seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+ch.capacity]
 		inside := func(b []byte) bool {
 			if cap(b) == 0 {
 				return true
@@ -232,8 +232,8 @@ func FuzzOpenChannel(f *testing.F) {
 		if errors.Is(err, ErrBusy) || errors.Is(err, ErrClosed) {
 			// A live owner token or a closed flag in the fuzz bytes: the
 			// claim was refused as it should be; clear them to go on.
-			atomic.StoreUint64(&ch.h.rxOwner, 0)
-			atomic.StoreUint32(&ch.h.rxClosed, 0)
+			atomic.StoreUint64(&ch.h.RxOwner, 0)
+			atomic.StoreUint32(&ch.h.RxClosed, 0)
 			rx, err = ch.Receiver()
 		}
 		switch {
@@ -265,8 +265,8 @@ func FuzzOpenChannel(f *testing.F) {
 
 		tx, err := ch.Sender()
 		if errors.Is(err, ErrBusy) || errors.Is(err, ErrClosed) {
-			atomic.StoreUint64(&ch.h.txOwner, 0)
-			atomic.StoreUint32(&ch.h.txClosed, 0)
+			atomic.StoreUint64(&ch.h.TxOwner, 0)
+			atomic.StoreUint32(&ch.h.TxClosed, 0)
 			tx, err = ch.Sender()
 		}
 		if err != nil {
@@ -330,7 +330,7 @@ func TestOpenChannelCapacityChanges(t *testing.T) {
 	}
 	img := chanImage(1<<10, func(*Sender, *Receiver) error { return nil })
 	mem := fakeSegment(img).mem
-	h := (*chanHeader)(unsafe.Pointer(&mem[0]))
+	h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
 	stop := make(chan struct{})
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -339,13 +339,13 @@ func TestOpenChannelCapacityChanges(t *testing.T) {
 		for {
 			select {
 			case <-stop:
-				atomic.StoreUint64(&h.capacity, 1<<10)
+				atomic.StoreUint64(&h.Capacity, 1<<10)
 				return
 			default:
 			}
 			for range 100 {
-				atomic.StoreUint64(&h.capacity, 1<<40)
-				atomic.StoreUint64(&h.capacity, 1<<10)
+				atomic.StoreUint64(&h.Capacity, 1<<40)
+				atomic.StoreUint64(&h.Capacity, 1<<10)
 			}
 		}
 	}()
@@ -370,7 +370,7 @@ func TestOpenChannelCapacityChanges(t *testing.T) {
 			if err != nil {
 				return
 			}
-			if uint64(len(ch.data)) > uint64(len(mem))-layout.ChanHeader {
+			if uint64(len(ch.data)) > uint64(len(mem))-layout.ChanHeaderSize {
 				t.Fatalf("open #%d: a %d-byte ring in a %d-byte segment", i, len(ch.data), len(mem))
 			}
 		}()

@@ -563,13 +563,13 @@ func TestOpenChannelChecks(t *testing.T) {
 		v    uint32
 		want error
 	}{
-		{"version 2", layout.OffVersion, 2, shm.ErrVersionMismatch},
-		{"version max", layout.OffVersion, 0xFFFFFFFF, shm.ErrVersionMismatch},
-		{"header size", layout.OffHeaderSize, 8192, shm.ErrVersionMismatch},
-		{"incompatible flag", layout.OffFlags, 1, shm.ErrVersionMismatch},
-		{"capacity not a power of two", layout.OffCapacity, 1000, shm.ErrCorrupt},
-		{"capacity beyond the segment", layout.OffCapacity, 1 << 20, shm.ErrCorrupt},
-		{"max message", layout.OffMaxMessage, 1000, shm.ErrCorrupt},
+		{"version 2", layout.ChanOffVersion, 2, shm.ErrVersionMismatch},
+		{"version max", layout.ChanOffVersion, 0xFFFFFFFF, shm.ErrVersionMismatch},
+		{"header size", layout.ChanOffHeaderSize, 8192, shm.ErrVersionMismatch},
+		{"incompatible flag", layout.ChanOffFlags, 1, shm.ErrVersionMismatch},
+		{"capacity not a power of two", layout.ChanOffCapacity, 1000, shm.ErrCorrupt},
+		{"capacity beyond the segment", layout.ChanOffCapacity, 1 << 20, shm.ErrCorrupt},
+		{"max message", layout.ChanOffMaxMessage, 1000, shm.ErrCorrupt},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			name := patched(t, tc.off, tc.v)
@@ -581,7 +581,7 @@ func TestOpenChannelChecks(t *testing.T) {
 	}
 	// A compatible flag (bits 16-31) is ignored.
 	t.Run("compatible flag", func(t *testing.T) {
-		name := patched(t, layout.OffFlags, 1<<16)
+		name := patched(t, layout.ChanOffFlags, 1<<16)
 		ch, err := shm.OpenChannel(name, quick)
 		if err != nil {
 			t.Fatalf("OpenChannel with a compatible flag: %v", err)
@@ -595,15 +595,15 @@ func TestOpenChannelChecks(t *testing.T) {
 		for _, f := range []struct {
 			off int64
 			v   uint64
-		}{{layout.OffCapacity, 1 << 10}, {layout.OffDataOffset, 4096}, {layout.OffMaxMessage, 1<<9 - 8}} {
+		}{{layout.ChanOffCapacity, 1 << 10}, {layout.ChanOffDataOffset, 4096}, {layout.ChanOffMaxMessage, 1<<9 - 8}} {
 			if err := s.WriteUint64(f.off, f.v); err != nil {
 				t.Fatal(err)
 			}
 		}
-		if err := s.WriteUint32(layout.OffMagic, layout.ChanMagic); err != nil {
+		if err := s.WriteUint32(layout.ChanOffMagic, layout.ChanMagic); err != nil {
 			t.Fatal(err)
 		}
-		if err := s.WriteUint32(layout.OffHeaderSize, 4096); err != nil {
+		if err := s.WriteUint32(layout.ChanOffHeaderSize, 4096); err != nil {
 			t.Fatal(err)
 		}
 		start := time.Now()
@@ -918,7 +918,7 @@ func TestChannelCancelThenClose(t *testing.T) {
 			done <- errors.Join(err, b.Close()) // unmapped right after the call
 		}()
 		for start := time.Now(); ; {
-			if v, _ := seg.LoadUint32(layout.OffRxParked); v == 1 {
+			if v, _ := seg.LoadUint32(layout.ChanOffRxParked); v == 1 {
 				break
 			}
 			if time.Since(start) > 5*time.Second {
@@ -944,7 +944,7 @@ func TestChannelCancelThenClose(t *testing.T) {
 // this is no channel, and must not wait for the open timeout.
 func TestOpenChannelWrongMagicFailsFast(t *testing.T) {
 	s := create(t, shm.ChannelSize(1<<10))
-	if err := s.WriteUint32(layout.OffMagic, 0x424D4853); err != nil { // "SHMB", a mailbox's
+	if err := s.WriteUint32(layout.ChanOffMagic, 0x424D4853); err != nil { // "SHMB", a mailbox's
 		t.Fatal(err)
 	}
 	start := time.Now()

@@ -2,10 +2,13 @@ package shm
 
 import (
 	"errors"
+	"fmt"
 	"io/fs"
 	"os"
 
+	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/sync/ring"
+	"github.com/shmchan/shmchan/sync/seqlock"
 )
 
 // Sentinel errors. Every error returned by this package is either one of these,
@@ -54,25 +57,25 @@ var (
 	// ErrCorrupt reports a header, index or record in shared memory that breaks
 	// the layout's invariants. The peer is buggy, hostile, or the memory was
 	// overwritten; the channel cannot be trusted any more.
-	ErrCorrupt = ring.ErrCorrupt
+	ErrCorrupt = errors.New("shm: corrupt shared memory")
 
 	// ErrBusy reports that a channel's sender or receiver role, or a
 	// mailbox's writer role, is held by another live process or handle.
 	ErrBusy = errors.New("shm: role already claimed")
 
 	// ErrFull reports that TrySend found no room for the message.
-	ErrFull = ring.ErrFull
+	ErrFull = errors.New("shm: channel full")
 
 	// ErrEmpty reports that TryRecv or TryPeek found no message.
-	ErrEmpty = ring.ErrEmpty
+	ErrEmpty = errors.New("shm: nothing to receive")
 
 	// ErrTooLarge reports a message larger than the channel's maximum, or a
 	// value larger than a mailbox's maximum.
-	ErrTooLarge = ring.ErrTooLarge
+	ErrTooLarge = errors.New("shm: message or value too large")
 
 	// ErrNoReservation reports Commit without a pending Reserve, or Release
 	// without a pending Peek.
-	ErrNoReservation = ring.ErrNoReservation
+	ErrNoReservation = errors.New("shm: nothing reserved or peeked")
 
 	// ErrPeerGone reports that the process on the other side died without
 	// closing its end.
@@ -124,4 +127,42 @@ func wrap(op, name string, err error) error {
 		return nil
 	}
 	return &Error{Op: op, Name: name, Err: err}
+}
+
+// lifts pairs each sentinel of a lower package with the one of this package
+// that it becomes.
+var lifts = [...]struct{ lower, shm error }{
+	{ring.ErrFull, ErrFull},
+	{ring.ErrEmpty, ErrEmpty},
+	{ring.ErrTooLarge, ErrTooLarge},
+	{ring.ErrCorrupt, ErrCorrupt},
+	{ring.ErrNoReservation, ErrNoReservation},
+	{seqlock.ErrCorrupt, ErrCorrupt},
+	{seqlock.ErrTooLarge, ErrTooLarge},
+	{platform.ErrNoSpace, ErrNoSpace},
+	{platform.ErrSize, ErrInvalidSize},
+}
+
+// lift is the one way an error of a lower package (sync/ring, sync/seqlock,
+// internal/platform) comes up through this one: a bare lower sentinel becomes
+// this package's sentinel itself (no allocation: ErrFull and ErrEmpty are on
+// the hot path), and an error that wraps one, with context, is wrapped again
+// so that it matches both, the context kept: "shm: corrupt shared memory:
+// ring: record kind 3 at 64: ring: corrupt record or index". Any other error
+// is returned as it is.
+func lift(err error) error {
+	if err == nil {
+		return nil
+	}
+	for _, l := range lifts {
+		if err == l.lower {
+			return l.shm
+		}
+	}
+	for _, l := range lifts {
+		if errors.Is(err, l.lower) {
+			return fmt.Errorf("%w: %w", l.shm, err)
+		}
+	}
+	return err
 }

@@ -5,7 +5,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/edsrzf/mmap-go"
+	"github.com/shmchan/shmchan/internal/platform"
 )
 
 // CreateFile creates a regular file of size bytes at path and maps it
@@ -57,37 +57,22 @@ func OpenFile(path string, opts ...Option) (*Segment, error) {
 	return s, nil
 }
 
-// mapFile sizes (when creating) and maps f, then closes it. A read-only
-// CreateFile is sized too: a mapping past the end of the file faults.
-func mapFile(f *os.File, path string, size int64, o *options) (s *Segment, err error) {
-	defer func() {
-		if err != nil {
-			f.Close()
-		}
-	}()
-	if fi, err := f.Stat(); err != nil {
-		return nil, err
-	} else if fi.Size() != size {
-		if err := f.Truncate(size); err != nil {
-			return nil, err
-		}
+// mapFile sizes (when creating) and maps f, which it takes over: the
+// mapping closes it. A read-only CreateFile is sized too: a mapping past the
+// end of the file faults.
+func mapFile(f *os.File, path string, size int64, o *options) (*Segment, error) {
+	fi, err := f.Stat()
+	if err == nil && fi.Size() != size {
+		err = f.Truncate(size)
 	}
-	prot := mmap.RDWR
-	if o.readOnly {
-		prot = mmap.RDONLY
-	}
-	m, err := mmap.MapRegion(f, int(size), prot, 0, 0)
 	if err != nil {
-		return nil, fmt.Errorf("mmap %d bytes: %w", size, err)
+		return nil, errors.Join(err, f.Close())
 	}
-	return &Segment{
-		name:          path,
-		size:          size,
-		mem:           m,
-		readOnly:      o.readOnly,
-		removeOnClose: o.removeOnClose,
-		// mmap-go on Windows flushes through the file handle in Unmap: keep it open until then.
-		unmap:  func() error { return errors.Join(m.Unmap(), f.Close()) },
-		remove: func() error { return os.Remove(path) },
-	}, nil
+	m, err := platform.MapFile(f, size, !o.readOnly)
+	if err != nil {
+		return nil, lift(err)
+	}
+	s := newSegment(path, m, o)
+	s.remove = func() error { return os.Remove(path) }
+	return s, nil
 }

@@ -5,14 +5,13 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
 	"unsafe"
 
 	"github.com/shmchan/shmchan/internal/layout"
-	"github.com/shmchan/shmchan/internal/proc"
+	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/sync/seqlock"
 	"github.com/shmchan/shmchan/sync/wake"
 )
@@ -44,7 +43,7 @@ import (
 // context).
 type Mailbox struct {
 	seg  *Segment
-	h    *mbHeaderFields
+	h    *layout.MboxHeader
 	buf  *seqlock.Buffer
 	word *wake.Word // readers sleep on wake_seq, the writer wakes them
 	o    options
@@ -53,10 +52,6 @@ type Mailbox struct {
 	mu     sync.Mutex // serialises Publish and Close
 	writer bool       // this handle holds the writer role
 	closed atomic.Bool
-
-	// lastAlive is when (UnixNano) a reader last found the writer alive, so
-	// that waiting readers check its process at most every livenessTick.
-	lastAlive atomic.Int64
 }
 
 // MailboxSize returns the size of the segment that holds a mailbox for values
@@ -65,10 +60,10 @@ type Mailbox struct {
 // if maxValue is out of range.
 func MailboxSize(maxValue int) int64 {
 	stride := seqlock.Stride(maxValue)
-	if maxValue < 1 || stride < 0 || int64(stride) > (MaxSize-layout.MbHeader)/layout.MbSlots {
+	if maxValue < 1 || stride < 0 || int64(stride) > (MaxSize-layout.MboxHeaderSize)/layout.MboxSlots {
 		return -1
 	}
-	return layout.MbHeader + layout.MbSlots*int64(stride)
+	return layout.MboxHeaderSize + layout.MboxSlots*int64(stride)
 }
 
 func checkMaxValue(maxValue int) error {
@@ -84,7 +79,7 @@ func mailboxKind(maxValue int) *objectKind {
 		what:      "mailbox",
 		init:      func(mem []byte) { initMailbox(mem, maxValue) },
 		check:     checkMailbox,
-		param:     func(mem []byte) uint64 { return (*mbHeaderFields)(unsafe.Pointer(&mem[0])).maxValue },
+		param:     func(mem []byte) uint64 { return (*layout.MboxHeader)(unsafe.Pointer(&mem[0])).MaxValue },
 		paramName: "maximum value",
 		want:      uint64(maxValue),
 	}
@@ -145,43 +140,43 @@ func OpenOrCreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, b
 // initMailbox fills the header of a new, zero-filled mailbox segment and
 // stores the version last.
 func initMailbox(mem []byte, maxValue int) {
-	h := (*mbHeaderFields)(unsafe.Pointer(&mem[0]))
-	h.magic = layout.MbMagic
-	h.headerSize = layout.MbHeader
-	h.flags = 0
-	h.maxValue = uint64(maxValue)
-	h.slotSize = uint64(seqlock.Stride(maxValue))
-	h.slotCount = layout.MbSlots
-	h.slotsOffset = layout.MbHeader
-	h.creator = uint64(proc.Self())
+	h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
+	h.Magic = layout.MboxMagic
+	h.HeaderSize = layout.MboxHeaderSize
+	h.Flags = 0
+	h.MaxValue = uint64(maxValue)
+	h.SlotSize = uint64(seqlock.Stride(maxValue))
+	h.SlotCount = layout.MboxSlots
+	h.SlotsOffset = layout.MboxHeaderSize
+	h.Creator = uint64(platform.Self())
 	// SYNC(mb_version): release; publishes every header field above; pairs
 	// with the acquire load in checkMailbox.
-	atomic.StoreUint32(&h.version, layout.MbVersion)
+	atomic.StoreUint32(&h.Version, layout.MboxVersion)
 }
 
 // checkMailbox validates a mailbox header as docs/layout.md's "What an
 // opener checks" says, waiting up to timeout for the creator's version store.
 func checkMailbox(mem []byte, timeout time.Duration) error {
-	if len(mem) < layout.MbHeader {
+	if len(mem) < layout.MboxHeaderSize {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a mailbox header", ErrNotChannel, len(mem))
 	}
-	h := (*mbHeaderFields)(unsafe.Pointer(&mem[0]))
-	v, err := awaitVersion(&h.magic, &h.version, layout.MbMagic, timeout)
+	h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
+	v, err := awaitVersion(&h.Magic, &h.Version, layout.MboxMagic, timeout)
 	if err != nil {
 		return err
 	}
-	if h.magic != layout.MbMagic {
-		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.magic, layout.MbMagic)
+	if h.Magic != layout.MboxMagic {
+		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.Magic, layout.MboxMagic)
 	}
-	if v != layout.MbVersion {
-		return fmt.Errorf("%w: mailbox version %d, this library speaks %d", ErrVersionMismatch, v, layout.MbVersion)
+	if v != layout.MboxVersion {
+		return fmt.Errorf("%w: mailbox version %d, this library speaks %d", ErrVersionMismatch, v, layout.MboxVersion)
 	}
-	if h.headerSize != layout.MbHeader || h.slotsOffset != layout.MbHeader || h.flags&layout.MbFlagsIncompatibleMask != 0 {
-		return fmt.Errorf("%w: header size %d, slots offset %d, flags %#x", ErrVersionMismatch, h.headerSize, h.slotsOffset, h.flags)
+	if h.HeaderSize != layout.MboxHeaderSize || h.SlotsOffset != layout.MboxHeaderSize || h.Flags&layout.MboxFlagsIncompatibleMask != 0 {
+		return fmt.Errorf("%w: header size %d, slots offset %d, flags %#x", ErrVersionMismatch, h.HeaderSize, h.SlotsOffset, h.Flags)
 	}
-	maxValue, stride, n := h.maxValue, h.slotSize, uint64(h.slotCount)
-	room := uint64(len(mem)) - layout.MbHeader
-	if maxValue < 1 || maxValue > uint64(MaxSize) || n < layout.MbMinSlots || n > seqlock.MaxSlots ||
+	maxValue, stride, n := h.MaxValue, h.SlotSize, uint64(h.SlotCount)
+	room := uint64(len(mem)) - layout.MboxHeaderSize
+	if maxValue < 1 || maxValue > uint64(MaxSize) || n < layout.MboxMinSlots || n > layout.MboxMaxSlots ||
 		stride != uint64(seqlock.Stride(int(maxValue))) || stride > room/n {
 		return fmt.Errorf("%w: maximum value %d, %d slots of %d bytes in a %d-byte segment",
 			ErrCorrupt, maxValue, n, stride, len(mem))
@@ -192,22 +187,22 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 // attachMailbox builds the handle over a validated segment. On failure it
 // closes the segment.
 func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
-	h := (*mbHeaderFields)(unsafe.Pointer(&seg.mem[0]))
+	h := (*layout.MboxHeader)(unsafe.Pointer(&seg.mem[0]))
 	// Read the geometry once: a hostile peer may have changed it since
 	// checkMailbox. seqlock.New checks it against the region again, and only
 	// these local copies are used from here.
-	maxValue, slots := h.maxValue, h.slotCount
-	if maxValue < 1 || maxValue > uint64(MaxSize) || slots > seqlock.MaxSlots {
+	maxValue, slots := h.MaxValue, h.SlotCount
+	if maxValue < 1 || maxValue > uint64(MaxSize) || slots > layout.MboxMaxSlots {
 		return nil, wrap(op, seg.name, errors.Join(
 			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
 	}
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
-	buf, err := seqlock.New(&h.latest, seg.mem[layout.MbHeader:], int(slots), m.max)
+	buf, err := seqlock.New(&h.Latest, seg.mem[layout.MboxHeaderSize:], int(slots), m.max)
 	if err != nil {
-		return nil, wrap(op, seg.name, errors.Join(fmt.Errorf("%w: %w", ErrCorrupt, err), seg.Close()))
+		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
 	}
 	m.buf = buf
-	if m.word, err = wake.Open(&h.wakeSeq, wakeName(o, seg.name, ".mbwake")); err != nil {
+	if m.word, err = wake.Open(&h.WakeSeq, wakeName(o, seg.name, ".mbwake")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	return m, nil
@@ -238,36 +233,22 @@ func (m *Mailbox) Publish(value []byte) (uint64, error) {
 		return 0, wrap("publish", m.Name(), fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), m.max))
 	}
 	if !m.writer {
-		if err := claim(&m.h.owner, &m.h.closed); err != nil {
+		if err := claim(&m.h.Owner, &m.h.Closed); err != nil {
 			return 0, wrap("claim writer", m.Name(), err)
 		}
 		m.writer = true
 	}
 	v, err := m.buf.Publish(value)
 	if err != nil {
-		return 0, wrap("publish", m.Name(), corrupt(err))
+		return 0, wrap("publish", m.Name(), lift(err))
 	}
 	m.notify()
 	return v, nil
 }
 
-// notify wakes the readers parked in WaitNewer, if any: the only system call
-// on the publish path.
-func (m *Mailbox) notify() {
-	// SYNC(mb_waiters): seq_cst load after the seq_cst store of latest; pairs
-	// with the reader's increment then latest load in WaitNewer (Dekker).
-	if atomic.LoadUint32(&m.h.waiters) != 0 {
-		m.wakeAll()
-	}
-}
-
-// wakeAll bumps the wait word and wakes every reader sleeping on it.
-func (m *Mailbox) wakeAll() {
-	// SYNC(mb_wake_seq): bump before waking, so that a reader between its
-	// wake_seq load and its futex wait does not sleep.
-	atomic.AddUint32(&m.h.wakeSeq, 1)
-	_ = m.word.Wake() // a failed wake leaves readers to their 50 ms tick
-}
+// notify wakes the readers parked in WaitNewer, if any (the wait engine's
+// notify, on the waiter count): the only system call on the publish path.
+func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word) }
 
 // Version returns the version of the newest complete value, 0 if nothing was
 // published yet. It is one atomic load: a cheap way to poll for change.
@@ -277,7 +258,7 @@ func (m *Mailbox) Version() (uint64, error) {
 	}
 	v, err := m.buf.Version()
 	if err != nil {
-		return 0, wrap("version", m.Name(), corrupt(err))
+		return 0, wrap("version", m.Name(), lift(err))
 	}
 	return v, nil
 }
@@ -300,10 +281,10 @@ func (m *Mailbox) Latest(dst []byte) (value []byte, version uint64, err error) {
 	}
 	// SYNC(mb_closed): loaded before latest, so that a closed mailbox's final
 	// value is the one read below; pairs with the store in Close.
-	closed := atomic.LoadUint32(&m.h.closed) != 0
+	closed := atomic.LoadUint32(&m.h.Closed) != 0
 	value, version, err = m.buf.Read(dst)
 	if err != nil {
-		return value[:0], 0, wrap("read", m.Name(), corrupt(err))
+		return value[:0], 0, wrap("read", m.Name(), lift(err))
 	}
 	if closed {
 		return value, version, io.EOF
@@ -325,16 +306,16 @@ func (m *Mailbox) Latest(dst []byte) (value []byte, version uint64, err error) {
 // expired deadline also matches os.ErrDeadlineExceeded), ErrCorrupt, and
 // ErrClosed after Close.
 func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]byte, uint64, error) {
-	var (
-		spins  int
-		began  time.Time
-		wakeup *cancelWake
-	)
-	defer func() {
-		if wakeup != nil {
-			wakeup.stop()
-		}
-	}()
+	if m.closed.Load() {
+		// Before the waiter: taking a field's address probes the mapping.
+		return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
+	}
+	w := waiter{
+		strategy: m.o.wait, word: m.word, seq: &m.h.WakeSeq, parked: &m.h.Waiters, count: true,
+		peerRole: "writer", peer: &m.h.Owner, peerClosed: &m.h.Closed,
+	}
+	w.start()
+	defer w.finish()
 	for {
 		if m.closed.Load() {
 			return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
@@ -345,43 +326,18 @@ func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]
 		}
 		if newer {
 			value, v, err := m.buf.Read(dst)
-			if err == nil && v <= version {
-				err = fmt.Errorf("%w: version went back to %d after %d", ErrCorrupt, v, version)
-			}
 			if err != nil {
-				return value[:0], 0, wrap("wait", m.Name(), corrupt(err))
+				return value[:0], 0, wrap("wait", m.Name(), lift(err))
+			}
+			if v <= version {
+				return value[:0], 0, wrap("wait", m.Name(), fmt.Errorf("%w: version went back to %d after %d", ErrCorrupt, v, version))
 			}
 			return value, v, nil
 		}
 		if closed {
 			return dst[:0], version, io.EOF
 		}
-
-		spins++
-		if spins%checkEvery != 1 && m.o.wait != Block {
-			continue // cheap spin: poll again at once
-		}
-		now := time.Now()
-		if began.IsZero() {
-			began = now
-		}
-		if err := m.check(ctx, now); err != nil {
-			return dst[:0], 0, err
-		}
-		waited := now.Sub(began)
-		switch {
-		case m.o.wait == Spin:
-			continue
-		case m.o.wait == Adaptive && waited < spinFor:
-			continue
-		case m.o.wait == Adaptive && waited < yieldFor:
-			osYield()
-			continue
-		}
-		if wakeup == nil && ctx.Done() != nil {
-			wakeup = onCancel(ctx, m.wakeAll)
-		}
-		if err := m.park(ctx, version); err != nil {
+		if err := w.pause(ctx); err != nil {
 			return dst[:0], 0, wrap("wait", m.Name(), err)
 		}
 	}
@@ -392,70 +348,12 @@ func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) ([]
 // the final version).
 func (m *Mailbox) poll(version uint64) (newer, closed bool, err error) {
 	// SYNC(mb_closed): seq_cst load before latest; pairs with the store in Close.
-	closed = atomic.LoadUint32(&m.h.closed) != 0
+	closed = atomic.LoadUint32(&m.h.Closed) != 0
 	v, err := m.buf.Version()
 	if err != nil {
-		return false, false, corrupt(err)
+		return false, false, lift(err)
 	}
 	return v > version, closed, nil
-}
-
-// park sleeps on the wait word until the writer publishes or closes, ctx's
-// deadline, or the next maxSleep tick, whichever comes first. The caller
-// re-checks everything afterwards.
-//
-// The handshake with notify: the reader increments waiters (seq_cst), then
-// re-checks latest; the writer stores latest (seq_cst), then loads waiters.
-// One of the two sees the other's store, so either the re-check sees the new
-// version, or the writer sees a waiter and bumps wake_seq, which makes the
-// futex wait below return at once or wakes it. Loading wake_seq before the
-// re-check closes the window between the re-check and the sleep.
-func (m *Mailbox) park(ctx context.Context, version uint64) error {
-	// SYNC(mb_wake_seq): acquire; loaded before the re-check, so that a bump
-	// after it makes the wait return at once.
-	s := atomic.LoadUint32(&m.h.wakeSeq)
-	// SYNC(mb_waiters): seq_cst increment, then the re-check loads latest;
-	// pairs with the store of latest then the load of waiters in notify.
-	atomic.AddUint32(&m.h.waiters, 1)
-	// SYNC(mb_waiters): the matching decrement.
-	defer atomic.AddUint32(&m.h.waiters, ^uint32(0))
-	newer, closed, err := m.poll(version)
-	if err != nil || newer || closed || m.closed.Load() || ctx.Err() != nil {
-		return err
-	}
-	timeout := maxSleep
-	if d, ok := ctx.Deadline(); ok {
-		timeout = min(timeout, time.Until(d))
-	}
-	return m.word.Wait(s, timeout)
-}
-
-// check returns ctx's error (as it is, or matching os.ErrDeadlineExceeded as
-// well) if ctx is done or, at most every livenessTick across all the
-// handle's waits, an error matching ErrPeerGone if the writer's process is
-// dead.
-func (m *Mailbox) check(ctx context.Context, now time.Time) error {
-	if err := ctx.Err(); err != nil {
-		if _, ok := ctx.Deadline(); ok && err == context.DeadlineExceeded {
-			return fmt.Errorf("%w (%w)", os.ErrDeadlineExceeded, err)
-		}
-		return err
-	}
-	last := m.lastAlive.Load()
-	if now.UnixNano()-last < int64(livenessTick) {
-		return nil
-	}
-	// SYNC(mb_owner): acquire; pairs with the writer's claim CAS and the
-	// store in release.
-	tok := atomic.LoadUint64(&m.h.owner)
-	// No writer yet counts as alive: one may come. A writer that closed
-	// cleanly is not gone (poll reports the close).
-	// SYNC(mb_closed): seq_cst load; pairs with the store in Close.
-	if tok != 0 && !proc.Alive(proc.Token(tok)) && atomic.LoadUint32(&m.h.closed) == 0 {
-		return wrap("wait", m.Name(), fmt.Errorf("writer (pid %d): %w", proc.Token(tok).PID(), ErrPeerGone))
-	}
-	m.lastAlive.CompareAndSwap(last, now.UnixNano())
-	return nil
 }
 
 // Close releases the handle. If it holds the writer role, it closes the
@@ -472,23 +370,11 @@ func (m *Mailbox) Close() error {
 	if m.writer {
 		// SYNC(mb_closed): seq_cst store, after the last Publish; pairs with
 		// the loads in poll, Latest and check, which load it before latest.
-		atomic.StoreUint32(&m.h.closed, 1)
-		m.wakeAll()
+		atomic.StoreUint32(&m.h.Closed, 1)
+		bump(&m.h.WakeSeq, m.word)
 		// SYNC(mb_owner): acq_rel CAS; pairs with the load in claim.
-		release(&m.h.owner)
+		release(&m.h.Owner)
 		m.writer = false
 	}
 	return errors.Join(m.word.Close(), m.seg.Close())
-}
-
-// corrupt turns an error of the seqlock package into one that matches this
-// package's sentinels as well.
-func corrupt(err error) error {
-	switch {
-	case errors.Is(err, seqlock.ErrCorrupt):
-		return fmt.Errorf("%w: %w", ErrCorrupt, err)
-	case errors.Is(err, seqlock.ErrTooLarge):
-		return fmt.Errorf("%w: %w", ErrTooLarge, err)
-	}
-	return err
 }

@@ -5,7 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/shmchan/shmchan/internal/proc"
+	"github.com/shmchan/shmchan/internal/platform"
 )
 
 // Liveness for listeners, connections and the poller, in one place.
@@ -31,7 +31,7 @@ type liveAnswer struct {
 
 // self is computed at package initialisation, before any goroutine of this
 // package runs: proc.Self caches its answer without synchronisation.
-var selfTok = uint64(proc.Self())
+var selfTok = uint64(platform.Self())
 
 // selfToken is this process's token, as claims store it.
 func selfToken() uint64 { return selfTok }
@@ -52,7 +52,7 @@ func tokenAlive(tok uint64) bool {
 		return a.alive
 	}
 	liveCache.mu.Unlock()
-	alive := proc.Alive(proc.Token(tok))
+	alive := platform.Alive(platform.Token(tok))
 	liveCache.mu.Lock()
 	if liveCache.m == nil || len(liveCache.m) > 4096 {
 		liveCache.m = make(map[uint64]liveAnswer) // bounded: forget everything now and then
@@ -62,10 +62,10 @@ func tokenAlive(tok uint64) bool {
 	return alive
 }
 
-// peerGone reports whether the holder of a role is gone: a token is set, its
+// endGone reports whether the holder of a role is gone: a token is set, its
 // process is dead, and it did not close (closed may be nil where there is no
 // closed flag). No holder yet is not gone: one may come.
-func peerGone(owner *uint64, closed *uint32) bool {
+func endGone(owner *uint64, closed *uint32) bool {
 	// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(lsn_owner)/SYNC(slot_client): acquire;
 	// pairs with the claim CAS of the holder.
 	tok := atomic.LoadUint64(owner)

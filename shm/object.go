@@ -82,19 +82,20 @@ func (k *objectKind) openOrCreate(name string, size int64, o *options, opts []Op
 // version, so a segment still being set up has 0 there: any other magic than
 // want fails at once with ErrNotChannel.
 func awaitVersion(magic, version *uint32, want uint32, timeout time.Duration) (uint32, error) {
-	deadline := time.Now().Add(timeout)
-	for delay := 20 * time.Microsecond; ; delay = min(2*delay, 5*time.Millisecond) {
+	var v uint32
+	err := openBackoff(timeout, func() (bool, error) {
 		// SYNC(version)/SYNC(mb_version): acquire; pairs with the store in
 		// initChannel or initMailbox.
-		if v := atomic.LoadUint32(version); v != 0 {
-			return v, nil
+		if v = atomic.LoadUint32(version); v != 0 {
+			return true, nil
 		}
 		if m := atomic.LoadUint32(magic); m != 0 && m != want {
-			return 0, fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, m, want)
+			return true, fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, m, want)
 		}
-		if time.Now().After(deadline) {
-			return 0, fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
-		}
-		time.Sleep(delay)
+		return false, nil
+	})
+	if errors.Is(err, errOpenTimeout) {
+		return 0, fmt.Errorf("%w: no version stored after %v", ErrNotReady, timeout)
 	}
+	return v, err
 }

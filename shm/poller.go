@@ -62,11 +62,11 @@ type waitPoint struct {
 // recvPoint and sendPoint are where a channel end parks. They are the only
 // place the poller reaches into a channel's header and wait words.
 func recvPoint(r *Receiver) waitPoint {
-	return waitPoint{seq: &r.h.dataSeq, parked: &r.h.rxParked, word: r.ch.dataWord, peer: &r.h.txOwner, peerClosed: &r.h.txClosed}
+	return waitPoint{seq: &r.h.DataSeq, parked: &r.h.RxParked, word: r.ch.dataWord, peer: &r.h.TxOwner, peerClosed: &r.h.TxClosed}
 }
 
 func sendPoint(s *Sender) waitPoint {
-	return waitPoint{seq: &s.h.spaceSeq, parked: &s.h.txParked, word: s.ch.spaceWord, peer: &s.h.rxOwner, peerClosed: &s.h.rxClosed}
+	return waitPoint{seq: &s.h.SpaceSeq, parked: &s.h.TxParked, word: s.ch.spaceWord, peer: &s.h.RxOwner, peerClosed: &s.h.RxClosed}
 }
 
 // Why a park ended.
@@ -157,7 +157,7 @@ func parkFallback(entries []pollEntry, stop1, stop2 <-chan struct{}) int {
 		if time.Since(lastLive) >= pollTick {
 			lastLive = time.Now()
 			for i := range entries {
-				if entries[i].p.peer != nil && peerGone(entries[i].p.peer, entries[i].p.peerClosed) {
+				if entries[i].p.peer != nil && endGone(entries[i].p.peer, entries[i].p.peerClosed) {
 					return parkPeerGone
 				}
 			}
@@ -199,7 +199,7 @@ func await(p waitPoint, strategy WaitStrategy, ready func() bool, dl, closing <-
 				if waited > netYieldFor {
 					netYield()
 				}
-				if i%(64*1024) == 0 && p.peer != nil && peerGone(p.peer, p.peerClosed) {
+				if i%(64*1024) == 0 && p.peer != nil && endGone(p.peer, p.peerClosed) {
 					if ready() {
 						return nil
 					}
@@ -344,7 +344,7 @@ func WaitAny(ctx context.Context, rs ...*Receiver) (int, error) {
 		}
 		if why == parkPeerGone {
 			for i, p := range points {
-				if peerGone(p.peer, p.peerClosed) {
+				if endGone(p.peer, p.peerClosed) {
 					return i, nil
 				}
 			}

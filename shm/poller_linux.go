@@ -33,7 +33,7 @@ const (
 // system call: it returns at once or after a time slice, and without the
 // runtime's syscall bookkeeping the P is not handed to a new thread, so a
 // thousand ends spinning at once do not make the runtime start threads (with
-// unix.Syscall, as osYield does, TestConnIdleThreads saw up to 28 threads).
+// unix.Syscall, as platform.Yield does, TestConnIdleThreads saw up to 28 threads).
 func netYield() {
 	runtime.Gosched()
 	unix.RawSyscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
@@ -93,7 +93,7 @@ func sweepLiveness() {
 			fired := false
 			for i := 0; i < len(g.entries); {
 				e := g.entries[i]
-				if e.p.peer != nil && peerGone(e.p.peer, e.p.peerClosed) {
+				if e.p.peer != nil && endGone(e.p.peer, e.p.peerClosed) {
 					g.removeLocked(i)
 					e.n.gone.Store(true)
 					e.n.signal()

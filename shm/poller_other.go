@@ -2,6 +2,8 @@
 
 package shm
 
+import "github.com/shmchan/shmchan/internal/platform"
+
 // No multi-word futex wait outside Linux: every wait parks its own goroutine
 // (see parkFallback).
 
@@ -9,7 +11,7 @@ const pollGroupSize = 0
 
 func pollSupported() bool { return false }
 
-func netYield() { osYield() }
+func netYield() { platform.Yield() }
 
 type pollGroup struct{}
 

@@ -2,9 +2,11 @@ package shm
 
 import (
 	"context"
+	"errors"
 	"io"
 	"sync/atomic"
 
+	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/sync/ring"
 )
 
@@ -16,7 +18,7 @@ import (
 // no cgo call, and no system call unless the sender is parked.
 type Receiver struct {
 	ch     *Channel
-	h      *chanHeader
+	h      *layout.ChanHeader
 	c      *ring.Consumer
 	w      waiter
 	closed bool
@@ -79,17 +81,17 @@ func (r *Receiver) TryPeek() ([]byte, error) {
 	if err == nil {
 		return msg, nil
 	}
-	if err != ErrEmpty {
-		return nil, wrap("receive", r.ch.Name(), err)
+	if err != ring.ErrEmpty {
+		return nil, wrap("receive", r.ch.Name(), lift(err))
 	}
 	// SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
 	// the store in Sender.close, which follows the sender's last record.
-	if atomic.LoadUint32(&r.h.txClosed) != 0 {
+	if atomic.LoadUint32(&r.h.TxClosed) != 0 {
 		// Closed: anything published before the close is visible now.
-		if msg, err = r.c.TryPeek(); err == ErrEmpty {
+		if msg, err = r.c.TryPeek(); err == ring.ErrEmpty {
 			return nil, io.EOF
 		} else if err != nil {
-			return nil, wrap("receive", r.ch.Name(), err)
+			return nil, wrap("receive", r.ch.Name(), lift(err))
 		}
 		return msg, nil
 	}
@@ -101,7 +103,7 @@ func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
 	defer r.w.finish()
 	for {
 		if err := r.w.pause(ctx); err != nil {
-			if err == ErrPeerGone {
+			if errors.Is(err, ErrPeerGone) {
 				// The sender may have published its last messages after our
 				// last look and then died: deliver them before the error.
 				if msg, err := r.TryPeek(); err != ErrEmpty {
@@ -124,9 +126,9 @@ func (r *Receiver) Release() error {
 		return wrap("release", r.ch.Name(), ErrClosed)
 	}
 	if err := r.c.Release(); err != nil {
-		return wrap("release", r.ch.Name(), err)
+		return wrap("release", r.ch.Name(), lift(err))
 	}
-	notify(&r.h.txParked, &r.h.spaceSeq, r.ch.spaceWord)
+	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord)
 	return nil
 }
 
@@ -144,8 +146,8 @@ func (r *Receiver) close() error {
 	}
 	r.closed = true
 	// SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
-	atomic.StoreUint32(&r.h.rxClosed, 1)
-	notify(&r.h.txParked, &r.h.spaceSeq, r.ch.spaceWord)
-	release(&r.h.rxOwner)
+	atomic.StoreUint32(&r.h.RxClosed, 1)
+	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord)
+	release(&r.h.RxOwner)
 	return nil
 }

@@ -3,14 +3,21 @@ package shm
 import (
 	"errors"
 	"fmt"
-	"math"
+	"io/fs"
 	"sync"
 	"time"
+
+	"github.com/shmchan/shmchan/internal/platform"
 )
 
 // MaxSize is the largest segment this package creates: 1 TiB on 64-bit
 // platforms, and what fits an int on 32-bit ones.
-const MaxSize = int64(min(1<<40, math.MaxInt))
+const MaxSize = platform.MaxSize
+
+// Implementation names the code path this build uses to reach shared memory,
+// such as "linux/cgo" or "linux/purego" (see internal/platform). Tests log it
+// so that the path under test is never mistaken.
+func Implementation() string { return platform.Implementation() }
 
 // Segment is a mapped shared-memory region: a named POSIX (or Windows)
 // shared-memory object, or a regular file for CreateFile and OpenFile.
@@ -85,7 +92,7 @@ func OpenOrCreate(name string, size int64, opts ...Option) (*Segment, bool, erro
 		if err == nil {
 			return s, true, nil
 		}
-		if !errors.Is(err, errExist) {
+		if !errors.Is(err, fs.ErrExist) {
 			return nil, false, wrap("open-or-create", name, err)
 		}
 		s, err = openSegment(name, &o)
@@ -93,7 +100,7 @@ func OpenOrCreate(name string, size int64, opts ...Option) (*Segment, bool, erro
 			return s, false, nil
 		}
 		// Removed between our create and open: try again, within the deadline.
-		if !errors.Is(err, errNotExist) || time.Now().After(deadline) {
+		if !errors.Is(err, fs.ErrNotExist) || time.Now().After(deadline) {
 			return nil, false, wrap("open-or-create", name, err)
 		}
 	}
@@ -107,7 +114,50 @@ func Remove(name string) error {
 	if err := ValidateName(name); err != nil {
 		return wrap("remove", name, err)
 	}
-	return wrap("remove", name, removeSegment(name))
+	return wrap("remove", name, platform.Remove(name))
+}
+
+// createSegment creates and maps a new named object.
+func createSegment(name string, size int64, o *options) (*Segment, error) {
+	m, err := platform.Create(name, size, uint32(o.mode), o.global, !o.readOnly)
+	if err != nil {
+		return nil, lift(err)
+	}
+	return newSegment(name, m, o), nil
+}
+
+// openSegment maps an existing named object. A creator sizes the object
+// right after creating it: until then, openSegment polls with the open
+// back-off (wait.go), up to the open timeout, then returns ErrNotReady.
+func openSegment(name string, o *options) (*Segment, error) {
+	var m *platform.Mapping
+	err := openBackoff(o.openTimeout, func() (bool, error) {
+		var err error
+		m, err = platform.Open(name, o.global, !o.readOnly)
+		if errors.Is(err, platform.ErrUnsized) {
+			return false, nil
+		}
+		return true, err
+	})
+	if errors.Is(err, errOpenTimeout) {
+		return nil, fmt.Errorf("size still 0 after %v: %w", o.openTimeout, ErrNotReady)
+	}
+	if err != nil {
+		return nil, lift(err)
+	}
+	return newSegment(name, m, o), nil
+}
+
+func newSegment(name string, m *platform.Mapping, o *options) *Segment {
+	return &Segment{
+		name:          name,
+		size:          int64(len(m.Mem)),
+		mem:           m.Mem,
+		readOnly:      o.readOnly,
+		removeOnClose: o.removeOnClose,
+		unmap:         m.Unmap,
+		remove:        m.Remove,
+	}
 }
 
 func checkSize(size int64) error {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"sync/atomic"
 
+	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/sync/ring"
 )
 
@@ -15,7 +16,7 @@ import (
 // system call unless the receiver is parked.
 type Sender struct {
 	ch     *Channel
-	h      *chanHeader
+	h      *layout.ChanHeader
 	p      *ring.Producer
 	w      waiter
 	closed bool
@@ -75,20 +76,21 @@ func (s *Sender) TryReserve(n int) ([]byte, error) {
 	}
 	// SYNC(rx_closed): seq_cst load; pairs with the store in Receiver.close.
 	// It shares the signal line with rx_parked, which notify loads anyway.
-	if atomic.LoadUint32(&s.h.rxClosed) != 0 {
+	if atomic.LoadUint32(&s.h.RxClosed) != 0 {
 		return nil, wrap("send", s.ch.Name(), errReceiverClosed)
 	}
 	buf, err := s.p.TryReserve(n)
-	if err != nil && err != ErrFull {
-		return nil, wrap("send", s.ch.Name(), err)
+	if err == ring.ErrFull {
+		return nil, ErrFull
 	}
-	return buf, err
+	if err != nil {
+		return nil, wrap("send", s.ch.Name(), lift(err))
+	}
+	return buf, nil
 }
 
-var (
-	errReceiverClosed = &closedError{"receiver closed the channel"}
-	errSenderClosed   = &closedError{"sender closed the channel"}
-)
+// errReceiverClosed is what a send to a channel the receiver closed returns.
+var errReceiverClosed = &closedError{"receiver closed the channel"}
 
 // closedError says which end closed; it matches ErrClosed.
 type closedError struct{ msg string }
@@ -122,9 +124,9 @@ func (s *Sender) Commit(m int) error {
 		return wrap("commit", s.ch.Name(), ErrClosed)
 	}
 	if err := s.p.Commit(m); err != nil {
-		return wrap("commit", s.ch.Name(), err)
+		return wrap("commit", s.ch.Name(), lift(err))
 	}
-	notify(&s.h.rxParked, &s.h.dataSeq, s.ch.dataWord)
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
 	return nil
 }
 
@@ -148,9 +150,9 @@ func (s *Sender) close() error {
 	s.closed = true
 	// SYNC(tx_closed): seq_cst store after our last record header; pairs with
 	// the load in Receiver.TryPeek, which looks again after seeing it.
-	atomic.StoreUint32(&s.h.txClosed, 1)
+	atomic.StoreUint32(&s.h.TxClosed, 1)
 	// Wake the receiver unconditionally if parked, as notify does.
-	notify(&s.h.rxParked, &s.h.dataSeq, s.ch.dataWord)
-	release(&s.h.txOwner)
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
+	release(&s.h.TxOwner)
 	return nil
 }

@@ -1,17 +1,37 @@
 package shm
 
+import (
+	"context"
+	"errors"
+	"fmt"
+	"os"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/shmchan/shmchan/internal/platform"
+	"github.com/shmchan/shmchan/sync/wake"
+)
+
+// The wait engine: how every blocking call of this package (Sender's Send
+// and Reserve, Receiver's Recv and Peek, Mailbox's WaitNewer) waits for its
+// peer, and how every opener waits for a creator. docs/design.md ("Waits")
+// has the same schedule as a table.
+
 // WaitStrategy says how a blocking channel or mailbox call waits for its peer.
+// Each strategy means the same for every call that takes one.
 type WaitStrategy int
 
 const (
 	// Adaptive spins for 20 µs, then yields the processor until 100 µs,
-	// then parks on the shared wait word. It is the default: it is nearly as fast as Spin when
-	// both sides are busy and costs nearly nothing when they are idle.
+	// then parks on the shared wait word. It is the default: it is nearly as
+	// fast as Spin when both sides are busy and costs nearly nothing when
+	// they are idle.
 	Adaptive WaitStrategy = iota
 	// Spin polls shared memory without ever sleeping: the lowest latency,
 	// at the cost of a whole core while it waits. After 50 µs without
-	// progress it also yields the processor between polls (sched_yield), so
-	// that a peer sharing its core still runs.
+	// progress it also yields the processor between polls (sched_yield on
+	// Linux), so that a peer sharing its core still runs.
 	Spin
 	// Block parks at once on the shared wait word (a futex on Linux).
 	Block
@@ -34,4 +54,265 @@ func (w WaitStrategy) String() string {
 // default is Adaptive.
 func WithWait(w WaitStrategy) Option {
 	return func(o *options) { o.wait = w }
+}
+
+// The schedule of a wait, from the call's first failed try.
+const (
+	checkEvery   = 64                     // spins between clock reads (each strategy)
+	spinFor      = 20 * time.Microsecond  // Adaptive: spin this long...
+	yieldFor     = 100 * time.Microsecond // ...then yield until this long, then park
+	spinYield    = 50 * time.Microsecond  // Spin: from here on, yield at every clock read
+	maxSleep     = 50 * time.Millisecond  // a park wakes at least this often
+	livenessTick = 50 * time.Millisecond  // check the peer's process this often, from the call's start
+)
+
+// The open back-off: an opener that finds a creator still setting up (a
+// segment of size 0, no version stored) polls again after a sleep that
+// doubles from openPollFirst to openPollMax, until the open timeout.
+const (
+	openPollFirst = 20 * time.Microsecond
+	openPollMax   = 5 * time.Millisecond
+)
+
+// errOpenTimeout is openBackoff's answer when the timeout passed; callers
+// turn it into ErrNotReady with what they waited for.
+var errOpenTimeout = errors.New("shm: open timeout")
+
+// openBackoff calls try until it reports done, sleeping with the open
+// back-off between calls, and returns try's error, or errOpenTimeout once
+// timeout has passed since the first call.
+func openBackoff(timeout time.Duration, try func() (done bool, err error)) error {
+	deadline := time.Now().Add(timeout)
+	for delay := openPollFirst; ; delay = min(2*delay, openPollMax) {
+		if done, err := try(); done || err != nil {
+			return err
+		}
+		if time.Now().After(deadline) {
+			return errOpenTimeout
+		}
+		time.Sleep(delay)
+	}
+}
+
+// waiter is the sleeping half of one blocking call: the schedule above, the
+// deadline, the peer's liveness, and parking on a wait word. The ring and
+// the seqlock never see it: the caller retries its non-blocking operation
+// around pause, as go-diodes' Waiter does.
+//
+// Parking is the same store-then-load handshake for a channel and a
+// mailbox (docs/layout.md): load the wait word, announce the park (set the
+// side's parked flag, or add one to the mailbox's waiter count), and return,
+// so that the caller tries again (that retry is the second half of the
+// handshake with the peer's notify); only the next pause, if the retry still
+// failed, sleeps while the word is unchanged, and then withdraws the
+// announcement.
+type waiter struct {
+	strategy WaitStrategy
+	word     *wake.Word // the wait/wake point on seq
+	seq      *uint32    // the wait word: data_seq, space_seq or mb_wake_seq
+	parked   *uint32    // the announcement: rx_parked, tx_parked or mb_waiters
+	count    bool       // parked is a count (mb_waiters), not a flag
+
+	peerRole   string  // "sender", "receiver", "writer": for ErrPeerGone
+	peer       *uint64 // the peer's owner token: tx_owner, rx_owner or mb_owner
+	peerClosed *uint32 // the peer's closed flag: a peer that closed is not gone
+
+	// State of one blocking call, reset by start.
+	spins     int
+	began     time.Time
+	lastCheck time.Time
+	armed     bool   // park announced, seq loaded: the next pause sleeps
+	armedSeq  uint32 // the seq value loaded before announcing
+	cancel    *cancelWake
+}
+
+// start begins a blocking call.
+func (w *waiter) start() {
+	w.spins, w.armed = 0, false
+	w.began, w.lastCheck = time.Time{}, time.Time{}
+	w.cancel = nil
+}
+
+// finish ends a blocking call: it withdraws a park announcement and drops
+// the context hook.
+func (w *waiter) finish() {
+	w.disarm()
+	if w.cancel != nil {
+		w.cancel.stop()
+		w.cancel = nil
+	}
+}
+
+// pause waits a little for the peer after the caller's try failed (ring
+// full or empty, no newer version). The caller tries again after pause
+// returns nil. pause returns an error when ctx is done (matching
+// os.ErrDeadlineExceeded as well for an expired deadline), when the peer's
+// process died (matching ErrPeerGone), or when the OS wait fails.
+func (w *waiter) pause(ctx context.Context) error {
+	w.spins++
+	if w.spins%checkEvery != 1 && !w.armed && w.strategy != Block {
+		return nil // cheap spin: retry at once
+	}
+	now := time.Now()
+	if w.began.IsZero() {
+		w.began, w.lastCheck = now, now
+	}
+	if err := w.check(ctx, now); err != nil {
+		return err
+	}
+	waited := now.Sub(w.began)
+	switch {
+	case w.strategy == Spin:
+		// Never sleep, but let the peer run if it shares our core: on a
+		// machine with more busy threads than cores, a pure spin would burn
+		// whole time slices while the peer waits for one.
+		if waited >= spinYield {
+			platform.Yield()
+		}
+		return nil
+	case w.strategy == Adaptive && waited < spinFor:
+		return nil
+	case w.strategy == Adaptive && waited < yieldFor:
+		platform.Yield()
+		return nil
+	}
+	if !w.armed {
+		if done := ctx.Done(); done != nil && w.cancel == nil {
+			// Wake ourselves when ctx is cancelled: a cancel without a
+			// deadline would otherwise wait for the next maxSleep tick.
+			seq, word := w.seq, w.word
+			w.cancel = onCancel(ctx, func() { bump(seq, word) })
+		}
+		// SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; loaded
+		// before the park is announced, so that a bump after the caller's
+		// retry makes the sleep return at once.
+		w.armedSeq = atomic.LoadUint32(w.seq)
+		// SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst store
+		// (or increment), then the caller's retry loads the record header
+		// (receiver), head (sender) or latest (mailbox reader): pairs with
+		// the peer's store of those then its load of the announcement in
+		// notify (Dekker).
+		if w.count {
+			atomic.AddUint32(w.parked, 1)
+		} else {
+			atomic.StoreUint32(w.parked, 1)
+		}
+		w.armed = true
+		return nil
+	}
+	timeout := maxSleep
+	if d, ok := ctx.Deadline(); ok {
+		timeout = min(timeout, time.Until(d))
+	}
+	err := w.word.Wait(w.armedSeq, timeout)
+	w.disarm()
+	if err != nil {
+		return err
+	}
+	return w.check(ctx, time.Now())
+}
+
+// disarm withdraws the park announcement, if made.
+func (w *waiter) disarm() {
+	if !w.armed {
+		return
+	}
+	// SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst; pairs with
+	// the load in the peer's notify.
+	if w.count {
+		atomic.AddUint32(w.parked, ^uint32(0))
+	} else {
+		atomic.StoreUint32(w.parked, 0)
+	}
+	w.armed = false
+}
+
+// check returns ctx's error if ctx is done (matching os.ErrDeadlineExceeded
+// as well for an expired deadline) or, once the call has waited
+// livenessTick and then at most every livenessTick, an error matching
+// ErrPeerGone if the peer's process is dead.
+func (w *waiter) check(ctx context.Context, now time.Time) error {
+	if err := ctx.Err(); err != nil {
+		if _, ok := ctx.Deadline(); ok && err == context.DeadlineExceeded {
+			return fmt.Errorf("%w (%w)", os.ErrDeadlineExceeded, err)
+		}
+		return err
+	}
+	if now.Sub(w.lastCheck) < livenessTick {
+		return nil
+	}
+	w.lastCheck = now
+	return peerGone(w.peerRole, w.peer, w.peerClosed)
+}
+
+// peerGone returns an error matching ErrPeerGone only when a peer holds the
+// role, has not closed, and its process is dead. No peer yet counts as
+// alive: one may come.
+func peerGone(role string, owner *uint64, closed *uint32) error {
+	// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire; pairs with the
+	// peer's claim CAS and the store in release.
+	tok := platform.Token(atomic.LoadUint64(owner))
+	if tok == 0 || platform.Alive(tok) {
+		return nil
+	}
+	// SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst load; a peer
+	// that closed cleanly is not "gone"; pairs with the store in close.
+	if atomic.LoadUint32(closed) != 0 {
+		return nil
+	}
+	return fmt.Errorf("%s (pid %d): %w", role, tok.PID(), ErrPeerGone)
+}
+
+// notify wakes the peer if it announced a park on its word: the only system
+// call on the data path, made only when the peer sleeps. parked is the
+// peer's flag (channel) or waiter count (mailbox).
+func notify(parked, seq *uint32, word *wake.Word) {
+	// SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst load after
+	// our seq_cst store of the record header (sender), head (receiver) or
+	// latest (mailbox writer); pairs with the peer's announcement then
+	// retry in pause.
+	if atomic.LoadUint32(parked) != 0 {
+		bump(seq, word)
+	}
+}
+
+// bump changes the wait word and wakes every sleeper on it.
+func bump(seq *uint32, word *wake.Word) {
+	// SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): bump before waking,
+	// so that a sleeper between its load and its wait does not sleep.
+	atomic.AddUint32(seq, 1)
+	_ = word.Wake() // a failed wake leaves the sleeper to its maxSleep tick
+}
+
+// cancelWake runs a wakeup when a context is cancelled, and never after stop
+// returns: a blocking call that returns may be followed at once by Close,
+// which unmaps the memory the wakeup touches.
+type cancelWake struct {
+	mu       sync.Mutex
+	done     bool        // stop was called: the mapping may be gone
+	stopFunc func() bool // from context.AfterFunc
+}
+
+// onCancel arranges for wake to run when ctx is cancelled, until stop.
+func onCancel(ctx context.Context, wake func()) *cancelWake {
+	c := &cancelWake{}
+	c.stopFunc = context.AfterFunc(ctx, func() {
+		c.mu.Lock()
+		defer c.mu.Unlock()
+		if !c.done {
+			wake()
+		}
+	})
+	return c
+}
+
+// stop makes sure the wakeup never runs after it returns: if the callback
+// has started, stop waits for it to finish or makes it do nothing.
+func (c *cancelWake) stop() {
+	if c.stopFunc() {
+		return // the callback will never run
+	}
+	c.mu.Lock()
+	c.done = true
+	c.mu.Unlock()
 }

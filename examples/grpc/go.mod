@@ -8,7 +8,6 @@ require (
 )
 
 require (
-	github.com/edsrzf/mmap-go v1.2.0 // indirect
 	golang.org/x/net v0.62.0 // indirect
 	golang.org/x/sys v0.50.0 // indirect
 	golang.org/x/text v0.43.0 // indirect

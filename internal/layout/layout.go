@@ -1,102 +1,216 @@
-// Package layout holds the numbers of docs/layout.md, the shared-memory
-// contract, as named constants. Go code takes offsets from here; the C header
+// Package layout holds the numbers and header structs of docs/layout.md, the
+// shared-memory contract, for the channel (Chan…) and the mailbox (Mbox…).
+// Go code takes every offset, size and magic number from here; the C header
 // shm/c/shmchan.h spells the same numbers and asserts them with
-// _Static_assert, and tests compare the two.
+// _Static_assert, and shm/c/interop's TestLayoutMatchesC compares the two.
 //
 // Offsets are chained from the line they sit on, so that a reviewer can check
-// each against the table in docs/layout.md.
+// each against the table in docs/layout.md, and each header struct is
+// asserted against them at compile time (the [1]struct{}{} lines below fail
+// to compile if a field drifts).
 package layout
+
+import "unsafe"
 
 // Common rules.
 const (
 	Line = 128 // every field written by a different process starts a new 128-byte line
 )
 
-// Channel, layout version 1.
-const (
-	ChanMagic   = 0x434D4853 // the bytes "SHMC", little-endian
-	ChanVersion = 1
-	ChanHeader  = 4096 // header page; the data region follows
-
-	MinCapacity = 1 << 10
-	MaxCapacity = 1 << 32 // so that a record's u32 length covers MaxMessage
-
-	// Header line: written once by the creator.
-	OffMagic      = 0x000
-	OffVersion    = OffMagic + 4      // u32, stored last
-	OffHeaderSize = OffVersion + 4    // u32
-	OffFlags      = OffHeaderSize + 4 // u32
-	OffCapacity   = OffFlags + 4      // u64
-	OffDataOffset = OffCapacity + 8   // u64
-	OffMaxMessage = OffDataOffset + 8 // u64
-	OffCreator    = OffMaxMessage + 8 // u64
-
-	// Sender line. 0x080 is reserved (zero): v1 publishes records in line.
-	OffSenderLine = 1 * Line
-	OffTxOwner    = OffSenderLine + 8 // u64
-
-	// Receiver line.
-	OffHead    = 2 * Line    // u64
-	OffRxOwner = OffHead + 8 // u64
-
-	// Receiver signal line.
-	OffDataSeq  = 3 * Line        // u32 futex word
-	OffRxParked = OffDataSeq + 4  // u32
-	OffRxClosed = OffRxParked + 4 // u32
-
-	// Sender signal line.
-	OffSpaceSeq = 4 * Line        // u32 futex word
-	OffTxParked = OffSpaceSeq + 4 // u32
-	OffTxClosed = OffTxParked + 4 // u32
-
-	// Flags: bits 0-15 incompatible, 16-31 compatible. None are defined in v1.
-	FlagsIncompatibleMask = 0xFFFF
-)
-
-// Records in the data region. The header is one little-endian u64, stored
-// and loaded atomically: length in the low 32 bits, kind in the high 32. A
-// zero header means "nothing published here yet".
-const (
-	RecordHeader = 8 // u32 len, u32 kind
-	KindMessage  = 1
-	KindPadding  = 2
-)
-
 // Align8 rounds n up to a multiple of 8.
 func Align8(n uint64) uint64 { return (n + 7) &^ 7 }
 
-// MaxMessage is the largest payload of a channel of the given capacity.
-func MaxMessage(capacity uint64) uint64 { return capacity/2 - RecordHeader }
-
-// Mailbox, layout version 1: docs/layout.md, "Mailbox (magic SHMB)". The
-// slot header's own offsets (seq, len) and the slot limits live in package
-// sync/seqlock, which owns the slots.
+// Channel, layout version 1: docs/layout.md, "Channel (magic SHMC)".
 const (
-	MbMagic    = 0x424D4853 // the bytes "SHMB", little-endian
-	MbVersion  = 1
-	MbHeader   = 4096 // header page; the slots follow
-	MbSlots    = 3    // slots a creator makes; openers accept MbMinSlots to seqlock.MaxSlots
-	MbMinSlots = 2    // one slot would let a killed writer destroy the last value
+	ChanMagic      = 0x434D4853 // the bytes "SHMC", little-endian
+	ChanVersion    = 1
+	ChanHeaderSize = 4096 // header page; the data region follows
+
+	ChanMinCapacity = 1 << 10
+	ChanMaxCapacity = 1 << 32 // so that a record's u32 length covers the largest message
 
 	// Header line: written once by the creator.
-	MbOffMagic       = 0x000
-	MbOffVersion     = MbOffMagic + 4       // u32, stored last
-	MbOffHeaderSize  = MbOffVersion + 4     // u32
-	MbOffFlags       = MbOffHeaderSize + 4  // u32
-	MbOffMaxValue    = MbOffFlags + 4       // u64
-	MbOffSlotSize    = MbOffMaxValue + 8    // u64
-	MbOffSlotCount   = MbOffSlotSize + 8    // u32, then a reserved u32
-	MbOffSlotsOffset = MbOffSlotCount + 8   // u64
-	MbOffCreator     = MbOffSlotsOffset + 8 // u64
+	ChanOffMagic      = 0x000
+	ChanOffVersion    = ChanOffMagic + 4      // u32, stored last
+	ChanOffHeaderSize = ChanOffVersion + 4    // u32
+	ChanOffFlags      = ChanOffHeaderSize + 4 // u32
+	ChanOffCapacity   = ChanOffFlags + 4      // u64
+	ChanOffDataOffset = ChanOffCapacity + 8   // u64
+	ChanOffMaxMessage = ChanOffDataOffset + 8 // u64
+	ChanOffCreator    = ChanOffMaxMessage + 8 // u64
+
+	// Sender line. 0x080 is reserved (zero): v1 publishes records in line.
+	ChanOffSenderLine = 1 * Line
+	ChanOffTxOwner    = ChanOffSenderLine + 8 // u64
+
+	// Receiver line.
+	ChanOffHead    = 2 * Line        // u64
+	ChanOffRxOwner = ChanOffHead + 8 // u64
+
+	// Receiver signal line.
+	ChanOffDataSeq  = 3 * Line            // u32 futex word
+	ChanOffRxParked = ChanOffDataSeq + 4  // u32
+	ChanOffRxClosed = ChanOffRxParked + 4 // u32
+
+	// Sender signal line.
+	ChanOffSpaceSeq = 4 * Line            // u32 futex word
+	ChanOffTxParked = ChanOffSpaceSeq + 4 // u32
+	ChanOffTxClosed = ChanOffTxParked + 4 // u32
+
+	// Flags: bits 0-15 incompatible, 16-31 compatible. None are defined in v1.
+	ChanFlagsIncompatibleMask = 0xFFFF
+)
+
+// Records in the channel's data region. The header is one little-endian
+// u64, stored and loaded atomically: length in the low 32 bits, kind in the
+// high 32. A zero header means "nothing published here yet".
+const (
+	ChanRecordHeader = 8 // u32 len, u32 kind
+	ChanKindMessage  = 1
+	ChanKindPadding  = 2
+)
+
+// ChanMaxMessage is the largest payload of a channel of the given capacity.
+func ChanMaxMessage(capacity uint64) uint64 { return capacity/2 - ChanRecordHeader }
+
+// ChanHeader is the channel's header page, field for field.
+type ChanHeader struct {
+	Magic      uint32 // "SHMC"
+	Version    uint32 // stored last by the creator
+	HeaderSize uint32 // 4096
+	Flags      uint32 // bits 0-15 incompatible, 16-31 compatible
+	Capacity   uint64 // data region bytes, a power of two
+	DataOffset uint64 // 4096
+	MaxMessage uint64 // capacity/2 - 8
+	Creator    uint64 // creator's process token
+	_          [ChanOffSenderLine - ChanOffCreator - 8]byte
+
+	_       uint64 // sender line: reserved
+	TxOwner uint64 // sender's process token, 0 if none
+	_       [ChanOffHead - ChanOffTxOwner - 8]byte
+
+	Head    uint64 // receiver line: the consumer's position
+	RxOwner uint64 // receiver's process token, 0 if none
+	_       [ChanOffDataSeq - ChanOffRxOwner - 8]byte
+
+	DataSeq  uint32 // receiver signal line: the futex word the receiver sleeps on
+	RxParked uint32 // 1 while the receiver is parked or about to park
+	RxClosed uint32 // 1 once the receiver closed
+	_        [ChanOffSpaceSeq - ChanOffRxClosed - 4]byte
+
+	SpaceSeq uint32 // sender signal line: the futex word the sender sleeps on
+	TxParked uint32 // 1 while the sender is parked or about to park
+	TxClosed uint32 // 1 once the sender closed
+	_        [ChanHeaderSize - ChanOffTxClosed - 4]byte
+}
+
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.Version)-ChanOffVersion]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.HeaderSize)-ChanOffHeaderSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.Flags)-ChanOffFlags]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.Capacity)-ChanOffCapacity]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.DataOffset)-ChanOffDataOffset]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.MaxMessage)-ChanOffMaxMessage]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.Creator)-ChanOffCreator]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.TxOwner)-ChanOffTxOwner]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.Head)-ChanOffHead]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.RxOwner)-ChanOffRxOwner]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.DataSeq)-ChanOffDataSeq]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.RxParked)-ChanOffRxParked]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.RxClosed)-ChanOffRxClosed]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.SpaceSeq)-ChanOffSpaceSeq]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.TxParked)-ChanOffTxParked]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.TxClosed)-ChanOffTxClosed]
+	_ = [1]struct{}{}[unsafe.Sizeof(ChanHeader{})-ChanHeaderSize]
+)
+
+// Mailbox, layout version 1: docs/layout.md, "Mailbox (magic SHMB)".
+const (
+	MboxMagic      = 0x424D4853 // the bytes "SHMB", little-endian
+	MboxVersion    = 1
+	MboxHeaderSize = 4096 // header page; the slots follow
+	MboxSlots      = 3    // slots a creator makes; openers accept MboxMinSlots to MboxMaxSlots
+	MboxMinSlots   = 2    // one slot would let a killed writer destroy the last value
+
+	// Header line: written once by the creator.
+	MboxOffMagic       = 0x000
+	MboxOffVersion     = MboxOffMagic + 4       // u32, stored last
+	MboxOffHeaderSize  = MboxOffVersion + 4     // u32
+	MboxOffFlags       = MboxOffHeaderSize + 4  // u32
+	MboxOffMaxValue    = MboxOffFlags + 4       // u64
+	MboxOffSlotSize    = MboxOffMaxValue + 8    // u64
+	MboxOffSlotCount   = MboxOffSlotSize + 8    // u32, then a reserved u32
+	MboxOffSlotsOffset = MboxOffSlotCount + 8   // u64
+	MboxOffCreator     = MboxOffSlotsOffset + 8 // u64
 
 	// Writer line.
-	MbOffLatest = 1 * Line        // u64
-	MbOffClosed = MbOffLatest + 8 // u32, then a reserved u32
-	MbOffOwner  = MbOffClosed + 8 // u64
+	MboxOffLatest = 1 * Line          // u64
+	MboxOffClosed = MboxOffLatest + 8 // u32, then a reserved u32
+	MboxOffOwner  = MboxOffClosed + 8 // u64
 
 	// Reader line.
-	MbOffWakeSeq = 2 * Line         // u32 futex word
-	MbOffWaiters = MbOffWakeSeq + 4 // u32
+	MboxOffWakeSeq = 2 * Line           // u32 futex word
+	MboxOffWaiters = MboxOffWakeSeq + 4 // u32
 
-	MbFlagsIncompatibleMask = 0xFFFF
+	MboxFlagsIncompatibleMask = 0xFFFF
+)
+
+// Mailbox slots (package sync/seqlock's cells): each slot is a header of
+// MboxSlotHeaderSize bytes, then the value bytes rounded up to a multiple of
+// it.
+const (
+	MboxSlotHeaderSize = 128
+	// MboxSlotOffSeq is the offset of a slot's u64 sequence: 2v+1 while
+	// version v is written, 2v once it is complete, 0 if never written.
+	MboxSlotOffSeq = 0
+	// MboxSlotOffLen is the offset of a slot's u64 value length.
+	MboxSlotOffLen = MboxSlotOffSeq + 8
+	// MboxMaxSlots is the largest slot count an opener accepts.
+	MboxMaxSlots = 16
+	// MboxMaxVersion is the largest version a writer publishes: far beyond
+	// what any writer reaches (146 years at a billion values a second), and
+	// small enough that 2*(version+MboxMaxSlots)+1 never overflows.
+	MboxMaxVersion = 1<<62 - 1
+)
+
+// MboxHeader is the mailbox's header page, field for field.
+type MboxHeader struct {
+	Magic       uint32 // "SHMB"
+	Version     uint32 // stored last by the creator
+	HeaderSize  uint32 // 4096
+	Flags       uint32 // bits 0-15 incompatible, 16-31 compatible
+	MaxValue    uint64 // largest value in bytes
+	SlotSize    uint64 // bytes per slot: seqlock.Stride(MaxValue)
+	SlotCount   uint32 // number of slots
+	_           uint32
+	SlotsOffset uint64 // 4096
+	Creator     uint64 // creator's process token
+	_           [MboxOffLatest - MboxOffCreator - 8]byte
+
+	Latest uint64 // writer line: version of the newest complete value
+	Closed uint32 // 1 once the writer closed the mailbox
+	_      uint32
+	Owner  uint64 // token of the writer, 0 if none
+	_      [MboxOffWakeSeq - MboxOffOwner - 8]byte
+
+	WakeSeq uint32 // reader line: the futex word readers sleep on
+	Waiters uint32 // readers parked or about to park
+	_       [MboxHeaderSize - MboxOffWaiters - 4]byte
+}
+
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Version)-MboxOffVersion]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.HeaderSize)-MboxOffHeaderSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Flags)-MboxOffFlags]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.MaxValue)-MboxOffMaxValue]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.SlotSize)-MboxOffSlotSize]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.SlotCount)-MboxOffSlotCount]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.SlotsOffset)-MboxOffSlotsOffset]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Creator)-MboxOffCreator]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Latest)-MboxOffLatest]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Closed)-MboxOffClosed]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Owner)-MboxOffOwner]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.WakeSeq)-MboxOffWakeSeq]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Waiters)-MboxOffWaiters]
+	_ = [1]struct{}{}[unsafe.Sizeof(MboxHeader{})-MboxHeaderSize]
 )

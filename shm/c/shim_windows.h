@@ -1,6 +1,7 @@
 /*
- * shim_windows.h: thin, fixed-arity wrappers over the Win32 calls behind a
- * named segment, for cgo. Win32 reports failures through GetLastError, which
+ * shim_windows.h: thin, fixed-arity wrappers over the Win32 calls that create
+ * and open a named segment's mapping object, for cgo (internal/platform's
+ * name_windows_cgo.go). Views are mapped from Go, through x/sys/windows. Win32 reports failures through GetLastError, which
  * cgo's errno return does not read, so every wrapper stores the thread's last
  * error in *err (0 on success) before returning. Go turns it into a
  * syscall.Errno, whose Is method makes errors.Is(err, fs.ErrExist) and the
@@ -9,8 +10,8 @@
  * Handles cross the boundary as uintptr_t, the type Go keeps them in
  * (windows.Handle), so that no Go code converts an integer to a pointer.
  *
- * Everything is static: the header is included by one cgo preamble per
- * package, so nothing is defined twice.
+ * Everything is static: the header is included by one cgo preamble, so
+ * nothing is defined twice.
  */
 #ifndef SHMCHAN_SHIM_WINDOWS_H
 #define SHMCHAN_SHIM_WINDOWS_H
@@ -42,48 +43,6 @@ static uintptr_t shim_open_mapping(const wchar_t *name, int writable, DWORD *err
 	h = OpenFileMappingW(access, FALSE, name);
 	*err = h == NULL ? GetLastError() : 0;
 	return (uintptr_t)h;
-}
-
-/* shim_map_view maps the whole mapping; it returns NULL on failure. */
-static void *shim_map_view(uintptr_t h, int writable, DWORD *err) {
-	void *p;
-	DWORD access = FILE_MAP_READ | (writable ? FILE_MAP_WRITE : 0);
-	p = MapViewOfFile((HANDLE)h, access, 0, 0, 0);
-	*err = p == NULL ? GetLastError() : 0;
-	return p;
-}
-
-/*
- * shim_view_size stores in *size the size of the view that starts at addr,
- * as VirtualQuery reports it: rounded up to a whole number of pages.
- */
-static int shim_view_size(void *addr, uint64_t *size, DWORD *err) {
-	MEMORY_BASIC_INFORMATION mbi;
-	if (VirtualQuery(addr, &mbi, sizeof mbi) == 0) {
-		*err = GetLastError();
-		return -1;
-	}
-	*size = (uint64_t)mbi.RegionSize;
-	*err = 0;
-	return 0;
-}
-
-static int shim_unmap_view(void *addr, DWORD *err) {
-	if (!UnmapViewOfFile(addr)) {
-		*err = GetLastError();
-		return -1;
-	}
-	*err = 0;
-	return 0;
-}
-
-static int shim_close_handle(uintptr_t h, DWORD *err) {
-	if (!CloseHandle((HANDLE)h)) {
-		*err = GetLastError();
-		return -1;
-	}
-	*err = 0;
-	return 0;
 }
 
 #endif /* SHMCHAN_SHIM_WINDOWS_H */

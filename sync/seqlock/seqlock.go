@@ -83,7 +83,8 @@
 // The cgo copy is no faster for an idle 8 MB read (within noise), slower for
 // small values (the cgo call), and loses more reads to a busy writer. The
 // pure-Go reader is kept: it is at least as fast, needs no C compiler, and
-// works with CGO_ENABLED=0. cfence stays only as the benchmark's baseline.
+// works with CGO_ENABLED=0. cfence stays only as the benchmark's baseline
+// (bench_test.go reads through it with a copy of TryRead).
 //
 // A C peer follows the same protocol with <stdatomic.h>: the writer marks
 // the slot with atomic_exchange (seq_cst) followed by
@@ -96,7 +97,7 @@
 //
 // # Untrusted memory
 //
-// Every word loaded from the region is checked: a latest beyond MaxVersion,
+// Every word loaded from the region is checked: a latest beyond layout.MboxMaxVersion,
 // a slot whose sequence is behind latest or ahead of it by less than a whole
 // lap, a latest that has not moved on when a slot says the writer lapped the
 // reader, a length larger than the slots hold (once a stable read, sequence
@@ -111,24 +112,14 @@ import (
 	"runtime"
 	"sync/atomic"
 	"unsafe"
+
+	"github.com/shmchan/shmchan/internal/layout"
 )
 
-// Slot layout (docs/layout.md, "Mailbox").
-const (
-	// SlotHeader is the size of a slot's header; the value bytes follow it.
-	SlotHeader = 128
-	// OffSeq is the offset of a slot's u64 sequence: 2v+1 while version v is
-	// written, 2v once it is complete, 0 if never written.
-	OffSeq = 0
-	// OffLen is the offset of a slot's u64 value length.
-	OffLen = 8
-	// MaxSlots is the largest slot count New accepts.
-	MaxSlots = 16
-	// MaxVersion is the largest version a writer publishes: far beyond what
-	// any writer reaches (146 years at a billion values a second), and small
-	// enough that 2*(version+MaxSlots)+1 never overflows.
-	MaxVersion = 1<<62 - 1
-)
+// The slot layout (a header with the sequence and length words, then the
+// value bytes) and the limits on slots and versions are the MboxSlot…,
+// MboxMaxSlots and MboxMaxVersion constants of internal/layout, which the C
+// header is checked against.
 
 // retriesBeforeYield is how many failed copies Read makes before it yields
 // the processor between attempts (a reader preempted by a busy writer).
@@ -138,11 +129,11 @@ const retriesBeforeYield = 16
 // bytes: the header and the value bytes rounded up to 128. It returns -1 if
 // maxValue is negative or the stride would overflow an int.
 func Stride(maxValue int) int {
-	const limit = math.MaxInt - 2*SlotHeader
+	const limit = math.MaxInt - 2*layout.MboxSlotHeaderSize
 	if maxValue < 0 || maxValue > limit {
 		return -1
 	}
-	return SlotHeader + (maxValue+SlotHeader-1)&^(SlotHeader-1)
+	return layout.MboxSlotHeaderSize + (maxValue+layout.MboxSlotHeaderSize-1)&^(layout.MboxSlotHeaderSize-1)
 }
 
 // Buffer is a latest-value cell of slots over a byte region. Publish may be
@@ -155,11 +146,6 @@ type Buffer struct {
 	slots  uint64
 	stride int
 	max    int
-
-	// check is the second sequence check of a read, after copying src into
-	// dst: nil means the pure-Go read-modify-write (see the package doc).
-	// Benchmarks swap in the C fenced copy.
-	check func(dst, src []byte, seq *uint64) uint64
 }
 
 // New returns a Buffer over region, which holds slots slots of Stride(maxValue)
@@ -171,8 +157,8 @@ func New(latest *uint64, region []byte, slots, maxValue int) (*Buffer, error) {
 	switch {
 	case latest == nil || uintptr(unsafe.Pointer(latest))%8 != 0:
 		return nil, fmt.Errorf("seqlock: latest word %p is not 8-byte aligned", latest)
-	case slots < 1 || slots > MaxSlots:
-		return nil, fmt.Errorf("seqlock: %d slots (want 1 to %d): %w", slots, MaxSlots, ErrCorrupt)
+	case slots < 1 || slots > layout.MboxMaxSlots:
+		return nil, fmt.Errorf("seqlock: %d slots (want 1 to %d): %w", slots, layout.MboxMaxSlots, ErrCorrupt)
 	case stride < 0:
 		return nil, fmt.Errorf("seqlock: maximum value %d: %w", maxValue, ErrCorrupt)
 	case stride > len(region)/slots:
@@ -186,16 +172,13 @@ func New(latest *uint64, region []byte, slots, maxValue int) (*Buffer, error) {
 // MaxValue returns the largest value the slots hold.
 func (b *Buffer) MaxValue() int { return b.max }
 
-// Slots returns the number of slots.
-func (b *Buffer) Slots() int { return int(b.slots) }
-
 // slot returns the sequence and length words and the value bytes of the slot
 // that holds version v.
 func (b *Buffer) slot(v uint64) (seq, length *uint64, data []byte) {
 	off := int(v%b.slots) * b.stride
-	seq = (*uint64)(unsafe.Pointer(&b.region[off+OffSeq]))
-	length = (*uint64)(unsafe.Pointer(&b.region[off+OffLen]))
-	return seq, length, b.region[off+SlotHeader : off+SlotHeader+b.max : off+SlotHeader+b.max]
+	seq = (*uint64)(unsafe.Pointer(&b.region[off+layout.MboxSlotOffSeq]))
+	length = (*uint64)(unsafe.Pointer(&b.region[off+layout.MboxSlotOffLen]))
+	return seq, length, b.region[off+layout.MboxSlotHeaderSize : off+layout.MboxSlotHeaderSize+b.max : off+layout.MboxSlotHeaderSize+b.max]
 }
 
 // Version returns the version of the newest complete value, 0 if none was
@@ -203,7 +186,7 @@ func (b *Buffer) slot(v uint64) (seq, length *uint64, data []byte) {
 func (b *Buffer) Version() (uint64, error) {
 	// SYNC(mb_latest): acquire; pairs with the store at the end of Publish.
 	v := atomic.LoadUint64(b.latest)
-	if v > MaxVersion {
+	if v > layout.MboxMaxVersion {
 		return 0, fmt.Errorf("seqlock: version %d: %w", v, ErrCorrupt)
 	}
 	return v, nil
@@ -222,7 +205,7 @@ func (b *Buffer) Publish(value []byte) (uint64, error) {
 	if err != nil {
 		return 0, err
 	}
-	if v == MaxVersion {
+	if v == layout.MboxMaxVersion {
 		return 0, fmt.Errorf("seqlock: version %d: %w", v, ErrCorrupt)
 	}
 	v++
@@ -288,15 +271,10 @@ func (b *Buffer) TryRead(dst []byte) (value []byte, version uint64, ok bool, err
 		dst = make([]byte, n)
 	}
 	dst = dst[:n]
-	var again uint64
-	if b.check != nil {
-		again = b.check(dst, data[:n], seq)
-	} else {
-		copy(dst, data[:n])
-		// SYNC(mb_seq): read-modify-write check ("read-don't-modify-write");
-		// pairs with the writer's Swap to odd. See the package doc.
-		again = atomic.AddUint64(seq, 0)
-	}
+	copy(dst, data[:n])
+	// SYNC(mb_seq): read-modify-write check ("read-don't-modify-write");
+	// pairs with the writer's Swap to odd. See the package doc.
+	again := atomic.AddUint64(seq, 0)
 	return dst, v, again == s, nil
 }
 

@@ -11,14 +11,16 @@ import (
 	"testing"
 	"time"
 	"unsafe"
+
+	"github.com/shmchan/shmchan/internal/layout"
 )
 
 // cell is a Buffer over fresh memory, with its latest word in the first 128
 // bytes of the region, as a mailbox header would hold it.
 func cell(t testing.TB, slots, maxValue int) (*Buffer, []byte) {
 	t.Helper()
-	mem := newRegion(t, SlotHeader+slots*Stride(maxValue))
-	b, err := New((*uint64)(unsafe.Pointer(&mem[0])), mem[SlotHeader:], slots, maxValue)
+	mem := newRegion(t, layout.MboxSlotHeaderSize+slots*Stride(maxValue))
+	b, err := New((*uint64)(unsafe.Pointer(&mem[0])), mem[layout.MboxSlotHeaderSize:], slots, maxValue)
 	if err != nil {
 		t.Fatalf("New(%d slots, max %d): %v", slots, maxValue, err)
 	}
@@ -73,7 +75,7 @@ func TestNewRejectsBadGeometry(t *testing.T) {
 		slots, maxVal int
 	}{
 		{"no slots", latest, mem[128:], 0, 8},
-		{"too many slots", latest, mem[128:], MaxSlots + 1, 8},
+		{"too many slots", latest, mem[128:], layout.MboxMaxSlots + 1, 8},
 		{"negative max", latest, mem[128:], 1, -1},
 		{"does not fit", latest, mem[128:], 4, 1024},
 		{"misaligned latest", (*uint64)(unsafe.Pointer(&mem[4])), mem[128:], 1, 8},
@@ -228,10 +230,10 @@ func TestCorrupt(t *testing.T) {
 			binary.LittleEndian.PutUint64(slot(2), 2*(2+3)+1)
 		}},
 		{"length too large", func(mem []byte, slot func(uint64) []byte) {
-			binary.LittleEndian.PutUint64(slot(2)[OffLen:], maxValue+1)
+			binary.LittleEndian.PutUint64(slot(2)[layout.MboxSlotOffLen:], maxValue+1)
 		}},
 		{"length huge", func(mem []byte, slot func(uint64) []byte) {
-			binary.LittleEndian.PutUint64(slot(2)[OffLen:], 1<<63)
+			binary.LittleEndian.PutUint64(slot(2)[layout.MboxSlotOffLen:], 1<<63)
 		}},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
@@ -241,7 +243,7 @@ func TestCorrupt(t *testing.T) {
 					t.Fatal(err)
 				}
 			}
-			tc.mutate(mem, func(v uint64) []byte { return mem[SlotHeader+int(v%3)*b.stride:] })
+			tc.mutate(mem, func(v uint64) []byte { return mem[layout.MboxSlotHeaderSize+int(v%3)*b.stride:] })
 			if v, ver, err := b.Read(make([]byte, maxValue)); !errors.Is(err, ErrCorrupt) {
 				t.Fatalf("Read = %q, %d, %v; want ErrCorrupt", v, ver, err)
 			}
@@ -259,9 +261,9 @@ func TestWriterDiesMidPublish(t *testing.T) {
 		}
 	}
 	// Version 5 was being written into slot 5%3 when the writer died.
-	s := mem[SlotHeader+(5%3)*b.stride:]
-	binary.LittleEndian.PutUint64(s[OffSeq:], 2*5+1)
-	binary.LittleEndian.PutUint64(s[OffLen:], 60)
+	s := mem[layout.MboxSlotHeaderSize+(5%3)*b.stride:]
+	binary.LittleEndian.PutUint64(s[layout.MboxSlotOffSeq:], 2*5+1)
+	binary.LittleEndian.PutUint64(s[layout.MboxSlotOffLen:], 60)
 	if v, ver, err := b.Read(nil); err != nil || ver != 4 || string(v) != "\x03" {
 		t.Fatalf("Read = %q, %d, %v; want \\x03, 4, nil", v, ver, err)
 	}
@@ -279,13 +281,13 @@ func FuzzRead(f *testing.F) {
 	f.Add([]byte{}, uint8(3), uint8(20))
 	f.Add([]byte{1, 0, 0, 0, 0, 0, 0, 0}, uint8(3), uint8(20))
 	f.Fuzz(func(t *testing.T, data []byte, slots, maxValue uint8) {
-		n := int(slots%MaxSlots) + 2
-		if n > MaxSlots {
-			n = MaxSlots
+		n := int(slots%layout.MboxMaxSlots) + 2
+		if n > layout.MboxMaxSlots {
+			n = layout.MboxMaxSlots
 		}
-		mem := newRegion(t, SlotHeader+n*Stride(int(maxValue)))
+		mem := newRegion(t, layout.MboxSlotHeaderSize+n*Stride(int(maxValue)))
 		copy(mem, data)
-		b, err := New((*uint64)(unsafe.Pointer(&mem[0])), mem[SlotHeader:], n, int(maxValue))
+		b, err := New((*uint64)(unsafe.Pointer(&mem[0])), mem[layout.MboxSlotHeaderSize:], n, int(maxValue))
 		if err != nil {
 			t.Fatal(err)
 		}

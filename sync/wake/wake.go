@@ -46,9 +46,6 @@ func Open(addr *uint32, name string) (*Word, error) {
 	return w, nil
 }
 
-// Addr returns the address of the word.
-func (w *Word) Addr() *uint32 { return w.addr }
-
 // Wait sleeps while the word holds val, until Wake is called, timeout
 // passes, or a spurious wakeup. It returns at once if the word does not hold
 // val. A timeout <= 0 returns at once. It returns an error only when the OS

@@ -36,10 +36,6 @@ var osSync = sync.OnceValue(func() (f struct{ wait, wake unsafe.Pointer }) {
 	return f
 })
 
-// native reports whether this process waits with os_sync_wait_on_address
-// (true) or falls back to polling (false, before macOS 14.4).
-func native() bool { return osSync().wait != nil }
-
 func (osWord) open(*uint32, string) error { return nil }
 
 func (osWord) close() error { return nil }

@@ -5,11 +5,11 @@
 // `go test -bench` output in bench/results/benchmarks.txt, which benchstat
 // reads.
 //
-// Usage, from the module root:
+// Usage, from bench/ (the benchmark module's root; make bench runs the first):
 //
-//	go run ./bench/cmd/report                  # run the suite (a few minutes), write the files
-//	go run ./bench/cmd/report -in old.txt      # rewrite the report from saved output
-//	go run ./bench/cmd/report -benchtime=1s    # longer runs, steadier numbers
+//	go run ./cmd/report                  # run the suite (a few minutes), write the files
+//	go run ./cmd/report -in old.txt      # rewrite the report from saved output
+//	go run ./cmd/report -benchtime=1s    # longer runs, steadier numbers
 //
 // It prints a progress line per finished benchmark on standard error.
 package main
@@ -26,11 +26,11 @@ import (
 
 func main() {
 	var cfg config
-	flag.StringVar(&cfg.md, "md", "docs/benchmarks.md", "the report to write")
-	flag.StringVar(&cfg.img, "img", "docs/img", "directory for the charts")
-	flag.StringVar(&cfg.raw, "raw", "bench/results/benchmarks.txt", "where to save the raw `go test -bench` output")
+	flag.StringVar(&cfg.md, "md", "../docs/benchmarks.md", "the report to write")
+	flag.StringVar(&cfg.img, "img", "../docs/img", "directory for the charts")
+	flag.StringVar(&cfg.raw, "raw", "results/benchmarks.txt", "where to save the raw `go test -bench` output")
 	flag.StringVar(&cfg.in, "in", "", "read raw output from this file instead of running the suite")
-	flag.StringVar(&cfg.pkg, "pkg", "./bench/", "the benchmark package")
+	flag.StringVar(&cfg.pkg, "pkg", ".", "the benchmark package")
 	flag.StringVar(&cfg.benchtime, "benchtime", "0.5s", "-benchtime of the ping-pong, throughput and integrity benchmarks")
 	flag.StringVar(&cfg.idletime, "idletime", "12x", "-benchtime of the idle benchmark (each op is 250ms idle)")
 	flag.StringVar(&cfg.format, "format", "svg", "chart format: svg or png")
@@ -104,8 +104,10 @@ func run(ctx context.Context, cfg *config) error {
 	if cfg.in != "" {
 		links["raw"] = cfg.in
 	}
+	mdDir, _ := filepath.Abs(filepath.Dir(cfg.md))
 	for k, p := range links {
-		if rel, err := filepath.Rel(filepath.Dir(cfg.md), p); err == nil {
+		abs, _ := filepath.Abs(p)
+		if rel, err := filepath.Rel(mdDir, abs); err == nil {
 			links[k] = filepath.ToSlash(rel)
 		}
 	}

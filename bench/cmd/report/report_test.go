@@ -55,7 +55,7 @@ func TestReportFromSample(t *testing.T) {
 	dir := t.TempDir()
 	cfg := &config{
 		md: filepath.Join(dir, "docs", "benchmarks.md"), img: filepath.Join(dir, "docs", "img"),
-		in: filepath.Join("testdata", "sample.txt"), pkg: "./bench/", benchtime: "0.5s", idletime: "12x", format: "svg",
+		in: filepath.Join("testdata", "sample.txt"), pkg: ".", benchtime: "0.5s", idletime: "12x", format: "svg",
 	}
 	if err := run(context.Background(), cfg); err != nil {
 		t.Fatal(err)
@@ -67,7 +67,7 @@ func TestReportFromSample(t *testing.T) {
 	for _, want := range []string{
 		"## Headline", "## Targets", "## Round trip (ping-pong)", "## One-way throughput",
 		"## Correctness under load", "## Idle cost", "![Round-trip latency per transport and size](img/latency.svg)",
-		"| 64 B RTT p50, spin |", "| 64 B round trip, p50 |", "—", "go test -run='^$' -bench='^BenchmarkPingPong$' -benchtime=0.5s ./bench/",
+		"| 64 B RTT p50, spin |", "| 64 B round trip, p50 |", "—", "go test -run='^$' -bench='^BenchmarkPingPong$' -benchtime=0.5s .",
 		"the clock's share of a sample, 21 ns",
 	} {
 		if !strings.Contains(string(md), want) {

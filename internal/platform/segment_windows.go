@@ -1,9 +1,10 @@
-package shm
+package platform
 
 import (
 	"errors"
 	"fmt"
 	"io/fs"
+	"os"
 	"sync"
 	"unsafe"
 
@@ -12,8 +13,10 @@ import (
 
 // The Windows segment: a named file mapping backed by the paging file
 // (CreateFileMappingW with INVALID_HANDLE_VALUE), mapped whole with
-// MapViewOfFile, over the primitives of cgo_windows.go (the C shims in
-// shm/c/shim_windows.h) or nocgo_windows.go (golang.org/x/sys/windows).
+// MapViewOfFile. The mapping object is created or opened by
+// name_windows_cgo.go (the C shims in shm/c/shim_windows.h) or
+// name_windows_nocgo.go (golang.org/x/sys/windows); views are mapped,
+// queried and unmapped through golang.org/x/sys/windows in both builds.
 // Both paths create the same kernel object, so a cgo process, a pure-Go
 // process and a C or .NET program (MemoryMappedFile.CreateNew(name)) share a
 // segment by name.
@@ -24,9 +27,9 @@ import (
 //
 // Lifetime: the kernel deletes a named mapping's name when the last handle to
 // it closes, even while views of it are still mapped. There is no unlink. A
-// Segment therefore keeps its mapping handle open until Close, and Remove
-// closes this process's handles for the name (its Segments stay mapped and
-// usable): once every process that holds the name has closed or removed it,
+// Mapping therefore keeps its mapping handle open until Unmap (shm's
+// Segment.Close), and Remove closes this process's handles for the name (its
+// Mappings stay mapped and usable): once every process that holds the name has closed or removed it,
 // Open fails with fs.ErrNotExist and Create may use the name again. See
 // docs/platforms.md.
 //
@@ -38,18 +41,8 @@ import (
 //
 // Permissions: the mapping gets the default security descriptor of the
 // creating process's token, which grants access to the current user (and
-// SYSTEM and the administrators), the equivalent of mode 0600. WithMode is
-// ignored.
-
-var (
-	errExist    = fs.ErrExist
-	errNotExist = fs.ErrNotExist
-)
-
-// Implementation names the code path this build uses to reach shared memory:
-// "windows/cgo" or "windows/purego". Tests log it so that the path under test
-// is never mistaken.
-func Implementation() string { return osName + "/" + implementation }
+// SYSTEM and the administrators), the equivalent of mode 0600. The mode
+// argument (shm's WithMode) is ignored.
 
 // objectName is the kernel object name of the segment name.
 func objectName(name string, global bool) string {
@@ -59,44 +52,50 @@ func objectName(name string, global bool) string {
 	return `Local\` + name
 }
 
-func createSegment(name string, size int64, o *options) (*Segment, error) {
-	obj := objectName(name, o.global)
+// Create creates the named mapping of size bytes, in the Local\ namespace
+// or with global in Global\, and maps it whole. mode is ignored (see
+// above). It fails with an error matching fs.ErrExist if the name exists.
+func Create(name string, size int64, _ uint32, global, writable bool) (*Mapping, error) {
+	obj := objectName(name, global)
 	h, err := createMapping(obj, size)
 	if err != nil {
 		if h != 0 {
 			// The name exists: CreateFileMappingW opened the existing object
 			// and said so with ERROR_ALREADY_EXISTS. Create must not open it.
-			err = errors.Join(err, closeHandle(h))
+			err = errors.Join(err, windows.CloseHandle(h))
 		}
-		return nil, mappingError(obj, "CreateFileMapping", err, o.global)
+		return nil, mappingError(obj, "CreateFileMapping", err, global)
 	}
-	mem, err := mapView(h, size, !o.readOnly)
+	mem, err := mapView(h, size, writable)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("MapViewOfFile %s: %w", obj, err), closeHandle(h))
+		return nil, errors.Join(fmt.Errorf("MapViewOfFile %s: %w", obj, err), windows.CloseHandle(h))
 	}
-	return newWindowsSegment(name, h, mem, o), nil
+	return namedMapping(name, global, h, mem), nil
 }
 
-func openSegment(name string, o *options) (*Segment, error) {
-	obj := objectName(name, o.global)
-	h, err := openMapping(obj, !o.readOnly)
+// Open maps the existing named mapping whole. It fails with an error
+// matching fs.ErrNotExist if there is none. Its size is the creator's
+// rounded up to whole pages (see above).
+func Open(name string, global, writable bool) (*Mapping, error) {
+	obj := objectName(name, global)
+	h, err := openMapping(obj, writable)
 	if err != nil {
 		return nil, mappingError(obj, "OpenFileMapping", err, false)
 	}
-	mem, err := mapView(h, 0, !o.readOnly)
+	mem, err := mapView(h, 0, writable)
 	if err != nil {
-		return nil, errors.Join(fmt.Errorf("MapViewOfFile %s: %w", obj, err), closeHandle(h))
+		return nil, errors.Join(fmt.Errorf("MapViewOfFile %s: %w", obj, err), windows.CloseHandle(h))
 	}
 	if int64(len(mem)) > MaxSize {
-		return nil, errors.Join(fmt.Errorf("size %d: %w", len(mem), ErrInvalidSize), unmapView(mem), closeHandle(h))
+		return nil, errors.Join(fmt.Errorf("size %d: %w", len(mem), ErrSize), unmapView(mem), windows.CloseHandle(h))
 	}
-	return newWindowsSegment(name, h, mem, o), nil
+	return namedMapping(name, global, h, mem), nil
 }
 
-// removeSegment closes this process's handles for name. If this process
-// holds none, it only reports whether the name exists (in either namespace):
+// Remove closes this process's handles for name. If this process holds
+// none, it only reports whether the name exists (in either namespace):
 // another process's handles keep it alive and cannot be closed from here.
-func removeSegment(name string) error {
+func Remove(name string) error {
 	if n, err := holds.releaseAll(name); n > 0 || err != nil {
 		return err
 	}
@@ -105,7 +104,7 @@ func removeSegment(name string) error {
 		obj := objectName(name, global)
 		h, err := openMapping(obj, false)
 		if err == nil {
-			return closeHandle(h)
+			return windows.CloseHandle(h)
 		}
 		if !errors.Is(err, fs.ErrNotExist) {
 			return mappingError(obj, "OpenFileMapping", err, false)
@@ -115,32 +114,66 @@ func removeSegment(name string) error {
 	return fmt.Errorf(`no mapping named Local\%s or Global\%s: %w`, name, name, errs[0])
 }
 
-func newWindowsSegment(name string, h windows.Handle, mem []byte, o *options) *Segment {
+func namedMapping(name string, global bool, h windows.Handle, mem []byte) *Mapping {
 	k := holds.add(name, h)
-	var removedBefore bool // Remove closed our handle before Close did
-	return &Segment{
-		name:          name,
-		size:          int64(len(mem)),
-		mem:           mem,
-		readOnly:      o.readOnly,
-		removeOnClose: o.removeOnClose,
-		unmap: func() error {
+	var removedBefore bool // Remove closed our handle before Unmap did
+	return &Mapping{
+		Mem: mem,
+		Unmap: func() error {
 			err := unmapView(mem)
 			held, cerr := k.release()
 			removedBefore = !held
 			return errors.Join(err, cerr)
 		},
-		// RemoveOnClose: Close has released this Segment's handle; release
+		// RemoveOnClose: Unmap has released this mapping's handle; release
 		// the process's other handles for the name as well. As on Linux, a
 		// name that was already removed is an error matching fs.ErrNotExist.
-		remove: func() error {
+		Remove: func() error {
 			n, err := holds.releaseAll(name)
 			if err == nil && n == 0 && removedBefore {
-				return fmt.Errorf("%s was removed before Close: %w", objectName(name, o.global), windows.ERROR_FILE_NOT_FOUND)
+				return fmt.Errorf("%s was removed before Close: %w", objectName(name, global), windows.ERROR_FILE_NOT_FOUND)
 			}
 			return err
 		},
 	}
+}
+
+// MapFile maps the open file f, of size bytes, whole: a file-backed mapping
+// object (CreateFileMappingW on the file's handle, unnamed), and a view of
+// it. The mapping object's handle is closed at once (the view keeps the
+// object); f stays open until Unmap, which flushes the view to the file
+// first, and is closed on failure.
+func MapFile(f *os.File, size int64, writable bool) (m *Mapping, err error) {
+	defer func() {
+		if err != nil {
+			err = errors.Join(err, f.Close())
+		}
+	}()
+	prot := uint32(windows.PAGE_READONLY)
+	if writable {
+		prot = windows.PAGE_READWRITE
+	}
+	h, err := windows.CreateFileMapping(windows.Handle(f.Fd()), nil, prot, uint32(uint64(size)>>32), uint32(size), nil)
+	if err != nil {
+		return nil, fmt.Errorf("CreateFileMapping %s: %w", f.Name(), err)
+	}
+	mem, err := mapView(h, size, writable)
+	if cerr := windows.CloseHandle(h); err == nil && cerr != nil {
+		err = errors.Join(cerr, unmapView(mem))
+	}
+	if err != nil {
+		return nil, fmt.Errorf("MapViewOfFile %s: %w", f.Name(), err)
+	}
+	return &Mapping{
+		Mem: mem,
+		Unmap: func() error {
+			var errs []error
+			if writable {
+				errs = append(errs, windows.FlushViewOfFile(uintptr(unsafe.Pointer(unsafe.SliceData(mem))), uintptr(len(mem))))
+			}
+			return errors.Join(append(errs, unmapView(mem), f.Close())...)
+		},
+	}, nil
 }
 
 // mappingError explains a failed CreateFileMapping or OpenFileMapping. The
@@ -177,7 +210,7 @@ type handleRegistry struct {
 	byName map[string]map[*handleHold]struct{}
 }
 
-// A handleHold is one Segment's mapping handle.
+// A handleHold is one Mapping's handle.
 type handleHold struct {
 	name string
 	h    windows.Handle // 0 once closed
@@ -213,7 +246,7 @@ func (r *handleRegistry) closeLocked(k *handleHold) error {
 	if len(r.byName[k.name]) == 0 {
 		delete(r.byName, k.name)
 	}
-	return closeHandle(h)
+	return windows.CloseHandle(h)
 }
 
 // releaseAll closes every handle this process holds for name and reports how
@@ -233,16 +266,27 @@ func (r *handleRegistry) releaseAll(name string) (int, error) {
 // mapView maps the whole mapping h. With size 0 the view's size is read
 // back with VirtualQuery, which reports whole pages.
 func mapView(h windows.Handle, size int64, writable bool) ([]byte, error) {
-	addr, err := mapWhole(h, writable)
+	access := uint32(windows.FILE_MAP_READ)
+	if writable {
+		access |= windows.FILE_MAP_WRITE
+	}
+	addr, err := windows.MapViewOfFile(h, access, 0, 0, 0)
 	if err != nil {
 		return nil, err
 	}
 	if size == 0 {
-		if size, err = regionSize(addr); err != nil {
-			return nil, errors.Join(fmt.Errorf("VirtualQuery: %w", err), unmapAddr(addr))
+		var mbi windows.MemoryBasicInformation
+		if err := windows.VirtualQuery(addr, &mbi, unsafe.Sizeof(mbi)); err != nil {
+			return nil, errors.Join(fmt.Errorf("VirtualQuery: %w", err), windows.UnmapViewOfFile(addr))
 		}
+		size = int64(mbi.RegionSize)
 	}
-	return unsafe.Slice((*byte)(addr), size), nil
+	// Through a pointer to the variable: go vet rightly flags a direct
+	// uintptr-to-Pointer conversion, but this address is a mapping the Go
+	// heap does not manage, so it cannot move.
+	return unsafe.Slice(*(**byte)(unsafe.Pointer(&addr)), size), nil
 }
 
-func unmapView(mem []byte) error { return unmapAddr(unsafe.Pointer(unsafe.SliceData(mem))) }
+func unmapView(mem []byte) error {
+	return windows.UnmapViewOfFile(uintptr(unsafe.Pointer(unsafe.SliceData(mem))))
+}

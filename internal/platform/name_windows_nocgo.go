@@ -1,6 +1,6 @@
-//go:build !cgo && windows
+//go:build windows && !cgo
 
-package shm
+package platform
 
 import (
 	"unsafe"
@@ -43,29 +43,6 @@ func openMapping(obj string, writable bool) (windows.Handle, error) {
 	}
 	return windows.Handle(r), nil
 }
-
-func mapWhole(h windows.Handle, writable bool) (unsafe.Pointer, error) {
-	addr, err := windows.MapViewOfFile(h, viewAccess(writable), 0, 0, 0)
-	if err != nil {
-		return nil, err
-	}
-	// Through a pointer to the variable: go vet rightly flags a direct
-	// uintptr-to-Pointer conversion, but this address is a mapping the Go
-	// heap does not manage, so it cannot move.
-	return *(*unsafe.Pointer)(unsafe.Pointer(&addr)), nil
-}
-
-func regionSize(addr unsafe.Pointer) (int64, error) {
-	var mbi windows.MemoryBasicInformation
-	if err := windows.VirtualQuery(uintptr(addr), &mbi, unsafe.Sizeof(mbi)); err != nil {
-		return 0, err
-	}
-	return int64(mbi.RegionSize), nil
-}
-
-func unmapAddr(addr unsafe.Pointer) error { return windows.UnmapViewOfFile(uintptr(addr)) }
-
-func closeHandle(h windows.Handle) error { return windows.CloseHandle(h) }
 
 func viewAccess(writable bool) uint32 {
 	if writable {

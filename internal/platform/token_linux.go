@@ -1,4 +1,4 @@
-package proc
+package platform
 
 import (
 	"bytes"
@@ -12,7 +12,7 @@ import (
 func selfToken() Token {
 	pid := os.Getpid()
 	_, start, _ := stat(pid)
-	return Make(pid, start)
+	return MakeToken(pid, start)
 }
 
 // stat reads the state letter and the start time (clock ticks since boot)
@@ -26,11 +26,11 @@ func stat(pid int) (state byte, start uint64, err error) {
 	// parentheses itself: parse from the last ')'.
 	i := bytes.LastIndexByte(b, ')')
 	if i < 0 {
-		return 0, 0, errors.New("proc: malformed stat")
+		return 0, 0, errors.New("platform: malformed /proc stat")
 	}
 	f := bytes.Fields(b[i+1:]) // f[0] is field 3 (state), f[19] is field 22 (starttime)
 	if len(f) < 20 || len(f[0]) != 1 {
-		return 0, 0, errors.New("proc: malformed stat")
+		return 0, 0, errors.New("platform: malformed /proc stat")
 	}
 	start, err = strconv.ParseUint(string(f[19]), 10, 64)
 	return f[0][0], start, err

@@ -1,4 +1,4 @@
-package proc
+package platform
 
 import (
 	"os/exec"
@@ -15,7 +15,7 @@ func TestDeadAndZombie(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := Make(pid, start)
+	tok := MakeToken(pid, start)
 	if !Alive(tok) {
 		t.Fatalf("running child reads as dead")
 	}

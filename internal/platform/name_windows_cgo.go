@@ -1,9 +1,9 @@
-//go:build cgo && windows
+//go:build windows && cgo
 
-package shm
+package platform
 
 /*
-#cgo CFLAGS: -I${SRCDIR}/c -O2 -Wall
+#cgo CFLAGS: -I${SRCDIR}/../../shm/c -O2 -Wall
 #include "shim_windows.h"
 */
 import "C"
@@ -14,7 +14,8 @@ import (
 	"golang.org/x/sys/windows"
 )
 
-// The cgo path: CreateFileMappingW and friends through the shims in shm/c.
+// The cgo path: CreateFileMappingW and OpenFileMappingW through the shims in
+// shm/c, as a C peer makes them. Views are mapped in segment_windows.go.
 // Each shim hands back GetLastError explicitly, since cgo's errno result
 // reads the C runtime's errno, which Win32 calls do not set.
 
@@ -57,40 +58,6 @@ func openMapping(obj string, writable bool) (windows.Handle, error) {
 		return 0, windows.Errno(code)
 	}
 	return h, nil
-}
-
-func mapWhole(h windows.Handle, writable bool) (unsafe.Pointer, error) {
-	var code C.DWORD
-	p := C.shim_map_view(C.uintptr_t(h), cbool(writable), &code)
-	if p == nil {
-		return nil, windows.Errno(code)
-	}
-	return p, nil
-}
-
-func regionSize(addr unsafe.Pointer) (int64, error) {
-	var size C.uint64_t
-	var code C.DWORD
-	if C.shim_view_size(addr, &size, &code) < 0 {
-		return 0, windows.Errno(code)
-	}
-	return int64(size), nil
-}
-
-func unmapAddr(addr unsafe.Pointer) error {
-	var code C.DWORD
-	if C.shim_unmap_view(addr, &code) < 0 {
-		return windows.Errno(code)
-	}
-	return nil
-}
-
-func closeHandle(h windows.Handle) error {
-	var code C.DWORD
-	if C.shim_close_handle(C.uintptr_t(h), &code) < 0 {
-		return windows.Errno(code)
-	}
-	return nil
 }
 
 func cbool(b bool) C.int {

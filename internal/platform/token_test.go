@@ -1,4 +1,4 @@
-package proc
+package platform
 
 import (
 	"os"
@@ -19,7 +19,7 @@ func TestSelfAlive(t *testing.T) {
 	if Alive(0) {
 		t.Fatalf("Alive(0) = true")
 	}
-	if Alive(Make(s.PID(), uint64(s.Start())+1)) {
+	if Alive(MakeToken(s.PID(), uint64(s.Start())+1)) {
 		t.Fatalf("a token with another start time reads as alive (PID reuse not detected)")
 	}
 }

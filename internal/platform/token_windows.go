@@ -1,4 +1,4 @@
-package proc
+package platform
 
 import (
 	"errors"
@@ -12,7 +12,7 @@ import (
 func selfToken() Token {
 	pid := int(windows.GetCurrentProcessId())
 	start, _ := creationTime(windows.CurrentProcess())
-	return Make(pid, start)
+	return MakeToken(pid, start)
 }
 
 func creationTime(h windows.Handle) (uint64, error) {

@@ -1,4 +1,4 @@
-package shm
+package platform
 
 import (
 	"errors"

@@ -1,4 +1,4 @@
-package shm
+package platform
 
 import (
 	"errors"
@@ -10,10 +10,8 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-const osName = "darwin"
-
 // fileDir is where a CGO_ENABLED=0 build on macOS keeps its segments, as
-// regular files mapped MAP_SHARED (see nocgo_darwin.go): one directory per
+// regular files mapped MAP_SHARED (see name_darwin_nocgo.go): one directory per
 // user, at a fixed path so that every process of that user finds it whatever
 // its TMPDIR.
 func fileDir() string { return "/tmp/shmchan-" + strconv.Itoa(os.Geteuid()) }

@@ -1,4 +1,4 @@
-package proc
+package platform
 
 import (
 	"io"
@@ -43,11 +43,11 @@ func TestDeadAndExited(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	tok := Make(pid, start)
+	tok := MakeToken(pid, start)
 	if !Alive(tok) {
 		t.Fatalf("running child %d reads as dead", pid)
 	}
-	if Alive(Make(pid, start+1)) {
+	if Alive(MakeToken(pid, start+1)) {
 		t.Fatalf("a token with another creation time reads as alive (PID reuse not detected)")
 	}
 	if err := cmd.Process.Kill(); err != nil {
@@ -68,7 +68,7 @@ func TestDeadAndExited(t *testing.T) {
 
 func TestNoSuchPID(t *testing.T) {
 	// Windows PIDs are multiples of 4; this one is not.
-	if Alive(Make(0x7ffffff1, 1)) {
+	if Alive(MakeToken(0x7ffffff1, 1)) {
 		t.Fatalf("a PID that names no process reads as alive")
 	}
 }

@@ -1,6 +1,6 @@
-//go:build !cgo
+//go:build darwin && !cgo
 
-package shm
+package platform
 
 import (
 	"errors"
@@ -89,24 +89,10 @@ func shmUnlink(name string) error {
 	return unix.Unlink(fileDir() + "/" + name)
 }
 
-func fdTruncate(fd int, size int64) error { return unix.Ftruncate(fd, size) }
-
-func fdChmod(fd int, mode uint32) error { return unix.Fchmod(fd, mode) }
-
-func fdClose(fd int) error { return unix.Close(fd) }
-
-func fdSize(fd int) (int64, error) {
-	var st unix.Stat_t
-	if err := unix.Fstat(fd, &st); err != nil {
-		return 0, err
-	}
-	return st.Size, nil
-}
-
-// fdReserve allocates the file's blocks now (F_PREALLOCATE), so that a full
+// reserve allocates the file's blocks now (F_PREALLOCATE), so that a full
 // disk fails here with ENOSPC instead of raising SIGBUS on the first touch of
 // a page. A file system that cannot preallocate is left sparse.
-func fdReserve(fd int, size int64) error {
+func reserve(fd int, size int64) error {
 	fst := unix.Fstore_t{Flags: unix.F_ALLOCATEALL, Posmode: unix.F_PEOFPOSMODE, Length: size}
 	err := unix.FcntlFstore(uintptr(fd), unix.F_PREALLOCATE, &fst)
 	if err == unix.ENOSPC {
@@ -114,13 +100,3 @@ func fdReserve(fd int, size int64) error {
 	}
 	return nil
 }
-
-func mapFD(fd int, size int64, writable bool) ([]byte, error) {
-	prot := unix.PROT_READ
-	if writable {
-		prot |= unix.PROT_WRITE
-	}
-	return unix.Mmap(fd, 0, int(size), prot, unix.MAP_SHARED)
-}
-
-func unmapMem(b []byte) error { return unix.Munmap(b) }

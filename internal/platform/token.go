@@ -1,6 +1,8 @@
-// Package proc identifies processes in a way that survives PID reuse, so
-// that one process can tell from shared memory whether the peer that claimed
-// a role is still alive.
+package platform
+
+// Token identifies one process instance in a way that survives PID reuse,
+// so that one process can tell from shared memory whether the peer that
+// claimed a role is still alive.
 //
 // A Token packs a process ID (low 32 bits) with the low 32 bits of the
 // process's start time (high 32 bits), as the OS reports it: clock ticks
@@ -8,13 +10,10 @@
 // Windows, the start timeval on macOS. A PID that was reused by a new process
 // no longer matches the token's start time, so the old owner reads as dead.
 // The zero Token means "no process".
-package proc
-
-// Token identifies one process instance: PID and start time.
 type Token uint64
 
-// Make builds a Token from a PID and a start-time stamp.
-func Make(pid int, start uint64) Token {
+// MakeToken builds a Token from a PID and a start-time stamp.
+func MakeToken(pid int, start uint64) Token {
 	return Token(uint64(uint32(pid)) | uint64(uint32(start))<<32)
 }
 

@@ -1,4 +1,4 @@
-package shm
+package platform
 
 import (
 	"runtime"
@@ -6,12 +6,12 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// osYield gives the processor to another goroutine of this process
+// Yield gives the processor to another goroutine of this process
 // (runtime.Gosched: the peer may be in-process, and with GOMAXPROCS=1 it gets
 // no other chance to run), then to another thread of the machine
 // (sched_yield: the peer process, when there are fewer free cores than
 // spinning threads).
-func osYield() {
+func Yield() {
 	runtime.Gosched()
 	unix.Syscall(unix.SYS_SCHED_YIELD, 0, 0, 0)
 }

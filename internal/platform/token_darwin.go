@@ -1,4 +1,4 @@
-package proc
+package platform
 
 import (
 	"os"
@@ -15,7 +15,7 @@ const sZomb = 5
 func selfToken() Token {
 	pid := os.Getpid()
 	_, start, _ := kinfo(pid)
-	return Make(pid, start)
+	return MakeToken(pid, start)
 }
 
 // kinfo reads the process's state (p_stat) and start time (p_starttime, in
