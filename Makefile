@@ -59,6 +59,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConsumer$$' -fuzztime $(FUZZTIME) ./sync/ring/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenChannel$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenMailbox$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
+	$(GO) test -run '^$$' -fuzz '^FuzzDial$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./sync/seqlock/
 
 # The C API: static library, examples, tests (also under ASan/UBSan), C++ check.
