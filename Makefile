@@ -60,6 +60,7 @@ fmt-check:
 test-go:
 	$(GO) test -p 1 -count=1 -timeout 15m ./...
 	cd bench && $(GO) test -p 1 -count=1 -timeout 15m ./...
+	cd examples/grpc && $(GO) test -p 1 -count=1 -timeout 10m ./...
 
 # In-process tests under the race detector; cross-process workloads scale down.
 test-race:
@@ -75,6 +76,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConsumer$$' -fuzztime $(FUZZTIME) ./sync/ring/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenChannel$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenMailbox$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
+	$(GO) test -run '^$$' -fuzz '^FuzzDial$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./sync/seqlock/
 
 # The C API: static library, examples, tests (also under ASan/UBSan), C++ check.
