@@ -60,6 +60,7 @@ fmt-check:
 test-go:
 	$(GO) test -p 1 -count=1 -timeout 15m ./...
 	cd bench && $(GO) test -p 1 -count=1 -timeout 15m ./...
+	cd examples/grpc && $(GO) test -p 1 -count=1 -timeout 10m ./...
 
 # In-process tests under the race detector; cross-process workloads scale down.
 test-race:
@@ -75,6 +76,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConsumer$$' -fuzztime $(FUZZTIME) ./sync/ring/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenChannel$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenMailbox$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
+	$(GO) test -run '^$$' -fuzz '^FuzzDial$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./sync/seqlock/
 	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/inspect/
 
@@ -124,3 +126,11 @@ python:
 clean:
 	$(MAKE) -C shm/c clean
 	$(GO) clean -testcache
+
+# The SPIN models of the channel and mailbox protocols (model/, issue 12):
+# every clean model must pass, every mutant must fail, and the STEP tags must
+# match docs/layout.md. Needs spin and gcc (Debian: apt-get install spin gcc).
+# make test runs the same tests through test-go (go test ./...).
+.PHONY: model
+model:
+	$(GO) test -count=1 -v -run 'TestModels|TestMutants|TestSteps' ./model/

@@ -88,6 +88,10 @@ func fill(o *inspect.Object) string {
 		return fmt.Sprintf("%s %.1f%%", size(o.Used), 100*float64(o.Used)/float64(o.Capacity))
 	case inspect.KindMailbox:
 		return fmt.Sprintf("v%d", o.Latest)
+	case inspect.KindListener:
+		if o.Err == nil {
+			return fmt.Sprintf("%d/%d slots", o.SlotsBusy, o.Slots)
+		}
 	}
 	return "-"
 }

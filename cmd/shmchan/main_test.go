@@ -34,6 +34,17 @@ func init() {
 	testproc.Register("channel", childChannel)
 	testproc.Register("mailbox", childMailbox)
 	testproc.Register("claim", childClaim)
+	testproc.Register("listener", func(args []string) int {
+		l, err := shm.Listen(args[0])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		defer l.Close()
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		return 0
+	})
 	testproc.Register("pingpong", childPingPong)
 	testproc.Register("create", func(args []string) int {
 		size, _ := strconv.ParseInt(args[1], 10, 64)
@@ -290,13 +301,14 @@ func needLinux(t *testing.T) {
 func fixture(t *testing.T) (names map[string]string, live []*child) {
 	t.Helper()
 	names = map[string]string{}
-	for _, s := range []string{"a-hold", "b-killed", "c-closed", "d-mbox", "e-corrupt", "f-raw"} {
+	for _, s := range []string{"a-hold", "b-killed", "c-closed", "d-mbox", "e-corrupt", "f-raw", "g-lsn"} {
 		names[s[2:]] = object(t, s)
 	}
 	live = append(live, start(t, "ready", "channel", names["hold"], "hold"))
 	start(t, "ready", "channel", names["killed"], "hold").kill(t)
 	start(t, "ready", "channel", names["closed"], "closed").end(t)
 	live = append(live, start(t, "ready", "mailbox", names["mbox"]))
+	live = append(live, start(t, "ready", "listener", names["lsn"]))
 	start(t, "ready", "channel", names["corrupt"], "closed").end(t)
 	seg, err := shm.Open(names["corrupt"])
 	if err != nil {
@@ -413,6 +425,7 @@ func TestLs(t *testing.T) {
 		names["mbox"] + " +mailbox +2 .* v2 +writer \\d+ alive",
 		names["corrupt"] + " +channel .* shm: corrupt shared memory: capacity 3000",
 		names["raw"] + " +raw +- +4.0KiB",
+		names["lsn"] + " +listener +1 .* 0/\\d+ slots +listener \\d+ alive",
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("ls output does not match %q", want)

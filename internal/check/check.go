@@ -16,4 +16,6 @@ package check
 var (
 	Channel func(mem []byte) error
 	Mailbox func(mem []byte) error
+	// Listener also checks the slot table against the mapping.
+	Listener func(mem []byte) error
 )

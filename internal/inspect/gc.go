@@ -24,7 +24,7 @@ var ErrLive = errors.New("inspect: object in use by a live process")
 // does not keep it: the reader keeps its mapping, and a new writer would
 // make a new mailbox.
 func Garbage(o *Object) bool {
-	if o.Err != nil || (o.Kind != KindChannel && o.Kind != KindMailbox) {
+	if o.Err != nil || (o.Kind != KindChannel && o.Kind != KindMailbox && o.Kind != KindListener) {
 		return false
 	}
 	creatorGone := o.Creator == nil || o.Creator.State != StateAlive
@@ -86,6 +86,9 @@ func fenceAndRemove(name string, o *Object, mem []byte, fd int) error {
 		h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
 		version = atomic.LoadUint32(&h.Version)
 		roles = []role{{&h.Owner, &h.Closed, layout.LockMbWriter}}
+	case o.Kind == KindListener && uint64(len(mem)) >= layout.ListenerDoc["const.header"]:
+		d := layout.ListenerDoc
+		roles = []role{{(*uint64)(unsafe.Pointer(&mem[d["owner"]])), (*uint32)(unsafe.Pointer(&mem[d["closed"]])), -1}}
 	default:
 		return fmt.Errorf("%s: changed kind since it was read: %w", name, ErrLive)
 	}
@@ -143,7 +146,7 @@ func holders(o *Object) string {
 	}
 	if o.Err != nil {
 		s += ", not sound (" + o.Problem + "); remove it with rm if you mean to"
-	} else if o.Kind != KindChannel && o.Kind != KindMailbox {
+	} else if o.Kind != KindChannel && o.Kind != KindMailbox && o.Kind != KindListener {
 		s += ", not a shmchan object"
 	}
 	if s == "" {

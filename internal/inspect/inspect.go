@@ -34,6 +34,7 @@ import (
 const (
 	KindChannel    = "channel"
 	KindMailbox    = "mailbox"
+	KindListener   = "listener"
 	KindRaw        = "raw"        // not a shmchan object (or not one this tool knows)
 	KindUnreadable = "unreadable" // the OS refused to let us open it
 )
@@ -70,6 +71,8 @@ type Object struct {
 	Used       uint64 `json:"used"`                  // channel: bytes not yet received
 	MaxValue   uint64 `json:"max_value,omitempty"`   // mailbox: largest value
 	Latest     uint64 `json:"latest,omitempty"`      // mailbox: newest version
+	Slots      uint64 `json:"slots,omitempty"`       // listener: slots (the backlog)
+	SlotsBusy  uint64 `json:"slots_busy,omitempty"`  // listener: slots not free
 
 	Creator *Role  `json:"creator,omitempty"`
 	Roles   []Role `json:"roles,omitempty"`
@@ -217,6 +220,8 @@ func (o *Object) decode(mem []byte, fd int) {
 			o.Used = used
 			o.judge(err)
 		}
+	case uint32(layout.ListenerDoc["const.magic"]):
+		o.decodeListener(mem)
 	case layout.MboxMagic:
 		o.Kind = KindMailbox
 		o.judge(check.Mailbox(mem))
