@@ -340,7 +340,8 @@ func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) (_ 
 		if m.closed.Load() {
 			return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
 		}
-		// STEP(mbwait.3) Each round polls; after a pause that armed (mbwait.1–2) this poll is the re-check.
+		// STEP(mbwait.3) Each round polls; after a pause that armed
+		// (mbwait.1–2) this poll is the re-check.
 		newer, closed, err := m.poll(version)
 		if err != nil {
 			return dst[:0], 0, wrap("wait", m.Name(), err)

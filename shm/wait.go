@@ -216,8 +216,8 @@ func (w *waiter) disarm() {
 	if !w.armed {
 		return
 	}
-	// STEP(park.5) STEP(mbwait.5) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst; pairs with
-	// the load in the peer's notify.
+	// STEP(park.5) STEP(mbwait.5) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters):
+	// seq_cst; pairs with the load in the peer's notify.
 	if w.count {
 		atomic.AddUint32(w.parked, ^uint32(0))
 	} else {
@@ -248,10 +248,10 @@ func (w *waiter) check(ctx context.Context, now time.Time) error {
 // call on the data path, made only when the peer sleeps. parked is the
 // peer's flag (channel) or waiter count (mailbox).
 func notify(parked, seq *uint32, word *wake.Word) {
-	// STEP(notify.1) STEP(publish.6) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst load after
-	// our seq_cst store of the record header (sender), head (receiver) or
-	// latest (mailbox writer); pairs with the peer's announcement then
-	// retry in pause.
+	// STEP(notify.1) STEP(publish.6) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters):
+	// seq_cst load after our seq_cst store of the record header (sender),
+	// head (receiver) or latest (mailbox writer); pairs with the peer's
+	// announcement then retry in pause.
 	if n := atomic.LoadUint32(parked); n != 0 {
 		bumpN(seq, word, int(n))
 	}

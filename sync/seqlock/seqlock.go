@@ -220,7 +220,8 @@ func (b *Buffer) Publish(value []byte) (uint64, error) {
 	copy(data, value)
 	// STEP(publish.4) SYNC(mb_seq): release; publishes the bytes to a reader that loads 2v.
 	atomic.StoreUint64(seq, 2*v)
-	// STEP(publish.5) SYNC(mb_latest): release, after the slot is complete; pairs with the load in Version.
+	// STEP(publish.5) SYNC(mb_latest): release, after the slot is complete; pairs
+	// with the load in Version.
 	atomic.StoreUint64(b.latest, v)
 	return v, nil
 }
@@ -284,7 +285,8 @@ func (b *Buffer) TryRead(dst []byte) (value []byte, version uint64, ok bool, err
 // stable reports whether the slot's sequence still holds s, with the same
 // read-modify-write check as a copy.
 func (b *Buffer) stable(seq *uint64, s uint64) bool {
-	// STEP(read.3) STEP(read.5) SYNC(mb_seq): read-modify-write check; pairs with the writer's Swap to odd.
+	// STEP(read.3) STEP(read.5) SYNC(mb_seq): read-modify-write check; pairs with
+	// the writer's Swap to odd.
 	return atomic.AddUint64(seq, 0) == s
 }
 
