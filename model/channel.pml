@@ -164,10 +164,10 @@ proctype Sender(byte me) {
 	fi;
 end_claim:
 	atomic { tx_lock == 0 -> tx_lock = me };	/* STEP(claim.2) the lock (held: wait) */
-	tx_owner = me;					/* ... and the token */
+	tx_owner = me;					/* STEP(claim.3) the token */
 #ifndef MUT_CLAIM_NO_RECHECK
 	if
-	:: tx_closed ->				/* STEP(claim.3) */
+	:: tx_closed ->				/* STEP(claim.4) */
 		tx_owner = 0;
 		tx_lock = 0;
 		goto gone
@@ -255,7 +255,7 @@ reserve:
 	d_step { tx_returned = 0; tx_closed = 1 };	/* STEP(close.1) */
 	notify(rx_parked, data_seq, rx_asleep, tx_returned);	/* STEP(close.2) */
 	tx_owner = 0;					/* STEP(close.3) */
-	d_step { tx_lock = 0; pos = 0 }
+	d_step { tx_lock = 0; pos = 0 }			/* STEP(close.4) */
 	} unless {
 		/* Killed: the kernel releases the lock and ends the sleep; the
 		 * token, the parked flag and the ring stay as they were. */
@@ -276,10 +276,10 @@ proctype Receiver(byte me) {
 	fi;
 end_claim:
 	atomic { rx_lock == 0 -> rx_lock = me };	/* STEP(claim.2) */
-	rx_owner = me;
+	rx_owner = me;					/* STEP(claim.3) */
 #ifndef MUT_CLAIM_NO_RECHECK
 	if
-	:: rx_closed ->				/* STEP(claim.3) */
+	:: rx_closed ->				/* STEP(claim.4) */
 		rx_owner = 0;
 		rx_lock = 0;
 		goto rx_gone
@@ -356,7 +356,7 @@ rx_close:
 	d_step { rx_returned = 0; rx_closed = 1 };	/* STEP(close.1) */
 	notify(tx_parked, space_seq, tx_asleep, rx_returned);	/* STEP(close.2) */
 	rx_owner = 0;					/* STEP(close.3) */
-	rx_lock = 0
+	rx_lock = 0					/* STEP(close.4) */
 	} unless {
 		d_step { crash_rx == me -> rx_lock = 0; rx_asleep = 0; crash_rx = 0; hdr = 0; s = 0; w = 0 }
 	};

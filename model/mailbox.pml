@@ -3,7 +3,7 @@
  * SPIN.
  *
  * What it models is docs/layout.md, "Mailbox" and "Procedures, step by
- * step" (Claim, Publish, Read, Wait, Mailbox close); every STEP(x.y) tag
+ * step" (Claim, Publish, Read, Wait, Close); every STEP(x.y) tag
  * names the step the statement carries out. One word of the model is one
  * 8-byte word of a slot's value. As channel.pml, the model is sequentially
  * consistent: it checks the protocol's interleavings; the package doc of
@@ -101,9 +101,9 @@ proctype Writer(byte me) {
 	fi;
 end_claim:
 	atomic { lock == 0 -> lock = me };	/* STEP(claim.2) */
-	owner = me;
+	owner = me;				/* STEP(claim.3) */
 	if
-	:: closed -> owner = 0; lock = 0; goto gone	/* STEP(claim.3) */
+	:: closed -> owner = 0; lock = 0; goto gone	/* STEP(claim.4) */
 	:: else
 	fi;
 
@@ -136,12 +136,12 @@ end_claim:
 
 #ifdef WAIT
 	skip;
-	d_step { RET(0); closed = 1 };	/* STEP(mbclose.1) */
-	wake_seq++;				/* STEP(mbclose.2) */
+	d_step { RET(0); closed = 1 };	/* STEP(close.1) */
+	wake_seq++;				/* STEP(close.2) */
 	d_step { asleep = 0; RET(1) };
 #endif
-	owner = 0;				/* STEP(mbclose.3) */
-	lock = 0
+	owner = 0;				/* STEP(close.3) */
+	lock = 0				/* STEP(close.4) */
 	} unless {
 		d_step { crash == me -> lock = 0; crash = 0; v = 0; w = 0 }
 	};

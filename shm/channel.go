@@ -132,6 +132,7 @@ func OpenOrCreateChannel(name string, capacity int64, opts ...Option) (*Channel,
 // stores the version last.
 func initChannel(mem []byte, capacity uint64) {
 	h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
+	// STEP(create.2) The header line, into zero bytes.
 	h.Magic = layout.ChanMagic
 	h.HeaderSize = layout.ChanHeaderSize
 	h.Flags = layout.ChanFlagStats // the counter lines are zero, as the segment is
@@ -139,7 +140,7 @@ func initChannel(mem []byte, capacity uint64) {
 	h.DataOffset = layout.ChanHeaderSize
 	h.MaxMessage = layout.ChanMaxMessage(capacity)
 	h.Creator = uint64(platform.Self())
-	// SYNC(version): release; publishes every header field above; pairs with
+	// STEP(create.3) SYNC(version): release; publishes every header field above; pairs with
 	// the acquire load in checkChannel (and shmchan_channel_open in C).
 	atomic.StoreUint32(&h.Version, layout.ChanVersion)
 }
@@ -147,6 +148,7 @@ func initChannel(mem []byte, capacity uint64) {
 // checkChannel validates a channel header as docs/layout.md's "What an opener
 // checks" says, waiting up to timeout for the creator's version store.
 func checkChannel(mem []byte, timeout time.Duration) error {
+	// STEP(open.1)
 	if len(mem) < layout.ChanHeaderSize {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a channel header", ErrNotChannel, len(mem))
 	}
@@ -155,15 +157,18 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// STEP(open.3)
 	if h.Magic != layout.ChanMagic {
 		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.Magic, layout.ChanMagic)
 	}
 	if v != layout.ChanVersion {
 		return fmt.Errorf("%w: channel version %d, this library speaks %d", ErrVersionMismatch, v, layout.ChanVersion)
 	}
+	// STEP(open.4)
 	if h.HeaderSize != layout.ChanHeaderSize || h.DataOffset != layout.ChanHeaderSize || h.Flags&layout.ChanFlagsIncompatibleMask != 0 {
 		return fmt.Errorf("%w: header size %d, data offset %d, flags %#x", ErrVersionMismatch, h.HeaderSize, h.DataOffset, h.Flags)
 	}
+	// STEP(open.5)
 	c := h.Capacity
 	if c < layout.ChanMinCapacity || c > layout.ChanMaxCapacity || bits.OnesCount64(c) != 1 ||
 		c > uint64(len(mem))-layout.ChanHeaderSize || h.MaxMessage != layout.ChanMaxMessage(c) {
@@ -176,7 +181,7 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 // closes the segment.
 func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	h := (*layout.ChanHeader)(unsafe.Pointer(&seg.mem[0]))
-	// Read the capacity once and check it again: a hostile peer may have
+	// STEP(open.6) Read the capacity once and check it again: a hostile peer may have
 	// changed it since checkChannel. Only this local copy is used from here.
 	var capacity uint64
 	var flags uint32
@@ -240,7 +245,7 @@ func (c *Channel) Sender() (_ *Sender, err error) {
 		return nil, wrap("claim sender", c.Name(), lift(err))
 	}
 	// A dead predecessor may have left its parked flag set.
-	// SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
+	// STEP(takeover_tx.3) SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
 	atomic.StoreUint32(&c.h.TxParked, 0)
 	s := &Sender{ch: c, h: c.h, p: p, st: c.txStats}
 	s.w = waiter{
@@ -276,7 +281,7 @@ func (c *Channel) Receiver() (_ *Receiver, err error) {
 		c.rxRole.release()
 		return nil, wrap("claim receiver", c.Name(), lift(err))
 	}
-	// SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
+	// STEP(takeover_rx.2) SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
 	atomic.StoreUint32(&c.h.RxParked, 0)
 	r := &Receiver{ch: c, h: c.h, c: cons, st: c.rxStats}
 	r.w = waiter{

@@ -150,6 +150,7 @@ func OpenOrCreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, b
 // stores the version last.
 func initMailbox(mem []byte, maxValue int) {
 	h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
+	// STEP(create.2) The header line, into zero bytes.
 	h.Magic = layout.MboxMagic
 	h.HeaderSize = layout.MboxHeaderSize
 	h.Flags = layout.MboxFlagStats // the counter line is zero, as the segment is
@@ -158,7 +159,7 @@ func initMailbox(mem []byte, maxValue int) {
 	h.SlotCount = layout.MboxSlots
 	h.SlotsOffset = layout.MboxHeaderSize
 	h.Creator = uint64(platform.Self())
-	// SYNC(mb_version): release; publishes every header field above; pairs
+	// STEP(create.3) SYNC(mb_version): release; publishes every header field above; pairs
 	// with the acquire load in checkMailbox.
 	atomic.StoreUint32(&h.Version, layout.MboxVersion)
 }
@@ -166,6 +167,7 @@ func initMailbox(mem []byte, maxValue int) {
 // checkMailbox validates a mailbox header as docs/layout.md's "What an
 // opener checks" says, waiting up to timeout for the creator's version store.
 func checkMailbox(mem []byte, timeout time.Duration) error {
+	// STEP(open.1)
 	if len(mem) < layout.MboxHeaderSize {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a mailbox header", ErrNotChannel, len(mem))
 	}
@@ -174,15 +176,18 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// STEP(open.3)
 	if h.Magic != layout.MboxMagic {
 		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.Magic, layout.MboxMagic)
 	}
 	if v != layout.MboxVersion {
 		return fmt.Errorf("%w: mailbox version %d, this library speaks %d", ErrVersionMismatch, v, layout.MboxVersion)
 	}
+	// STEP(open.4)
 	if h.HeaderSize != layout.MboxHeaderSize || h.SlotsOffset != layout.MboxHeaderSize || h.Flags&layout.MboxFlagsIncompatibleMask != 0 {
 		return fmt.Errorf("%w: header size %d, slots offset %d, flags %#x", ErrVersionMismatch, h.HeaderSize, h.SlotsOffset, h.Flags)
 	}
+	// STEP(open.5)
 	maxValue, stride, n := h.MaxValue, h.SlotSize, uint64(h.SlotCount)
 	room := uint64(len(mem)) - layout.MboxHeaderSize
 	if maxValue < 1 || maxValue > uint64(MaxSize) || n < layout.MboxMinSlots || n > layout.MboxMaxSlots ||
@@ -197,7 +202,7 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 // closes the segment.
 func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	h := (*layout.MboxHeader)(unsafe.Pointer(&seg.mem[0]))
-	// Read the geometry once: a hostile peer may have changed it since
+	// STEP(open.6) Read the geometry once: a hostile peer may have changed it since
 	// checkMailbox. seqlock.New checks it against the region again, and only
 	// these local copies are used from here.
 	var maxValue uint64
@@ -267,6 +272,7 @@ func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
 	}
 	count(&m.st.Messages, 1)
 	count(&m.st.Bytes, uint64(len(value)))
+	// STEP(publish.6) Wake the parked readers, if any: notify.1–3 on the waiter count.
 	m.notify()
 	return v, nil
 }
@@ -349,6 +355,8 @@ func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) (_ 
 		if m.closed.Load() {
 			return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
 		}
+		// STEP(mbwait.3) Each round polls; after a pause that armed
+		// (mbwait.1–2) this poll is the re-check.
 		newer, closed, err := m.poll(version)
 		if err != nil {
 			return dst[:0], 0, wrap("wait", m.Name(), err)

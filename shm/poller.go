@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"os"
-	"runtime"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -80,13 +79,6 @@ const (
 type notifier struct {
 	c    chan struct{} // buffered 1: a wakeup is never lost, never blocks the poller
 	gone atomic.Bool   // set before c when the reason is a dead peer
-}
-
-func (n *notifier) signal() {
-	select {
-	case n.c <- struct{}{}:
-	default:
-	}
 }
 
 // pollEntry is one registered word of one wait.
@@ -351,10 +343,6 @@ func WaitAny(ctx context.Context, rs ...*Receiver) (int, error) {
 		}
 	}
 }
-
-// keepAlive is runtime.KeepAlive, named for the poller's use: the waitv
-// array must stay reachable during the system call that reads it.
-var keepAlive = runtime.KeepAlive
 
 // pollerState is the process-wide poller: its groups of registered words.
 var pollerState struct {

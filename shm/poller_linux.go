@@ -182,6 +182,16 @@ func (g *pollGroup) run() {
 		// or EFAULT (a word was unmapped after its entry was removed): in
 		// every case, rescan.
 		unix.Syscall6(sysFutexWaitv, uintptr(unsafe.Pointer(&wv[0])), uintptr(len(wv)), 0, 0, 0, 0)
-		keepAlive(wv)
+		// The waitv array must stay reachable during the system call that reads it.
+		runtime.KeepAlive(wv)
+	}
+}
+
+// signal hands one wakeup to the goroutine blocked on n; it never blocks the
+// poller (n.c is buffered 1, and a pending wakeup already says enough).
+func (n *notifier) signal() {
+	select {
+	case n.c <- struct{}{}:
+	default:
 	}
 }

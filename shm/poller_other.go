@@ -7,8 +7,6 @@ import "github.com/shmchan/shmchan/internal/platform"
 // No multi-word futex wait outside Linux: every wait parks its own goroutine
 // (see parkFallback).
 
-const pollGroupSize = 0
-
 func pollSupported() bool { return false }
 
 func netYield() { platform.Yield() }

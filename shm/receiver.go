@@ -102,7 +102,7 @@ func (r *Receiver) tryPeek() ([]byte, error) {
 	if err != ring.ErrEmpty {
 		return nil, wrap("receive", r.ch.Name(), lift(err))
 	}
-	// SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
+	// STEP(recv.2) SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
 	// the store in Sender.close, which follows the sender's last record.
 	if atomic.LoadUint32(&r.h.TxClosed) != 0 {
 		// Closed: anything published before the close is visible now.
@@ -132,6 +132,7 @@ func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
 			}
 			return nil, wrap("receive", r.ch.Name(), err)
 		}
+		// STEP(park.3) After a pause that armed (park.1–2), this retry is the re-check.
 		msg, err := r.tryPeek()
 		if err != ErrEmpty {
 			return msg, err
@@ -155,6 +156,7 @@ func (r *Receiver) release() error {
 	}
 	count(&r.st.Messages, 1)
 	count(&r.st.Bytes, uint64(r.peeked))
+	// STEP(release.2) notify.1–3 with tx_parked, space_seq.
 	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)
 	return nil
 }

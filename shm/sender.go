@@ -40,6 +40,7 @@ func (s *Sender) SendContext(ctx context.Context, msg []byte) (err error) {
 	if err != nil {
 		return err
 	}
+	// STEP(send.3)
 	copy(buf, msg)
 	return s.commit(len(msg))
 }
@@ -52,6 +53,7 @@ func (s *Sender) TrySend(msg []byte) (err error) {
 	if err != nil {
 		return err
 	}
+	// STEP(send.3)
 	copy(buf, msg)
 	return s.commit(len(msg))
 }
@@ -88,7 +90,7 @@ func (s *Sender) tryReserve(n int) ([]byte, error) {
 	if s.closed {
 		return nil, wrap("send", s.ch.Name(), ErrClosed)
 	}
-	// SYNC(rx_closed): seq_cst load; pairs with the store in Receiver.close.
+	// STEP(send.1) SYNC(rx_closed): seq_cst load; pairs with the store in Receiver.close.
 	// It shares the signal line with rx_parked, which notify loads anyway.
 	if atomic.LoadUint32(&s.h.RxClosed) != 0 {
 		return nil, wrap("send", s.ch.Name(), errReceiverClosed)
@@ -123,6 +125,7 @@ func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {
 		if err := s.w.pause(ctx); err != nil {
 			return nil, wrap("send", s.ch.Name(), err)
 		}
+		// STEP(park.3) After a pause that armed (park.1–2), this retry is the re-check.
 		buf, err := s.tryReserve(n)
 		if err != ErrFull {
 			return buf, err
@@ -148,6 +151,7 @@ func (s *Sender) commit(m int) error {
 	}
 	count(&s.st.Messages, 1)
 	count(&s.st.Bytes, uint64(m))
+	// STEP(send.7) notify.1–3 with rx_parked, data_seq.
 	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	return nil
 }
