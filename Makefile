@@ -69,7 +69,7 @@ test-race:
 
 # The pure-Go path (CGO_ENABLED=0) on its own, cross-process tests included.
 test-nocgo:
-	CGO_ENABLED=0 $(GO) test -p 1 -count=1 -timeout 15m ./shm/... ./sync/... ./internal/...
+	CGO_ENABLED=0 $(GO) test -p 1 -count=1 -timeout 15m ./shm/... ./sync/... ./internal/... ./cmd/...
 
 # Short runs of every fuzz target over untrusted shared memory.
 fuzz:
@@ -78,6 +78,7 @@ fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenMailbox$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzDial$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./sync/seqlock/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/inspect/
 
 # The C API: static library, examples, tests (also under ASan/UBSan), C++ check.
 c:

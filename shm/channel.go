@@ -45,6 +45,11 @@ type Channel struct {
 	txRole, rxRole role
 	txHeld, rxHeld atomic.Bool
 
+	// The ends' counter lines: in the header when its creator set
+	// ChanFlagStats, else these process-local ones (read at open, once).
+	txStats, rxStats *layout.Stats
+	localStats       [2]layout.Stats
+
 	mu     sync.Mutex
 	tx     *Sender
 	rx     *Receiver
@@ -130,7 +135,7 @@ func initChannel(mem []byte, capacity uint64) {
 	// STEP(create.2) The header line, into zero bytes.
 	h.Magic = layout.ChanMagic
 	h.HeaderSize = layout.ChanHeaderSize
-	h.Flags = 0
+	h.Flags = layout.ChanFlagStats // the counter lines are zero, as the segment is
 	h.Capacity = capacity
 	h.DataOffset = layout.ChanHeaderSize
 	h.MaxMessage = layout.ChanMaxMessage(capacity)
@@ -179,7 +184,8 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	// STEP(open.6) Read the capacity once and check it again: a hostile peer may have
 	// changed it since checkChannel. Only this local copy is used from here.
 	var capacity uint64
-	if err := guarded(func() error { capacity = h.Capacity; return nil }); err != nil {
+	var flags uint32
+	if err := guarded(func() error { capacity, flags = h.Capacity, h.Flags; return nil }); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	if capacity < layout.ChanMinCapacity || capacity > layout.ChanMaxCapacity || bits.OnesCount64(capacity) != 1 ||
@@ -191,6 +197,10 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	c.txRole = role{name: "sender", fd: seg.fd, lock: layout.LockTx, owner: &h.TxOwner, closed: &h.TxClosed, held: &c.txHeld}
 	c.rxRole = role{name: "receiver", fd: seg.fd, lock: layout.LockRx, owner: &h.RxOwner, closed: &h.RxClosed, held: &c.rxHeld}
 	c.data = seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+c.capacity : layout.ChanHeaderSize+c.capacity]
+	c.txStats, c.rxStats = &c.localStats[0], &c.localStats[1]
+	if flags&layout.ChanFlagStats != 0 {
+		c.txStats, c.rxStats = &h.TxStats, &h.RxStats
+	}
 	var err error
 	if c.dataWord, err = wake.Open(&h.DataSeq, wakeName(o, seg.name, ".data")); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
@@ -225,7 +235,8 @@ func (c *Channel) Sender() (_ *Sender, err error) {
 	if c.tx != nil && !c.tx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim sender", c.Name(), ErrBusy)
 	}
-	if err := c.txRole.claim(); err != nil {
+	took, err := c.txRole.claim()
+	if err != nil {
 		return nil, wrap("claim sender", c.Name(), err)
 	}
 	p, err := ring.NewProducer(&c.h.Head, c.data)
@@ -236,10 +247,13 @@ func (c *Channel) Sender() (_ *Sender, err error) {
 	// A dead predecessor may have left its parked flag set.
 	// STEP(takeover_tx.3) SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
 	atomic.StoreUint32(&c.h.TxParked, 0)
-	s := &Sender{ch: c, h: c.h, p: p}
+	s := &Sender{ch: c, h: c.h, p: p, st: c.txStats}
 	s.w = waiter{
 		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.SpaceSeq, parked: &c.h.TxParked,
-		peer: &c.rxRole,
+		peer: &c.rxRole, parks: &s.st.Parks,
+	}
+	if took {
+		count(&s.st.Takeovers, 1)
 	}
 	c.tx = s
 	return s, nil
@@ -258,7 +272,8 @@ func (c *Channel) Receiver() (_ *Receiver, err error) {
 	if c.rx != nil && !c.rx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim receiver", c.Name(), ErrBusy)
 	}
-	if err := c.rxRole.claim(); err != nil {
+	took, err := c.rxRole.claim()
+	if err != nil {
 		return nil, wrap("claim receiver", c.Name(), err)
 	}
 	cons, err := ring.NewConsumer(&c.h.Head, c.data)
@@ -268,10 +283,13 @@ func (c *Channel) Receiver() (_ *Receiver, err error) {
 	}
 	// STEP(takeover_rx.2) SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
 	atomic.StoreUint32(&c.h.RxParked, 0)
-	r := &Receiver{ch: c, h: c.h, c: cons}
+	r := &Receiver{ch: c, h: c.h, c: cons, st: c.rxStats}
 	r.w = waiter{
 		strategy: c.o.wait, word: c.dataWord, seq: &c.h.DataSeq, parked: &c.h.RxParked,
-		peer: &c.txRole,
+		peer: &c.txRole, parks: &r.st.Parks,
+	}
+	if took {
+		count(&r.st.Takeovers, 1)
 	}
 	c.rx = r
 	return r, nil

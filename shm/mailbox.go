@@ -53,6 +53,11 @@ type Mailbox struct {
 	role    role        // the writer role (role.go)
 	writing atomic.Bool // this handle holds it: what a waiting reader of this handle asks first (live.1)
 
+	// The writer's counter line: in the header when its creator set
+	// MboxFlagStats, else localStats (read at open, once).
+	st         *layout.Stats
+	localStats layout.Stats
+
 	mu     sync.Mutex // serialises Publish and Close
 	writer bool       // this handle holds the writer role
 	closed atomic.Bool
@@ -148,7 +153,7 @@ func initMailbox(mem []byte, maxValue int) {
 	// STEP(create.2) The header line, into zero bytes.
 	h.Magic = layout.MboxMagic
 	h.HeaderSize = layout.MboxHeaderSize
-	h.Flags = 0
+	h.Flags = layout.MboxFlagStats // the counter line is zero, as the segment is
 	h.MaxValue = uint64(maxValue)
 	h.SlotSize = uint64(seqlock.Stride(maxValue))
 	h.SlotCount = layout.MboxSlots
@@ -201,8 +206,8 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	// checkMailbox. seqlock.New checks it against the region again, and only
 	// these local copies are used from here.
 	var maxValue uint64
-	var slots uint32
-	if err := guarded(func() error { maxValue, slots = h.MaxValue, h.SlotCount; return nil }); err != nil {
+	var slots, flags uint32
+	if err := guarded(func() error { maxValue, slots, flags = h.MaxValue, h.SlotCount, h.Flags; return nil }); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	if maxValue < 1 || maxValue > uint64(MaxSize) || slots > layout.MboxMaxSlots {
@@ -211,6 +216,10 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	}
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
 	m.role = role{name: "writer", fd: seg.fd, lock: layout.LockMbWriter, owner: &h.Owner, closed: &h.Closed, held: &m.writing}
+	m.st = &m.localStats
+	if flags&layout.MboxFlagStats != 0 {
+		m.st = &h.WriterStats
+	}
 	buf, err := seqlock.New(&h.Latest, seg.mem[layout.MboxHeaderSize:], int(slots), m.max)
 	if err != nil {
 		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
@@ -248,8 +257,12 @@ func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
 		return 0, wrap("publish", m.Name(), fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), m.max))
 	}
 	if !m.writer {
-		if err := m.role.claim(); err != nil {
+		took, err := m.role.claim()
+		if err != nil {
 			return 0, wrap("claim writer", m.Name(), err)
+		}
+		if took {
+			count(&m.st.Takeovers, 1)
 		}
 		m.writer = true
 	}
@@ -257,6 +270,8 @@ func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
 	if err != nil {
 		return 0, wrap("publish", m.Name(), lift(err))
 	}
+	count(&m.st.Messages, 1)
+	count(&m.st.Bytes, uint64(len(value)))
 	// STEP(publish.6) Wake the parked readers, if any: notify.1–3 on the waiter count.
 	m.notify()
 	return v, nil
@@ -264,7 +279,7 @@ func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
 
 // notify wakes the readers parked in WaitNewer, if any (the wait engine's
 // notify, on the waiter count): the only system call on the publish path.
-func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word) }
+func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word, m.st) }
 
 // Version returns the version of the newest complete value, 0 if nothing was
 // published yet. It is one atomic load: a cheap way to poll for change.

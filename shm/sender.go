@@ -20,6 +20,7 @@ type Sender struct {
 	h      *layout.ChanHeader
 	p      *ring.Producer
 	w      waiter
+	st     *layout.Stats // the sender's counter line, or a process-local one
 	closed bool
 }
 
@@ -117,6 +118,7 @@ func (e *closedError) Error() string { return e.msg }
 func (e *closedError) Is(target error) bool { return target == ErrClosed }
 
 func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {
+	count(&s.st.Waits, 1)
 	s.w.start()
 	defer s.w.finish()
 	for {
@@ -147,8 +149,10 @@ func (s *Sender) commit(m int) error {
 	if err := s.p.Commit(m); err != nil {
 		return wrap("commit", s.ch.Name(), lift(err))
 	}
+	count(&s.st.Messages, 1)
+	count(&s.st.Bytes, uint64(m))
 	// STEP(send.7) notify.1–3 with rx_parked, data_seq.
-	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	return nil
 }
 
@@ -188,7 +192,7 @@ func (s *Sender) close() (err error) {
 	// the load in Receiver.TryPeek, which looks again after seeing it.
 	atomic.StoreUint32(&s.h.TxClosed, 1)
 	// STEP(close.2) Wake the receiver if parked, as notify does.
-	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	s.ch.txRole.release()
 	return nil
 }

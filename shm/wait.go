@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/sync/wake"
 )
@@ -115,6 +116,10 @@ type waiter struct {
 
 	peer *role // the peer's role (role.go): asked whether its holder is gone
 
+	// parks counts the sleeps on word (an end's Stats.Parks); nil for a
+	// mailbox reader, which has no counter line.
+	parks *uint64
+
 	// State of one blocking call, reset by start.
 	spins     int
 	began     time.Time
@@ -203,6 +208,9 @@ func (w *waiter) pause(ctx context.Context) error {
 		timeout = min(timeout, time.Until(d))
 	}
 	// STEP(park.4) STEP(mbwait.4)
+	if w.parks != nil {
+		count(w.parks, 1)
+	}
 	err := w.word.Wait(w.armedSeq, timeout)
 	w.disarm()
 	if err != nil {
@@ -246,14 +254,15 @@ func (w *waiter) check(ctx context.Context, now time.Time) error {
 
 // notify wakes the peer if it announced a park on its word: the only system
 // call on the data path, made only when the peer sleeps. parked is the
-// peer's flag (channel) or waiter count (mailbox).
-func notify(parked, seq *uint32, word *wake.Word) {
+// peer's flag (channel) or waiter count (mailbox); a wake is counted in st.
+func notify(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
 	// STEP(notify.1) STEP(publish.6) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters):
 	// seq_cst load after our seq_cst store of the record header (sender),
 	// head (receiver) or latest (mailbox writer); pairs with the peer's
 	// announcement then retry in pause.
 	if n := atomic.LoadUint32(parked); n != 0 {
 		bumpN(seq, word, int(n))
+		count(&st.Wakes, 1)
 	}
 }
 

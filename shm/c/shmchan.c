@@ -78,12 +78,29 @@
 
 /* ---- The shared header, offset for offset ----------------------------------- */
 
+/*
+ * A counter line (docs/layout.md, "Counters"): written only by the holder of
+ * its end, with relaxed loads and stores of its own counts (count), read by
+ * anyone with relaxed loads. It is on no other end's path, so counting adds
+ * no cache-line transfer.
+ */
+struct stats_line {
+	_Atomic uint64_t messages, bytes, waits, parks, wakes, takeovers;
+};
+_Static_assert(sizeof(struct stats_line) == SHMCHAN_STATS_SIZE, "stats line");
+
+/* count adds n to a counter of our own line. */
+static void count(_Atomic uint64_t *c, uint64_t n) {
+	/* SYNC(stats): relaxed; only this end writes it; pairs with the loads in load_stats (and Go's Stats). */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 struct chan_header {
 	/* Header line: written once by the creator, then version is stored last. */
 	_Atomic uint32_t magic;   /* 0x000 "SHMC" */
 	_Atomic uint32_t version; /* 0x004 stored last, release */
 	uint32_t header_size;     /* 0x008 4096 */
-	uint32_t flags;           /* 0x00C no flags in v1 */
+	uint32_t flags;           /* 0x00C bit 16: counters (SHMCHAN_FLAG_STATS) */
 	uint64_t capacity;        /* 0x010 power of two, 1 KiB to 4 GiB */
 	uint64_t data_offset;     /* 0x018 4096 */
 	uint64_t max_message;     /* 0x020 capacity/2 - 8 */
@@ -110,7 +127,12 @@ struct chan_header {
 	_Atomic uint32_t space_seq; /* 0x200 futex word of the sender */
 	_Atomic uint32_t tx_parked; /* 0x204 sender about to sleep or sleeping */
 	_Atomic uint32_t tx_closed; /* 0x208 sender closed */
-	uint8_t reserved4[SHMCHAN_OFF_DATA - 0x20C];
+	uint8_t reserved4[SHMCHAN_OFF_TX_STATS - 0x20C];
+
+	struct stats_line tx_stats; /* 0x280 the sender's counters */
+	uint8_t reserved5[SHMCHAN_OFF_RX_STATS - SHMCHAN_OFF_TX_STATS - SHMCHAN_STATS_SIZE];
+	struct stats_line rx_stats; /* 0x300 the receiver's counters */
+	uint8_t reserved6[SHMCHAN_OFF_DATA - SHMCHAN_OFF_RX_STATS - SHMCHAN_STATS_SIZE];
 };
 
 _Static_assert(offsetof(struct chan_header, magic) == SHMCHAN_OFF_MAGIC, "magic");
@@ -131,6 +153,8 @@ _Static_assert(offsetof(struct chan_header, rx_closed) == SHMCHAN_OFF_RX_CLOSED,
 _Static_assert(offsetof(struct chan_header, space_seq) == SHMCHAN_OFF_SPACE_SEQ, "space_seq");
 _Static_assert(offsetof(struct chan_header, tx_parked) == SHMCHAN_OFF_TX_PARKED, "tx_parked");
 _Static_assert(offsetof(struct chan_header, tx_closed) == SHMCHAN_OFF_TX_CLOSED, "tx_closed");
+_Static_assert(offsetof(struct chan_header, tx_stats) == SHMCHAN_OFF_TX_STATS, "tx_stats");
+_Static_assert(offsetof(struct chan_header, rx_stats) == SHMCHAN_OFF_RX_STATS, "rx_stats");
 _Static_assert(sizeof(struct chan_header) == SHMCHAN_HEADER_SIZE, "header page");
 _Static_assert(SHMCHAN_OFF_DATA == SHMCHAN_HEADER_SIZE, "data region follows the header page");
 _Static_assert(SHMCHAN_OFF_SENDER_LINE == 1 * SHMCHAN_LINE && SHMCHAN_OFF_HEAD == 2 * SHMCHAN_LINE &&
@@ -190,6 +214,7 @@ struct shmchan_receiver {
 	int open;
 	int peeking;        /* a peeked message awaits shmchan_release */
 	uint64_t peek_next; /* head after the peeked message */
+	uint64_t peek_len;  /* its length, for the counters */
 };
 
 struct shmchan_channel {
@@ -201,6 +226,8 @@ struct shmchan_channel {
 	int wait;
 	shmchan_sender tx;
 	shmchan_receiver rx;
+	/* The ends' counter lines: in the header if its creator set SHMCHAN_FLAG_STATS, else local[]. */
+	struct stats_line *tx_st, *rx_st, local[2];
 };
 
 /* ---- Small helpers ---------------------------------------------------------- */
@@ -904,7 +931,7 @@ static void init_header(struct chan_header *h, uint64_t cap) {
 	/* STEP(create.2) SYNC(version): relaxed; published by the release store of version below. */
 	atomic_store_explicit(&h->magic, SHMCHAN_MAGIC, memory_order_relaxed);
 	h->header_size = SHMCHAN_HEADER_SIZE;
-	h->flags = 0;
+	h->flags = SHMCHAN_FLAG_STATS; /* the counter lines are zero, as the segment is */
 	h->capacity = cap;
 	h->data_offset = SHMCHAN_OFF_DATA;
 	h->max_message = cap / 2 - SHMCHAN_RECORD_HEADER;
@@ -964,6 +991,12 @@ static int new_channel(shmchan_segment *seg, uint64_t cap, const shmchan_options
 	ch->mask = cap - 1;
 	ch->max_msg = cap / 2 - SHMCHAN_RECORD_HEADER < MAX_RECORD_LEN ? cap / 2 - SHMCHAN_RECORD_HEADER : MAX_RECORD_LEN;
 	ch->wait = o->wait;
+	ch->tx_st = &ch->local[0];
+	ch->rx_st = &ch->local[1];
+	if (ch->h->flags & SHMCHAN_FLAG_STATS) {
+		ch->tx_st = &ch->h->tx_stats;
+		ch->rx_st = &ch->h->rx_stats;
+	}
 	/* The wait words, named (on Windows) as Go's channel names them: name + ".data", name + ".space". */
 	int rc = wword_open(&ch->data_word, &ch->h->data_seq, seg, ".data", 1);
 	if (rc == SHMCHAN_OK) {
@@ -1191,7 +1224,8 @@ static void role_unlock(const shmchan_segment *seg, uint64_t start) {
  * a closer stores closed = 1 before it stores the owner back to 0.
  */
 static int claim(const shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner, _Atomic uint32_t *closed,
-                 uint64_t self) {
+                 uint64_t self, int *takeover) {
+	*takeover = 0;
 	/* STEP(claim.1) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst; pairs with the store in
 	 * close_end (shmchan_mailbox_close). */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
@@ -1215,8 +1249,10 @@ static int claim(const shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *ow
 		if (cur != 0 && shmchan_token_alive(cur)) return SHMCHAN_ERR_BUSY;
 	}
 #endif
+	*takeover = cur != 0; /* a holder died with the role: its token was still there */
 	/* STEP(claim.4) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst re-check after the swap. */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) {
+		*takeover = 0;
 		uint64_t mine = self;
 		/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): release the role we just took. */
 		atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
@@ -1272,7 +1308,8 @@ static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 	if (ch->tx.open) return SHMCHAN_ERR_BUSY;
 	struct chan_header *h = ch->h;
 	uint64_t self = shmchan_self_token();
-	int rc = claim(ch->seg, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, self);
+	int took;
+	int rc = claim(ch->seg, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, self, &took);
 	if (rc != SHMCHAN_OK) return rc;
 	/*
 	 * Take up the stream where the records end: from head, walk the published
@@ -1306,6 +1343,7 @@ static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 	ch->tx.pos = pos;
 	ch->tx.cached_head = head;
 	ch->tx.open = 1;
+	if (took) count(&ch->tx_st->takeovers, 1);
 	*out = &ch->tx;
 	return SHMCHAN_OK;
 }
@@ -1316,7 +1354,8 @@ static int channel_receiver_impl(shmchan_channel *ch, shmchan_receiver **out) {
 	if (ch->rx.open) return SHMCHAN_ERR_BUSY;
 	struct chan_header *h = ch->h;
 	uint64_t self = shmchan_self_token();
-	int rc = claim(ch->seg, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, self);
+	int took;
+	int rc = claim(ch->seg, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, self, &took);
 	if (rc != SHMCHAN_OK) return rc;
 	/* The new receiver continues from head: a dead receiver's unreleased peek is delivered again. */
 	/* STEP(takeover_rx.1) SYNC(head): acquire; our own (or a dead predecessor's) last store. */
@@ -1334,6 +1373,7 @@ static int channel_receiver_impl(shmchan_channel *ch, shmchan_receiver **out) {
 	ch->rx.pos = head;
 	ch->rx.released = head;
 	ch->rx.open = 1;
+	if (took) count(&ch->rx_st->takeovers, 1);
 	*out = &ch->rx;
 	return SHMCHAN_OK;
 }
@@ -1398,6 +1438,8 @@ static void tx_commit(shmchan_sender *tx, size_t len) {
 	 * pairs with the receiver's acquire load in rx_next and, as a Dekker pair with the load of rx_parked
 	 * below, with the receiver's park in rx_wait. */
 	atomic_store_explicit(word(ch, at), hdr, memory_order_seq_cst);
+	count(&ch->tx_st->messages, 1);
+	count(&ch->tx_st->bytes, (uint64_t)len);
 	/* STEP(send.7) STEP(notify.1) SYNC(rx_parked): seq_cst load after the header store; pairs with the
 	 * receiver's store in rx_wait. */
 	if (atomic_load_explicit(&h->rx_parked, memory_order_seq_cst)) {
@@ -1405,6 +1447,7 @@ static void tx_commit(shmchan_sender *tx, size_t len) {
 		atomic_fetch_add_explicit(&h->data_seq, 1, memory_order_release);
 		/* STEP(notify.3) */
 		wword_wake(&ch->data_word);
+		count(&ch->tx_st->wakes, 1);
 	}
 }
 
@@ -1428,6 +1471,7 @@ static int tx_check(const shmchan_sender *tx) {
 	do {                                                             \
 		int rc_ = (attempt);                                     \
 		if (rc_ != SHMCHAN_ERR_FULL) return rc_;                 \
+		count(&(tx)->ch->tx_st->waits, 1);                       \
 		struct waiter w_;                                        \
 		waiter_init(&w_, (timeout_ns));                          \
 		for (;;) {                                               \
@@ -1545,7 +1589,7 @@ static int rx_next(shmchan_receiver *rx, uint64_t *off, uint64_t *len, uint64_t 
 }
 
 /* rx_consume stores the new head, freeing the bytes before it, then wakes a parked sender. */
-static void rx_consume(shmchan_receiver *rx, uint64_t next) {
+static void rx_consume(shmchan_receiver *rx, uint64_t next, uint64_t len) {
 	struct chan_header *h = rx->ch->h;
 	rx->pos = next;
 	rx->released = next;
@@ -1553,6 +1597,8 @@ static void rx_consume(shmchan_receiver *rx, uint64_t next) {
 	/* STEP(release.1) SYNC(head): seq_cst store. Hands the bytes back to the sender (our reads are done); pairs with the
 	 * sender's acquire load of head and, as a Dekker pair with the load of tx_parked below, its park. */
 	atomic_store_explicit(&h->head, next, memory_order_seq_cst);
+	count(&rx->ch->rx_st->messages, 1);
+	count(&rx->ch->rx_st->bytes, len);
 	/* STEP(release.2) STEP(notify.1) SYNC(tx_parked): seq_cst load after the head store; pairs with the
 	 * sender's store in tx_wait. */
 	if (atomic_load_explicit(&h->tx_parked, memory_order_seq_cst)) {
@@ -1560,6 +1606,7 @@ static void rx_consume(shmchan_receiver *rx, uint64_t next) {
 		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
 		/* STEP(notify.3) */
 		wword_wake(&rx->ch->space_word);
+		count(&rx->ch->rx_st->wakes, 1);
 	}
 }
 
@@ -1570,7 +1617,7 @@ static int rx_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
 	*len = (size_t)n;
 	if (n > (uint64_t)cap) return SHMCHAN_ERR_SHORT_BUFFER;
 	if (n > 0) memcpy(buf, rx->ch->data + off, (size_t)n);
-	rx_consume(rx, next);
+	rx_consume(rx, next, n);
 	return SHMCHAN_OK;
 }
 
@@ -1580,6 +1627,7 @@ static int rx_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
 	if (rc != SHMCHAN_OK) return rc;
 	rx->peeking = 1;
 	rx->peek_next = next;
+	rx->peek_len = n;
 	*msg = rx->ch->data + off;
 	*len = (size_t)n;
 	return SHMCHAN_OK;
@@ -1595,6 +1643,7 @@ static int rx_check(const shmchan_receiver *rx) {
 	do {                                                             \
 		int rc_ = (attempt);                                     \
 		if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;                \
+		count(&(rx)->ch->rx_st->waits, 1);                       \
 		struct waiter w_;                                        \
 		waiter_init(&w_, (timeout_ns));                          \
 		for (;;) {                                               \
@@ -1644,7 +1693,7 @@ static int release_impl(shmchan_receiver *rx) {
 	int rc = rx_check(rx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (!rx->peeking) return SHMCHAN_ERR_INVALID;
-	rx_consume(rx, rx->peek_next);
+	rx_consume(rx, rx->peek_next, rx->peek_len);
 	return SHMCHAN_OK;
 }
 
@@ -1707,7 +1756,10 @@ struct mb_header {
 	/* Reader line. */
 	_Atomic uint32_t wake_seq; /* 0x100 futex word of the readers */
 	_Atomic uint32_t waiters;  /* 0x104 readers parked or about to park */
-	uint8_t reserved2[SHMCHAN_MB_OFF_SLOTS - 0x108];
+	uint8_t reserved2[SHMCHAN_MB_OFF_WRITER_STATS - 0x108];
+
+	struct stats_line writer_stats; /* 0x180 the writer's counters */
+	uint8_t reserved3[SHMCHAN_MB_OFF_SLOTS - SHMCHAN_MB_OFF_WRITER_STATS - SHMCHAN_STATS_SIZE];
 };
 
 /* The header of one slot; the value bytes follow it. */
@@ -1731,6 +1783,7 @@ _Static_assert(offsetof(struct mb_header, closed) == SHMCHAN_MB_OFF_CLOSED, "mb 
 _Static_assert(offsetof(struct mb_header, owner) == SHMCHAN_MB_OFF_OWNER, "mb owner");
 _Static_assert(offsetof(struct mb_header, wake_seq) == SHMCHAN_MB_OFF_WAKE_SEQ, "mb wake_seq");
 _Static_assert(offsetof(struct mb_header, waiters) == SHMCHAN_MB_OFF_WAITERS, "mb waiters");
+_Static_assert(offsetof(struct mb_header, writer_stats) == SHMCHAN_MB_OFF_WRITER_STATS, "mb writer_stats");
 _Static_assert(sizeof(struct mb_header) == SHMCHAN_MAILBOX_HEADER_SIZE, "mb header page");
 _Static_assert(SHMCHAN_MB_OFF_SLOTS == SHMCHAN_MAILBOX_HEADER_SIZE, "slots follow the header page");
 _Static_assert(SHMCHAN_MB_OFF_LATEST == 1 * SHMCHAN_LINE && SHMCHAN_MB_OFF_WAKE_SEQ == 2 * SHMCHAN_LINE,
@@ -1754,6 +1807,8 @@ struct shmchan_mailbox {
 	uint64_t token; /* our token, stored in owner while we are the writer */
 	/* When (mono_ns) a reader last found the writer alive, so that waits check at most every 50 ms. */
 	_Atomic int64_t last_alive;
+	/* The writer's counter line: in the header if its creator set SHMCHAN_FLAG_STATS, else local. */
+	struct stats_line *st, local;
 };
 
 static uint64_t align128(uint64_t n) { return (n + 127) & ~(uint64_t)127; }
@@ -1776,7 +1831,7 @@ static void mb_init(struct mb_header *h, uint64_t max_value) {
 	/* STEP(create.2) SYNC(mb_version): relaxed; published by the release store of version below. */
 	atomic_store_explicit(&h->magic, SHMCHAN_MAILBOX_MAGIC, memory_order_relaxed);
 	h->header_size = SHMCHAN_MAILBOX_HEADER_SIZE;
-	h->flags = 0;
+	h->flags = SHMCHAN_FLAG_STATS; /* the counter line is zero, as the segment is */
 	h->max_value = max_value;
 	h->slot_size = mb_stride(max_value);
 	h->slot_count = SHMCHAN_MAILBOX_SLOTS;
@@ -1874,6 +1929,7 @@ static int mb_finish(shmchan_segment *seg, int created, uint64_t want_max, const
 	mb->nslots = n;
 	mb->wait = o->wait;
 	atomic_init(&mb->last_alive, 0);
+	mb->st = (mb->h->flags & SHMCHAN_FLAG_STATS) ? &mb->h->writer_stats : &mb->local;
 	*out = mb;
 	return SHMCHAN_OK;
 }
@@ -2055,10 +2111,12 @@ static int mailbox_publish_impl(shmchan_mailbox *mb, const void *value, size_t l
 	struct mb_header *h = mb->h;
 	if (!mb->writer) {
 		uint64_t self = shmchan_self_token();
-		int rc = claim(mb->seg, SHMCHAN_LOCK_MB_WRITER, &h->owner, &h->closed, self);
+		int took;
+		int rc = claim(mb->seg, SHMCHAN_LOCK_MB_WRITER, &h->owner, &h->closed, self, &took);
 		if (rc != SHMCHAN_OK) return rc;
 		mb->token = self;
 		mb->writer = 1;
+		if (took) count(&mb->st->takeovers, 1);
 	}
 	/* STEP(publish.1) Continue from the version in the region: a writer that takes over from a dead one carries on
 	 * where that one left off (a half-written slot is simply written again). */
@@ -2081,9 +2139,14 @@ static int mailbox_publish_impl(shmchan_mailbox *mb, const void *value, size_t l
 	/* STEP(publish.5) SYNC(mb_latest): seq_cst store after the slot is complete; pairs with the readers' loads and, as a
 	 * Dekker pair with the load of waiters below, with the reader's park. */
 	atomic_store_explicit(&h->latest, v, memory_order_seq_cst);
+	count(&mb->st->messages, 1);
+	count(&mb->st->bytes, (uint64_t)len);
 	/* STEP(publish.6) SYNC(mb_waiters): seq_cst load after the seq_cst store of latest; pairs with the reader's increment
 	 * then latest load in mb_park (Dekker). Only a parked reader costs a system call. */
-	if (atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0) mb_wake_all(mb);
+	if (atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0) {
+		mb_wake_all(mb);
+		count(&mb->st->wakes, 1);
+	}
 	if (version != NULL) *version = v;
 	return SHMCHAN_OK;
 }
@@ -2363,6 +2426,45 @@ int shmchan_receiver_close(shmchan_receiver *rx) {
 	return rc;
 }
 
+/* load_stats reads a counter line, each count with one relaxed load (not one snapshot). */
+static void load_stats(struct stats_line *l, shmchan_stats *out) {
+	if (out == NULL) return;
+	/* SYNC(stats): relaxed loads; pair with the stores in count (and Go's), by the end's holder. */
+	out->messages = atomic_load_explicit(&l->messages, memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&l->bytes, memory_order_relaxed);
+	out->waits = atomic_load_explicit(&l->waits, memory_order_relaxed);
+	out->parks = atomic_load_explicit(&l->parks, memory_order_relaxed);
+	out->wakes = atomic_load_explicit(&l->wakes, memory_order_relaxed);
+	out->takeovers = atomic_load_explicit(&l->takeovers, memory_order_relaxed);
+}
+
+static int channel_stats_impl(const shmchan_channel *ch, shmchan_stats *sender, shmchan_stats *receiver) {
+	if (ch->tx_st == &ch->local[0]) return SHMCHAN_ERR_UNSUPPORTED;
+	load_stats(ch->tx_st, sender);
+	load_stats(ch->rx_st, receiver);
+	return SHMCHAN_OK;
+}
+
+int shmchan_channel_stats(const shmchan_channel *ch, shmchan_stats *sender, shmchan_stats *receiver) {
+	if (ch == NULL) return SHMCHAN_ERR_INVALID;
+	int rc;
+	GUARD_CALL(ch->seg, rc, channel_stats_impl(ch, sender, receiver));
+	return rc;
+}
+
+static int mailbox_stats_impl(const shmchan_mailbox *mb, shmchan_stats *writer) {
+	if (mb->st == &mb->local) return SHMCHAN_ERR_UNSUPPORTED;
+	load_stats(mb->st, writer);
+	return SHMCHAN_OK;
+}
+
+int shmchan_mailbox_stats(const shmchan_mailbox *mb, shmchan_stats *writer) {
+	if (mb == NULL) return SHMCHAN_ERR_INVALID;
+	int rc;
+	GUARD_CALL(mb->seg, rc, mailbox_stats_impl(mb, writer));
+	return rc;
+}
+
 int shmchan_mailbox_publish(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version) {
 	if (mb == NULL) return mailbox_publish_impl(mb, value, len, version);
 	int rc;
@@ -2585,7 +2687,10 @@ static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
 	/* STEP(park.3) SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
 	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
 	/* STEP(park.4) */
-	if (hdr == 0 && !closed) wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
+	if (hdr == 0 && !closed) {
+		count(&ch->rx_st->parks, 1);
+		wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
+	}
 	/* STEP(park.5) SYNC(rx_parked): seq_cst; no longer parked. */
 	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
 	return 0;
@@ -2608,7 +2713,10 @@ static int tx_wait(shmchan_sender *tx, struct waiter *w) {
 	/* STEP(park.3) SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
 	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
 	/* STEP(park.4) */
-	if (head == tx->cached_head && !closed) wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
+	if (head == tx->cached_head && !closed) {
+		count(&ch->tx_st->parks, 1);
+		wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
+	}
 	/* STEP(park.5) SYNC(tx_parked): seq_cst; no longer parked. */
 	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
 	return 0;
