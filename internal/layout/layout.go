@@ -10,6 +10,8 @@
 // to compile if a field drifts).
 package layout
 
+//go:generate go run ./gen -o ../../shm/c/shmchan_layout.h
+
 import "unsafe"
 
 // Common rules.
