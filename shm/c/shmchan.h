@@ -82,7 +82,7 @@ const char *shmchan_strerror(int err);
 /* Wait strategies of blocking calls, as shm.Adaptive, shm.Spin, shm.Block. */
 enum shmchan_wait {
 	SHMCHAN_WAIT_ADAPTIVE = 0, /* spin briefly, yield, then park on the futex (default) */
-	SHMCHAN_WAIT_SPIN = 1,     /* poll the shared indices; never sleeps */
+	SHMCHAN_WAIT_SPIN = 1,     /* poll the shared indices; never sleeps; yields from 50 us on */
 	SHMCHAN_WAIT_BLOCK = 2     /* park on the futex at once */
 };
 
