@@ -88,8 +88,8 @@ var handWritten = []struct {
 	{"mbox-slots-past-segment", "mbox-1-published", []patch{{layout.MboxOffSlotCount, 4, 4}}},
 	{"mbox-truncated-slots", "mbox-1-published", []patch{{off: layout.MboxHeaderSize + 2*256}}},
 	{"mbox-latest-over-max", "mbox-1-published", []patch{{layout.MboxOffLatest, 8, layout.MboxMaxVersion + 1}}},
-	{"mbox-torn-slot", "mbox-1-published", []patch{{layout.MboxHeaderSize + 2*256, 8, 11}}},        // seq 2v+1: mid-publish
-	{"mbox-stale-slot", "mbox-1-published", []patch{{layout.MboxHeaderSize + 2*256, 8, 4}}},        // seq of version 2
+	{"mbox-torn-slot", "mbox-1-published", []patch{{layout.MboxHeaderSize + 2*256, 8, 11}}},         // seq 2v+1: mid-publish
+	{"mbox-stale-slot", "mbox-1-published", []patch{{layout.MboxHeaderSize + 2*256, 8, 4}}},         // seq of version 2
 	{"mbox-latest-ahead", "mbox-1-published", []patch{{layout.MboxOffLatest, 8, 7}}},                // slot 1 holds version 4
 	{"mbox-len-over-max", "mbox-1-published", []patch{{layout.MboxHeaderSize + 2*256 + 8, 8, 101}}}, // slot 2's len
 }
