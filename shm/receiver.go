@@ -177,8 +177,9 @@ func (r *Receiver) close() (err error) {
 	defer guard(&err, debug.SetPanicOnFault(true))
 	// STEP(close.1) SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
 	atomic.StoreUint32(&r.h.RxClosed, 1)
-	// STEP(close.2)
-	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)
+	// STEP(close.2) Wake the sender: increment space_seq and wake it,
+	// parked or not, as docs/layout.md says (and C does).
+	bump(&r.h.SpaceSeq, r.ch.spaceWord)
 	r.ch.rxRole.release()
 	return nil
 }

@@ -191,8 +191,10 @@ func (s *Sender) close() (err error) {
 	// STEP(close.1) SYNC(tx_closed): seq_cst store after our last record header; pairs with
 	// the load in Receiver.TryPeek, which looks again after seeing it.
 	atomic.StoreUint32(&s.h.TxClosed, 1)
-	// STEP(close.2) Wake the receiver if parked, as notify does.
-	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
+	// STEP(close.2) Wake the receiver: increment data_seq and wake it,
+	// parked or not, as docs/layout.md says (and C does; the golden images
+	// of shm/c/interop compare the two).
+	bump(&s.h.DataSeq, s.ch.dataWord)
 	s.ch.txRole.release()
 	return nil
 }

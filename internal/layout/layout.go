@@ -1,14 +1,18 @@
 // Package layout holds the numbers and header structs of docs/layout.md, the
 // shared-memory contract, for the channel (Chan…) and the mailbox (Mbox…).
-// Go code takes every offset, size and magic number from here; the C header
-// shm/c/shmchan.h spells the same numbers and asserts them with
-// _Static_assert, and shm/c/interop's TestLayoutMatchesC compares the two.
+// Go code takes every offset, size and magic number from here, and so does
+// C: go generate writes them as the macros of shm/c/shmchan_layout.h
+// (./gen; gen's TestGeneratedHeaderCurrent fails while that file is not
+// current). shmchan.c asserts its structs against them with _Static_assert,
+// and shm/c/interop's TestLayoutMatchesC compares the two.
 //
 // Offsets are chained from the line they sit on, so that a reviewer can check
 // each against the table in docs/layout.md, and each header struct is
 // asserted against them at compile time (the [1]struct{}{} lines below fail
 // to compile if a field drifts).
 package layout
+
+//go:generate go run ./gen -o ../../shm/c/shmchan_layout.h
 
 import "unsafe"
 

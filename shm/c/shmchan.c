@@ -233,10 +233,20 @@ struct shmchan_channel {
 /* ---- Small helpers ---------------------------------------------------------- */
 
 #define NS_PER_SEC INT64_C(1000000000)
-#define LIVENESS_PERIOD_NS (50 * INT64_C(1000000)) /* peer check and futex timeout: 50 ms */
-#define ADAPTIVE_SPIN_NS INT64_C(20000)           /* adaptive: spin this long (as Go's spinFor)... */
-#define ADAPTIVE_YIELD_NS INT64_C(100000)         /* ...then yield until this long, then park (yieldFor) */
+/* ---- issue 12: the wait schedule, as the table of docs/design.md ("Waits") --
+ * Each value is a row of that table; shm/c/interop's TestWaitTableC prints
+ * these macros and compares them with it (TestWaitTable does so for Go's). */
 #define CHECK_EVERY 64u                           /* spins between clock readings (checkEvery) */
+#define SPIN_YIELD_NS INT64_C(50000)              /* Spin: from here on, yield at every clock read (spinYield) */
+#define ADAPTIVE_SPIN_NS INT64_C(20000)           /* Adaptive: spin this long (spinFor)... */
+#define ADAPTIVE_YIELD_NS INT64_C(100000)         /* ...then yield until this long, then park (yieldFor) */
+#define MAX_SLEEP_NS (50 * INT64_C(1000000))      /* longest single sleep on a wait word (maxSleep) */
+#define LIVENESS_TICK_NS (50 * INT64_C(1000000))  /* peer check, from the wait's start, then this often (livenessTick) */
+#define OPEN_POLL_FIRST_NS INT64_C(20000)         /* open back-off: first sleep (openPollFirst)... */
+#define OPEN_POLL_MAX_NS (5 * INT64_C(1000000))   /* ...doubling up to this (openPollMax) */
+#define WAKE_POLL_FIRST_NS INT64_C(50000)         /* wait word without futex: poll back-off from here... */
+#define WAKE_POLL_MAX_NS INT64_C(1000000)         /* ...up to this (sync/wake's pollWait) */
+/* ---- end of issue 12's wait schedule ---------------------------------------- */
 #define MAX_SEGMENT_SIZE (UINT64_C(1) << 40)      /* as shm.MaxSize on 64-bit */
 #define MAX_RECORD_LEN UINT64_C(0xFFFFFFF8)       /* the record's len field is a u32 */
 
@@ -759,7 +769,7 @@ static int open_segment(const char *name, const shmchan_options *o, shmchan_segm
 	/* A creator sizes the object right after creating it: wait for that. */
 	int64_t deadline = deadline_of(o->open_timeout_ns);
 	struct stat st;
-	for (int64_t delay = 50000;; delay = delay * 2 < 10000000 ? delay * 2 : 10000000) {
+	for (int64_t delay = OPEN_POLL_FIRST_NS;; delay = delay * 2 < OPEN_POLL_MAX_NS ? delay * 2 : OPEN_POLL_MAX_NS) {
 		if (fstat(fd, &st) < 0) {
 			int rc = errno_code(), saved = errno;
 			close(fd);
@@ -951,7 +961,7 @@ static int check_header(const shmchan_segment *seg, int64_t open_timeout_ns, uin
 	struct chan_header *h = (struct chan_header *)seg->mem;
 	int64_t deadline = deadline_of(open_timeout_ns);
 	uint32_t magic, version;
-	for (int64_t delay = 50000;; delay = delay * 2 < 10000000 ? delay * 2 : 10000000) {
+	for (int64_t delay = OPEN_POLL_FIRST_NS;; delay = delay * 2 < OPEN_POLL_MAX_NS ? delay * 2 : OPEN_POLL_MAX_NS) {
 		/* STEP(open.2) SYNC(version): acquire; pairs with the creator's release store of version. */
 		version = atomic_load_explicit(&h->version, memory_order_acquire);
 		/* SYNC(version): relaxed peek at magic; the creator writes it before the version. */
@@ -1805,8 +1815,6 @@ struct shmchan_mailbox {
 	struct wword word; /* wake_seq: readers sleep on it, the writer wakes them */
 	int writer;        /* this handle holds the writer role */
 	uint64_t token; /* our token, stored in owner while we are the writer */
-	/* When (mono_ns) a reader last found the writer alive, so that waits check at most every 50 ms. */
-	_Atomic int64_t last_alive;
 	/* The writer's counter line: in the header if its creator set SHMCHAN_FLAG_STATS, else local. */
 	struct stats_line *st, local;
 };
@@ -1854,7 +1862,7 @@ static int mb_check(const shmchan_segment *seg, int64_t open_timeout_ns, uint64_
 	struct mb_header *h = (struct mb_header *)seg->mem;
 	int64_t deadline = deadline_of(open_timeout_ns);
 	uint32_t magic, version;
-	for (int64_t delay = 20000;; delay = delay * 2 < 5000000 ? delay * 2 : 5000000) {
+	for (int64_t delay = OPEN_POLL_FIRST_NS;; delay = delay * 2 < OPEN_POLL_MAX_NS ? delay * 2 : OPEN_POLL_MAX_NS) {
 		/* STEP(open.2) SYNC(mb_version): acquire; pairs with the creator's release store of version. */
 		version = atomic_load_explicit(&h->version, memory_order_acquire);
 		/* SYNC(mb_version): relaxed peek at magic; the creator writes it before the version. */
@@ -1928,7 +1936,6 @@ static int mb_finish(shmchan_segment *seg, int created, uint64_t want_max, const
 	mb->stride = stride;
 	mb->nslots = n;
 	mb->wait = o->wait;
-	atomic_init(&mb->last_alive, 0);
 	mb->st = (mb->h->flags & SHMCHAN_FLAG_STATS) ? &mb->h->writer_stats : &mb->local;
 	*out = mb;
 	return SHMCHAN_OK;
@@ -2187,18 +2194,13 @@ static int mb_poll(const shmchan_mailbox *mb, uint64_t version, int *newer, int 
 }
 
 /*
- * mb_writer_dead reports, at most every 50 ms across all the handle's waits,
- * whether the writer's process is dead without having closed. No writer yet
- * (owner 0) counts as alive: one may come.
+ * mb_writer_dead reports whether the writer's process is dead without having
+ * closed. No writer yet (owner 0) counts as alive: one may come. The wait
+ * asks it on the table's schedule: from LIVENESS_TICK_NS into the wait, then
+ * every LIVENESS_TICK_NS (as Go's livenessTick).
  */
-static int mb_writer_dead(shmchan_mailbox *mb, int64_t now) {
-	/* Process-local rate limit, no SYNC partner. */
-	int64_t last = atomic_load_explicit(&mb->last_alive, memory_order_relaxed);
-	if (last != 0 && now - last < LIVENESS_PERIOD_NS) return 0;
-	if (peer_gone(mb->seg, SHMCHAN_LOCK_MB_WRITER, &mb->h->owner, &mb->h->closed, mb->writer)) return 1;
-	/* Process-local rate limit, no SYNC partner. */
-	atomic_compare_exchange_strong_explicit(&mb->last_alive, &last, now, memory_order_relaxed, memory_order_relaxed);
-	return 0;
+static int mb_writer_dead(shmchan_mailbox *mb) {
+	return peer_gone(mb->seg, SHMCHAN_LOCK_MB_WRITER, &mb->h->owner, &mb->h->closed, mb->writer);
 }
 
 /*
@@ -2224,7 +2226,7 @@ static int mb_park(shmchan_mailbox *mb, uint64_t version, int64_t deadline) {
 	/* STEP(mbwait.3) */
 	int rc = mb_poll(mb, version, &newer, &closed);
 	if (rc == SHMCHAN_OK && !newer && !closed) {
-		int64_t ns = LIVENESS_PERIOD_NS;
+		int64_t ns = MAX_SLEEP_NS;
 		if (deadline >= 0) {
 			int64_t left = deadline - mono_ns();
 			if (left < ns) ns = left;
@@ -2241,8 +2243,8 @@ static int mailbox_wait_newer_impl(shmchan_mailbox *mb, uint64_t version, void *
                                uint64_t *new_version, int64_t timeout_ns) {
 	int rc = mb_read_args(mb, buf, cap, len, new_version);
 	if (rc != SHMCHAN_OK) return rc;
-	int64_t deadline = deadline_of(timeout_ns), began = 0;
-	unsigned spins = 0;
+	struct waiter w;
+	waiter_init(&w, timeout_ns);
 	for (;;) {
 		int newer, closed;
 		rc = mb_poll(mb, version, &newer, &closed);
@@ -2261,29 +2263,38 @@ static int mailbox_wait_newer_impl(shmchan_mailbox *mb, uint64_t version, void *
 			*new_version = version;
 			return SHMCHAN_EOF;
 		}
-		spins++;
-		if (spins % CHECK_EVERY != 1 && mb->wait != SHMCHAN_WAIT_BLOCK) {
+		w.spins++;
+		if (w.spins % CHECK_EVERY != 1 && mb->wait != SHMCHAN_WAIT_BLOCK) {
 			cpu_relax(); /* cheap spin: poll again at once */
 			continue;
 		}
 		int64_t now = mono_ns();
-		if (began == 0) began = now;
-		if (deadline >= 0 && now >= deadline) return SHMCHAN_ERR_TIMEOUT;
-		if (mb_writer_dead(mb, now)) {
+		if (w.began == 0) {
+			w.began = now;
+			w.next_check = now + LIVENESS_TICK_NS;
+		}
+		if (w.deadline >= 0 && now >= w.deadline) return SHMCHAN_ERR_TIMEOUT;
+		int check = now >= w.next_check;
+		if (check) w.next_check = now + LIVENESS_TICK_NS;
+		if (check && mb_writer_dead(mb)) {
 			/* One more poll: what the writer published (or a close) before it died still counts. */
 			rc = mb_poll(mb, version, &newer, &closed);
 			if (rc != SHMCHAN_OK) return rc;
 			if (!newer && !closed) return SHMCHAN_ERR_PEER_GONE;
 			continue;
 		}
-		int64_t waited = now - began;
-		if (mb->wait == SHMCHAN_WAIT_SPIN) continue;
+		int64_t waited = now - w.began;
+		if (mb->wait == SHMCHAN_WAIT_SPIN) {
+			/* Never sleep; from SPIN_YIELD_NS on, let a peer sharing our core run (as Go's Spin). */
+			if (waited >= SPIN_YIELD_NS) yield_cpu();
+			continue;
+		}
 		if (mb->wait == SHMCHAN_WAIT_ADAPTIVE && waited < ADAPTIVE_SPIN_NS) continue;
 		if (mb->wait == SHMCHAN_WAIT_ADAPTIVE && waited < ADAPTIVE_YIELD_NS) {
 			yield_cpu();
 			continue;
 		}
-		rc = mb_park(mb, version, deadline);
+		rc = mb_park(mb, version, w.deadline);
 		if (rc != SHMCHAN_OK) return rc;
 	}
 }
@@ -2581,7 +2592,7 @@ static void wword_wait(struct wword *w, uint32_t val, int64_t ns) {
 #else
 	/* No cross-process wait primitive wired in: poll the word, as Go's sync/wake does. */
 	int64_t deadline = mono_ns() + ns;
-	for (int64_t d = 50000; ; d = d * 2 < 1000000 ? d * 2 : 1000000) {
+	for (int64_t d = WAKE_POLL_FIRST_NS;; d = d * 2 < WAKE_POLL_MAX_NS ? d * 2 : WAKE_POLL_MAX_NS) {
 		/* SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; pairs with the waker's increment. */
 		if (atomic_load_explicit(addr, memory_order_acquire) != val) return;
 		int64_t left = deadline - mono_ns();
@@ -2619,7 +2630,7 @@ static void waiter_init(struct waiter *w, int64_t timeout_ns) {
 
 /* sleep_budget is how long one futex wait may last: up to 50 ms, and not past the deadline. */
 static int64_t sleep_budget(const struct waiter *w, int64_t now) {
-	int64_t ns = LIVENESS_PERIOD_NS;
+	int64_t ns = MAX_SLEEP_NS;
 	if (w->deadline >= 0 && w->deadline - now < ns) ns = w->deadline - now;
 	return ns;
 }
@@ -2640,11 +2651,11 @@ static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t pee
 	int64_t now = mono_ns();
 	if (w->began == 0) {
 		w->began = now;
-		w->next_check = now + LIVENESS_PERIOD_NS;
+		w->next_check = now + LIVENESS_TICK_NS;
 	}
 	if (w->deadline >= 0 && now >= w->deadline) return SHMCHAN_ERR_TIMEOUT;
 	if (now >= w->next_check) {
-		w->next_check = now + LIVENESS_PERIOD_NS;
+		w->next_check = now + LIVENESS_TICK_NS;
 		/* No peer yet, or one that closed, is not gone: keep waiting, or see the close next attempt. */
 		if (peer_gone(ch->seg, peer_lock, peer_owner, peer_closed, self_holds_peer)) {
 			w->peer_dead = 1;
@@ -2653,7 +2664,9 @@ static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t pee
 	}
 	switch (ch->wait) {
 	case SHMCHAN_WAIT_SPIN:
-		cpu_relax();
+		/* Never sleep, but from SPIN_YIELD_NS on let a peer that shares our core run (as Go's Spin). */
+		if (now - w->began >= SPIN_YIELD_NS) yield_cpu();
+		else cpu_relax();
 		return 0;
 	case SHMCHAN_WAIT_BLOCK:
 		return 1;

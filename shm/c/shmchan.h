@@ -7,8 +7,9 @@
  *
  * The header is C11 and C++ (g++ -std=c++17). Every handle is opaque: the
  * shared header and its atomics live in shmchan.c, which asserts each offset
- * below with _Static_assert(offsetof(...)); a Go test compares the same
- * macros with the Go constants.
+ * of shmchan_layout.h (generated from internal/layout) with
+ * _Static_assert(offsetof(...)); a Go test compares the same macros with the
+ * Go constants.
  *
  * Conventions:
  *   - Functions return 0 (SHMCHAN_OK) or a negative enum shmchan_error.
@@ -35,102 +36,12 @@ extern "C" {
 
 /* ---- Layout v2: the numbers of docs/layout.md ---------------------------- */
 
-#define SHMCHAN_LAYOUT_VERSION 2u
-#define SHMCHAN_MAGIC 0x434D4853u /* the bytes "SHMC", little-endian */
-#define SHMCHAN_HEADER_SIZE 4096u /* header page; the data region follows */
-#define SHMCHAN_LINE 128u         /* fields written by different processes sit on different lines */
-#define SHMCHAN_MIN_CAPACITY (UINT64_C(1) << 10)
-#define SHMCHAN_MAX_CAPACITY (UINT64_C(1) << 32) /* so a record's u32 len covers the largest message */
-#define SHMCHAN_FLAGS_INCOMPATIBLE_MASK 0xFFFFu /* bits an opener must know */
-#define SHMCHAN_FLAG_STATS 0x10000u             /* compatible: the ends keep their counter lines */
-#define SHMCHAN_STATS_SIZE 48u                  /* a counter line's six u64 counts */
-
-/* Header line, written once by the creator. */
-#define SHMCHAN_OFF_MAGIC 0x000u       /* u32 */
-#define SHMCHAN_OFF_VERSION 0x004u     /* u32, atomic, stored last (release) */
-#define SHMCHAN_OFF_HEADER_SIZE 0x008u /* u32 */
-#define SHMCHAN_OFF_FLAGS 0x00Cu       /* u32 */
-#define SHMCHAN_OFF_CAPACITY 0x010u    /* u64 */
-#define SHMCHAN_OFF_DATA_OFFSET 0x018u /* u64 */
-#define SHMCHAN_OFF_MAX_MESSAGE 0x020u /* u64 */
-#define SHMCHAN_OFF_CREATOR 0x028u     /* u64, process token */
-/* Sender line. 0x080 is reserved (zero): v1 publishes records in line. */
-#define SHMCHAN_OFF_SENDER_LINE 0x080u
-#define SHMCHAN_OFF_TX_OWNER 0x088u /* u64, atomic, compare-and-swap */
-/* Receiver line. */
-#define SHMCHAN_OFF_HEAD 0x100u     /* u64, atomic, seq_cst store */
-#define SHMCHAN_OFF_RX_OWNER 0x108u /* u64, atomic, compare-and-swap */
-/* Receiver signal line. */
-#define SHMCHAN_OFF_DATA_SEQ 0x180u  /* u32, futex word the receiver sleeps on */
-#define SHMCHAN_OFF_RX_PARKED 0x184u /* u32, atomic, seq_cst */
-#define SHMCHAN_OFF_RX_CLOSED 0x188u /* u32, atomic, seq_cst */
-/* Sender signal line. */
-#define SHMCHAN_OFF_SPACE_SEQ 0x200u /* u32, futex word the sender sleeps on */
-#define SHMCHAN_OFF_TX_PARKED 0x204u /* u32, atomic, seq_cst */
-#define SHMCHAN_OFF_TX_CLOSED 0x208u /* u32, atomic, seq_cst */
-/* Data region. */
-#define SHMCHAN_OFF_TX_STATS 0x280u /* the sender's counter line (SHMCHAN_FLAG_STATS), written only by it */
-#define SHMCHAN_OFF_RX_STATS 0x300u /* the receiver's counter line, written only by it */
-
-#define SHMCHAN_OFF_DATA 0x1000u
-
 /*
- * Role locks (docs/layout.md, "Role locks"): on Linux each role is held by an
- * open-file-description lock (F_OFD_SETLK, F_WRLCK) on these 8 bytes of the
- * object, the bytes of the role's owner field.
+ * SHMCHAN_OFF_*, SHMCHAN_MB_OFF_*, the magics, versions, sizes and lock
+ * ranges: generated from internal/layout/layout.go (go generate
+ * ./internal/layout), so that Go and C take them from one place.
  */
-#define SHMCHAN_LOCK_LEN 8u
-#define SHMCHAN_LOCK_TX SHMCHAN_OFF_TX_OWNER    /* channel sender */
-#define SHMCHAN_LOCK_RX SHMCHAN_OFF_RX_OWNER    /* channel receiver */
-#define SHMCHAN_LOCK_MB_WRITER 0x090u            /* mailbox writer: SHMCHAN_MB_OFF_OWNER */
-
-/*
- * Records in the data region: a header, one little-endian u64 stored and
- * loaded atomically (length in the low 32 bits, kind in the high 32; zero
- * means nothing published here yet), then the payload, 8-byte aligned.
- */
-#define SHMCHAN_RECORD_HEADER 8u
-#define SHMCHAN_KIND_MESSAGE 1u
-#define SHMCHAN_KIND_PADDING 2u
-
-/*
- * Mailbox, layout v2 (docs/layout.md, "Mailbox (magic SHMB)"): a 4096-byte
- * header page, then slot_count slots of slot_size bytes each.
- */
-#define SHMCHAN_MAILBOX_MAGIC 0x424D4853u /* the bytes "SHMB", little-endian */
-#define SHMCHAN_MAILBOX_VERSION 2u
-#define SHMCHAN_MAILBOX_HEADER_SIZE 4096u /* header page; the slots follow */
-#define SHMCHAN_MAILBOX_SLOTS 3u          /* slots a creator makes */
-#define SHMCHAN_MAILBOX_MIN_SLOTS 2u      /* slots an opener accepts: 2 to 16 */
-#define SHMCHAN_MAILBOX_MAX_SLOTS 16u
-#define SHMCHAN_MAILBOX_SLOT_HEADER 128u /* a slot's header; the value bytes follow */
-#define SHMCHAN_MAILBOX_MAX_VERSION ((UINT64_C(1) << 62) - 1) /* the largest version a writer publishes */
-#define SHMCHAN_MAILBOX_MAX_WAITERS 64u /* Windows: readers one publish wakes at once (a semaphore's maximum) */
-
-/* Header line, written once by the creator. */
-#define SHMCHAN_MB_OFF_MAGIC 0x000u        /* u32 */
-#define SHMCHAN_MB_OFF_VERSION 0x004u      /* u32, atomic, stored last (release) */
-#define SHMCHAN_MB_OFF_HEADER_SIZE 0x008u  /* u32 */
-#define SHMCHAN_MB_OFF_FLAGS 0x00Cu        /* u32 */
-#define SHMCHAN_MB_OFF_MAX_VALUE 0x010u    /* u64 */
-#define SHMCHAN_MB_OFF_SLOT_SIZE 0x018u    /* u64: 128 + align128(max_value) */
-#define SHMCHAN_MB_OFF_SLOT_COUNT 0x020u   /* u32, then a reserved u32 */
-#define SHMCHAN_MB_OFF_SLOTS_OFFSET 0x028u /* u64: 4096 */
-#define SHMCHAN_MB_OFF_CREATOR 0x030u      /* u64, process token */
-/* Writer line. */
-#define SHMCHAN_MB_OFF_LATEST 0x080u /* u64, atomic, seq_cst store */
-#define SHMCHAN_MB_OFF_CLOSED 0x088u /* u32, atomic, seq_cst */
-#define SHMCHAN_MB_OFF_OWNER 0x090u  /* u64, atomic, compare-and-swap */
-/* Reader line. */
-#define SHMCHAN_MB_OFF_WAKE_SEQ 0x100u /* u32, futex word readers sleep on */
-#define SHMCHAN_MB_OFF_WAITERS 0x104u  /* u32, atomic, seq_cst read-modify-write */
-/* Slots. */
-#define SHMCHAN_MB_OFF_WRITER_STATS 0x180u /* the writer's counter line (SHMCHAN_FLAG_STATS) */
-
-#define SHMCHAN_MB_OFF_SLOTS 0x1000u
-/* In each slot. */
-#define SHMCHAN_MB_SLOT_OFF_SEQ 0u /* u64, atomic: 2v+1 while version v is written, 2v once complete */
-#define SHMCHAN_MB_SLOT_OFF_LEN 8u /* u64, atomic: the value's length */
+#include "shmchan_layout.h"
 
 /* ---- Errors ---------------------------------------------------------------- */
 
@@ -171,7 +82,7 @@ const char *shmchan_strerror(int err);
 /* Wait strategies of blocking calls, as shm.Adaptive, shm.Spin, shm.Block. */
 enum shmchan_wait {
 	SHMCHAN_WAIT_ADAPTIVE = 0, /* spin briefly, yield, then park on the futex (default) */
-	SHMCHAN_WAIT_SPIN = 1,     /* poll the shared indices; never sleeps */
+	SHMCHAN_WAIT_SPIN = 1,     /* poll the shared indices; never sleeps; yields from 50 us on */
 	SHMCHAN_WAIT_BLOCK = 2     /* park on the futex at once */
 };
 

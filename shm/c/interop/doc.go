@@ -18,6 +18,16 @@
 //     compile check of the header;
 //   - the layout cross-check: the offsets that shmchan.h spells (exported by
 //     the cgo file layout_cgo.go as COffsets) against internal/layout;
+//   - conformance (issue 12): golden images, the byte images of one script
+//     run by Go and by testdata/golden.c, identical to each other and to
+//     testdata/golden/*.img (TestGoldenImages; a change is a layout change,
+//     see testdata/golden/README.md; `go test ./shm/c/interop -run
+//     'Golden|Corpus' -update` rewrites them); each language reading the
+//     other's images from real shared-memory objects (TestGoldenCrossRead);
+//     the shared corruption corpus of testdata/corpus/MANIFEST, read by Go
+//     and by golden.c under ASan and UBSan (TestCorpus); and the wait
+//     schedule shmchan.c is compiled with against docs/design.md's table
+//     (TestWaitTableC);
 //   - benchmarks of Go->C and Go->Go round trips and throughput.
 //
 // The tests skip, saying why, where no C compiler is installed; .ci/run

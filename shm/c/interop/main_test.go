@@ -107,6 +107,13 @@ func cc(t testing.TB) string {
 // given extra flags. It returns the program's path.
 func buildC(t testing.TB, key string, sources []string, flags ...string) string {
 	t.Helper()
+	return buildCWith(t, key, append(sources, cLibrary), flags...)
+}
+
+// buildCWith is buildC without adding shmchan.c: for a program that
+// includes shmchan.c itself to reach its internal macros.
+func buildCWith(t testing.TB, key string, sources []string, flags ...string) string {
+	t.Helper()
 	compiler := cc(t)
 	buildMu.Lock()
 	defer buildMu.Unlock()
@@ -125,7 +132,7 @@ func buildC(t testing.TB, key string, sources []string, flags ...string) string 
 	args := []string{"-std=c11", "-Wall", "-Wextra", "-Werror", "-I" + cDir}
 	args = append(args, flags...)
 	args = append(args, sources...)
-	args = append(args, cLibrary, "-o", out, "-pthread")
+	args = append(args, "-o", out, "-pthread")
 	if runtime.GOOS == "linux" {
 		args = append(args, "-lrt")
 	}
