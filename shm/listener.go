@@ -168,6 +168,7 @@ func Listen(name string, opts ...Option) (*Listener, error) {
 	if n < minSlots || n > maxSlots {
 		return nil, wrap("listen", name, fmt.Errorf("%w: backlog %d must be from %d to %d", ErrInvalidSize, n, minSlots, maxSlots))
 	}
+	// STEP(listen.1): the segment keeps its descriptor, through which the role lock is held.
 	seg, _, err := listenerKind(n).openOrCreate(name, listenerSize(n), &o, opts)
 	if err != nil {
 		return nil, wrap("listen", name, err)
