@@ -68,7 +68,10 @@ func (a Addr) String() string {
 // segment, claim a slot in it, create their pair of channels and ring its
 // doorbell; Accept opens the pair and removes its names (docs/layout.md,
 // "Listener"). At most one live listener serves a name; one that died is
-// replaced by the next Listen on the name.
+// replaced by the next Listen on the name. On Linux the listener's owner is
+// a role held by a lock on the segment (docs/layout.md, "Role locks"), and
+// each client holds a lock on its slot, so that a listener or a client in
+// another PID namespace is judged by the kernel, never by its PID.
 //
 // Its methods are safe for concurrent use; accepts are served one at a time.
 type Listener struct {
@@ -78,6 +81,9 @@ type Listener struct {
 	o     options
 	addr  Addr
 	bell  *wake.Word
+	owner role        // the listener's role: held by a lock on lsnLockOwner
+	held  atomic.Bool // owner's live.1 flag
+	seen  []slotSeen  // the reaper's cached verdicts, one per slot; guarded by mu
 
 	mu        sync.Mutex // held by Accept and by Close's teardown
 	closing   chan struct{}
@@ -162,6 +168,7 @@ func Listen(name string, opts ...Option) (*Listener, error) {
 	if n < minSlots || n > maxSlots {
 		return nil, wrap("listen", name, fmt.Errorf("%w: backlog %d must be from %d to %d", ErrInvalidSize, n, minSlots, maxSlots))
 	}
+	// STEP(listen.1): the segment keeps its descriptor, through which the role lock is held.
 	seg, _, err := listenerKind(n).openOrCreate(name, listenerSize(n), &o, opts)
 	if err != nil {
 		return nil, wrap("listen", name, err)
@@ -171,35 +178,40 @@ func Listen(name string, opts ...Option) (*Listener, error) {
 		return nil, wrap("listen", name, errors.Join(err, seg.Close()))
 	}
 	h := (*lsnHead)(unsafe.Pointer(&seg.mem[0]))
-	if err := claimListener(h); err != nil {
+	l := &Listener{seg: seg, h: h, slots: slots, o: o, addr: Addr{Name: name}, closing: make(chan struct{}), seen: make([]slotSeen, len(slots))}
+	l.owner = listenerRole(seg.fd, h, &l.held)
+	if err := l.claim(); err != nil {
 		return nil, wrap("listen", name, errors.Join(err, seg.Close()))
 	}
-	l := &Listener{seg: seg, h: h, slots: slots, o: o, addr: Addr{Name: name}, closing: make(chan struct{})}
 	if l.bell, err = wake.Open(&h.bell, wakeName(&o, name, ".bell")); err != nil {
-		release(&h.owner)
+		l.owner.release()
 		return nil, wrap("listen", name, errors.Join(err, seg.Close()))
 	}
 	return l, nil
 }
 
-// claimListener takes the owner word: STEP(listen.2).
-func claimListener(h *lsnHead) error {
-	self := selfToken()
-	for {
-		// SYNC(lsn_owner): acquire; pairs with the CAS below and the one in Close, in any process.
-		cur := atomic.LoadUint64(&h.owner)
-		if cur == self || (cur != 0 && tokenAlive(cur)) {
-			return fmt.Errorf("%w: a live listener serves the name", ErrBusy)
+// listenerRole is the listener's owner as a role (role.go) seen through fd:
+// the lock on the owner word (lsnLockOwner), the owner token, and the
+// closed flag, which each new listener resets (reusable).
+func listenerRole(fd int, h *lsnHead, held *atomic.Bool) role {
+	return role{name: "listener", fd: fd, lock: lsnLockOwner, owner: &h.owner, closed: &h.closed, held: held, reusable: true}
+}
+
+// claim takes the listener's role: STEP(listen.2) to STEP(listen.4).
+func (l *Listener) claim() error {
+	// STEP(listen.2) STEP(listen.3): the role lock (claim.2; ErrBusy while a
+	// live listener holds it, in any PID namespace), then the owner token
+	// for diagnostics (claim.3). Without locks: the token test.
+	if _, err := l.owner.claim(); err != nil {
+		if errors.Is(err, ErrBusy) {
+			return fmt.Errorf("%w: a live listener serves the name", err)
 		}
-		// SYNC(lsn_owner): acq_rel CAS; pairs with the load above.
-		if atomic.CompareAndSwapUint64(&h.owner, cur, self) {
-			break
-		}
+		return err
 	}
-	// SYNC(lsn_epoch): the new owner's mark, for diagnostics.
-	atomic.AddUint64(&h.epoch, 1)
-	// SYNC(lsn_closed): seq_cst; pairs with the load in Dial.
-	atomic.StoreUint32(&h.closed, 0)
+	// STEP(listen.4) SYNC(lsn_epoch): the new owner's mark, for diagnostics.
+	atomic.AddUint64(&l.h.epoch, 1)
+	// STEP(listen.4) SYNC(lsn_closed): seq_cst; pairs with the load in Dial.
+	atomic.StoreUint32(&l.h.closed, 0)
 	return nil
 }
 
@@ -256,8 +268,16 @@ func (l *Listener) anyReady() bool {
 	return false
 }
 
+// slotSeen is the reaper's last verdict on one slot: its client token
+// was alive at at. It is reused for liveCacheFor.
+type slotSeen struct {
+	tok uint64
+	at  time.Time
+}
+
 // scan reaps the slots of dead clients and accepts the first ready slot.
 func (l *Listener) scan() (*Conn, error) {
+	now := time.Now()
 	for i := range l.slots {
 		s := &l.slots[i]
 		// SYNC(slot_client): acquire; pairs with the client's claim CAS.
@@ -265,9 +285,11 @@ func (l *Listener) scan() (*Conn, error) {
 		if tok == 0 {
 			continue
 		}
-		if !tokenAlive(tok) {
-			l.reap(i, tok)
-			continue
+		if seen := &l.seen[i]; seen.tok != tok || now.Sub(seen.at) >= liveCacheFor {
+			if l.reapIfDead(i, tok) {
+				continue
+			}
+			*seen = slotSeen{tok, now}
 		}
 		// SYNC(slot_state): acquire; pairs with the client's Claimed->Ready CAS,
 		// which follows its channel creation.
@@ -281,10 +303,38 @@ func (l *Listener) scan() (*Conn, error) {
 	return nil, nil
 }
 
-// reap frees the slot of a client that died: STEP(reap.1-3).
+// reapIfDead frees slot i if its client died (STEP(reap.1) to
+// STEP(reap.5)) and reports whether it did. With slot locks the test is
+// taking the slot's lock through the listener's own descriptor: a live
+// client holds it from before its claim of the client word until after it
+// gave it back, so a client word still set while the listener holds the lock
+// names a client that died; and while the listener holds it no client can
+// claim the slot, so the reap cannot touch a new client's handshake.
+// Without locks the client's token is tested (cached, tokenAlive).
+func (l *Listener) reapIfDead(i int, tok uint64) bool {
+	fd := l.seg.fd
+	if slotLocks(fd) {
+		// STEP(reap.1)
+		if ok, err := lockSlot(fd, i); !ok || err != nil {
+			return false // held: the client lives (a failed test is "alive" too)
+		}
+		defer unlockSlot(fd, i) // STEP(reap.5)
+		// STEP(reap.1) SYNC(slot_client): acquire, under the lock; pairs with
+		// the client's claim CAS and its release.
+		if tok = atomic.LoadUint64(&l.slots[i].client); tok == 0 {
+			return false // the client gave the slot back before we locked
+		}
+	} else if tokenAlive(tok) {
+		return false
+	}
+	l.reap(i, tok)
+	return true
+}
+
+// reap frees the slot of a client that died: STEP(reap.2) to STEP(reap.4).
 func (l *Listener) reap(i int, tok uint64) {
 	s := &l.slots[i]
-	// SYNC(slot_state): acquire.
+	// STEP(reap.2) SYNC(slot_state): acquire.
 	if st := atomic.LoadUint32(&s.state); st != slotAccepted {
 		// SYNC(slot_conn): read once; any value names a valid pair of names.
 		id := atomic.LoadUint64(&s.conn)
@@ -294,9 +344,9 @@ func (l *Listener) reap(i int, tok uint64) {
 			_ = Remove(sv)
 		}
 	}
-	// SYNC(slot_state): release; the slot is free before the client word is.
+	// STEP(reap.3) SYNC(slot_state): release; the slot is free before the client word is.
 	atomic.StoreUint32(&s.state, slotFree)
-	// SYNC(slot_client): acq_rel CAS; pairs with the next claim.
+	// STEP(reap.4) SYNC(slot_client): acq_rel CAS; pairs with the next claim.
 	atomic.CompareAndSwapUint64(&s.client, tok, 0)
 }
 
@@ -384,7 +434,8 @@ func (l *Listener) Close() error {
 	for i := range l.slots {
 		l.answer(&l.slots[i], slotRefused)
 	}
-	release(&l.h.owner)
+	// CAS owner from our token to 0, then release the role lock (close.3, close.4).
+	l.owner.release()
 	errs = append(errs, l.bell.Close(), l.seg.Close())
 	if err := errors.Join(errs...); err != nil && !errors.Is(err, fs.ErrNotExist) {
 		return wrap("close listener", l.addr.Name, err)
@@ -482,7 +533,9 @@ func DialContext(ctx context.Context, name string, opts ...Option) (*Conn, error
 	if err != nil {
 		return fail(wrap("dial", name, err))
 	}
-	d := &dialer{ctx: ctx, name: name, o: &o, h: (*lsnHead)(unsafe.Pointer(&seg.mem[0])), slots: slots, capacity: capacity}
+	d := &dialer{ctx: ctx, name: name, o: &o, fd: seg.fd, h: (*lsnHead)(unsafe.Pointer(&seg.mem[0])), slots: slots, capacity: capacity}
+	d.lsn = listenerRole(seg.fd, d.h, new(atomic.Bool)) // never claimed: only asked (live.1-3)
+	d.live = newPeerRole(&d.lsn)
 	c, err := d.dial()
 	if err != nil {
 		return fail(wrap("dial", name, err))
@@ -495,32 +548,37 @@ type dialer struct {
 	ctx      context.Context
 	name     string
 	o        *options
+	fd       int // the listener segment's descriptor: the slot lock is held through it
 	h        *lsnHead
 	slots    []lsnSlot
 	capacity int64
+	lsn      role      // the listener's role, as this client sees it
+	live     *peerRole // lsn's cached liveness
 
 	slot int
 	id   uint64
 }
 
-// listening returns nil if a live listener owns the segment.
+// listening returns nil if a live listener owns the segment: STEP(dial.1)'s
+// check, also made while waiting. Liveness is the listener's role lock
+// (live.2), cached for liveCacheFor.
 func (d *dialer) listening() error {
 	// SYNC(lsn_closed): seq_cst; pairs with the store in Listener.Close.
 	if atomic.LoadUint32(&d.h.closed) != 0 {
 		return fmt.Errorf("%w: the listener closed", ErrNoListener)
 	}
-	// SYNC(lsn_owner): acquire; pairs with the listener's claim CAS.
-	tok := atomic.LoadUint64(&d.h.owner)
-	if tok == 0 {
+	// SYNC(lsn_owner): acquire; pairs with the listener's claim (claim.3).
+	if atomic.LoadUint64(&d.h.owner) == 0 {
 		return fmt.Errorf("%w: the listener closed", ErrNoListener)
 	}
-	if !tokenAlive(tok) {
+	if d.live.gone() {
 		return fmt.Errorf("%w: %w: the listener's process died", ErrNoListener, ErrPeerGone)
 	}
 	return nil
 }
 
 func (d *dialer) dial() (*Conn, error) {
+	// STEP(dial.1): the segment is open and checked; is a listener serving it?
 	if err := d.listening(); err != nil {
 		return nil, err
 	}
@@ -560,7 +618,7 @@ func (d *dialer) dial() (*Conn, error) {
 		return undo(err)
 	}
 	defer word.Close()
-	p := waitPoint{seq: &s.stateSeq, word: word, peer: &d.h.owner, peerClosed: &d.h.closed}
+	p := waitPoint{seq: &s.stateSeq, word: word, peer: d.live}
 	answered := func() bool {
 		// SYNC(slot_state): acquire; pairs with the listener's CAS.
 		// SYNC(lsn_closed): seq_cst; pairs with Listener.Close.
@@ -605,9 +663,14 @@ func (d *dialer) dial() (*Conn, error) {
 	return undo(fmt.Errorf("%w: slot %d in state %d", ErrCorrupt, d.slot, st))
 }
 
-// claim takes a free slot (STEP(dial.1-2)), waiting while all are busy.
+// claim takes a free slot (STEP(dial.2)), waiting while all are busy. With
+// slot locks the client takes the slot's lock first and keeps it (and the
+// listener segment's descriptor) until free; a slot whose client word is
+// set is never taken over, whatever its lock says: only the listener's
+// reaper frees a dead client's slot.
 func (d *dialer) claim() error {
 	self := selfToken()
+	locks := slotLocks(d.fd)
 	n := len(d.slots)
 	start := rand.IntN(n)
 	delay := 50 * time.Microsecond
@@ -615,19 +678,41 @@ func (d *dialer) claim() error {
 		for k := range n {
 			i := (start + k) % n
 			s := &d.slots[i]
-			// SYNC(slot_client): acq_rel CAS 0->self; pairs with the release
+			// STEP(dial.2) SYNC(slot_client): acquire; pairs with the release
 			// of the slot by the previous client or the listener's reap.
-			if atomic.LoadUint64(&s.client) != 0 || !atomic.CompareAndSwapUint64(&s.client, 0, self) {
+			if atomic.LoadUint64(&s.client) != 0 {
+				continue
+			}
+			if locks {
+				// STEP(dial.2): the slot lock; held by another description
+				// (a client, or the reaper for a moment): try the next slot.
+				ok, err := lockSlot(d.fd, i)
+				if err != nil {
+					return err
+				}
+				if !ok {
+					continue
+				}
+			}
+			// STEP(dial.2) SYNC(slot_client): acq_rel CAS 0->self; pairs with
+			// the release of the slot by the previous client or the reaper.
+			if !atomic.CompareAndSwapUint64(&s.client, 0, self) {
+				if locks {
+					unlockSlot(d.fd, i)
+				}
 				continue
 			}
 			d.slot, d.id = i, newConnID()
 			// SYNC(slot_conn): ordered before the Free->Claimed CAS below.
 			atomic.StoreUint64(&s.conn, d.id)
 			atomic.StoreUint64(&s.capacity, uint64(d.capacity))
-			// SYNC(slot_state): acq_rel CAS Free->Claimed.
+			// STEP(dial.2) SYNC(slot_state): acq_rel CAS Free->Claimed.
 			if !atomic.CompareAndSwapUint32(&s.state, slotFree, slotClaimed) {
 				// SYNC(slot_client): release; a slot left in a bad state by a hostile peer.
 				atomic.StoreUint64(&s.client, 0)
+				if locks {
+					unlockSlot(d.fd, i)
+				}
 				continue
 			}
 			return nil
@@ -673,13 +758,18 @@ func (d *dialer) createPair() (in, out *Channel, cName, sName string, err error)
 	return nil, nil, "", "", err
 }
 
-// free releases the slot: state first, client word last (STEP(dial.8)).
+// free releases the slot: state first, then the client word, then the
+// slot's lock (STEP(dial.8)).
 func (d *dialer) free() error {
 	s := &d.slots[d.slot]
-	// SYNC(slot_state): release.
+	// STEP(dial.8) SYNC(slot_state): release.
 	atomic.StoreUint32(&s.state, slotFree)
-	// SYNC(slot_client): acq_rel CAS; pairs with the next claim.
+	// STEP(dial.8) SYNC(slot_client): acq_rel CAS; pairs with the next claim
+	// and the reaper's load under the lock.
 	atomic.CompareAndSwapUint64(&s.client, selfToken(), 0)
+	if slotLocks(d.fd) {
+		unlockSlot(d.fd, d.slot) // STEP(dial.8)
+	}
 	return nil
 }
 

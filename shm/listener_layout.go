@@ -7,9 +7,9 @@ import "unsafe"
 // share: every offset is a fixed number, never dependent on GOARCH.
 const (
 	lsnMagic    = 0x4C4D4853 // the bytes "SHML", little-endian
-	lsnVersion  = 1
-	lsnHeader   = 0x200 // header: four 128-byte lines; the slots follow
-	lsnSlotSize = 128   // one line per slot
+	lsnVersion  = 2          // 2: the owner and the slots' clients hold role locks (Linux)
+	lsnHeader   = 0x200      // header: four 128-byte lines; the slots follow
+	lsnSlotSize = 128        // one line per slot
 
 	lsnOffMagic    = 0x000
 	lsnOffVersion  = lsnOffMagic + 4    // u32, stored last by the creator
@@ -29,6 +29,13 @@ const (
 	slotOffState    = slotOffConn + 8     // u32, slotFree .. slotAbandoned
 	slotOffStateSeq = slotOffState + 4    // u32 futex word: the listener bumps it after each state change
 	slotOffCapacity = slotOffStateSeq + 4 // u64, ring capacity of both channels (informative)
+
+	// Lock ranges (docs/layout.md, "Listener", Linux): the listener's role
+	// lock is the owner word; slot i's client lock is its client word, at
+	// lsnHeader + i*lsnSlotSize + slotOffClient (slotLock). Each is
+	// platform.LockLen (8) bytes.
+	lsnLockOwner   = lsnOffOwner
+	slotLockClient = slotOffClient
 
 	// Limits on the slot count, checked by creator and opener.
 	minSlots = 1

@@ -23,6 +23,7 @@ func TestListenerLayoutMatchesDoc(t *testing.T) {
 		"state.free": slotFree, "state.claimed": slotClaimed, "state.ready": slotReady,
 		"state.accepted": slotAccepted, "state.refused": slotRefused, "state.abandoned": slotAbandoned,
 		"default_capacity": DefaultConnCapacity,
+		"lock.owner":       lsnLockOwner, "lock.slot_client": slotLockClient,
 	}
 	if d := cmp.Diff(layout.ListenerDoc, goNums); d != "" {
 		t.Errorf("shm/listener_layout.go differs from docs/layout.md (-doc +Go):\n%s", d)

@@ -1,6 +1,7 @@
 package shm
 
 import (
+	"errors"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -10,14 +11,49 @@ import (
 
 // Liveness for listeners, connections and the poller, in one place.
 //
-// Every liveness decision of Listen, Dial, Conn and the poller goes through
-// the three functions in this file, so that issue 11 (kernel-held locks
-// instead of PID probing) replaces one file. Probes are cached per token for
-// liveCacheFor: a thousand idle connections from one client process cost one
-// probe per tick, not a thousand (proc.Alive reads /proc/PID/stat).
+// Where the platform has role locks (Linux, docs/layout.md "Role locks"),
+// every liveness decision of Listen, Dial, Conn and the poller asks a lock,
+// never a PID: the listener's owner is a role (role.go) held by a lock on
+// its owner word, each slot's client holds a lock on its client word, and a
+// connection's peer is the holder of a channel role. A process in another
+// PID namespace is therefore judged alive as long as it holds its lock, and
+// dead as soon as the kernel released it. Where there are no locks (macOS,
+// Windows) the owner tokens decide, as in layout version 1, with the limits
+// docs/platforms.md states.
+//
+// Answers are cached for liveCacheFor, so that a caller asking often (a Spin
+// wait) makes at most one system call per cache period, and none is ever
+// made on the message path.
 
-// liveCacheFor is how long one probe's answer is reused.
+// liveCacheFor is how long one liveness answer is reused.
 const liveCacheFor = 100 * time.Millisecond
+
+// peerRole is what a waitPoint asks about the other side: a role, whose
+// gone answer (role.gone: live.1 to live.3) is cached for liveCacheFor. It
+// is safe for concurrent use (the poller's sweeper and the waiting goroutine
+// both ask).
+type peerRole struct {
+	r    *role
+	at   atomic.Int64 // monotonic ns (since liveEpoch) of the cached answer; 0: none
+	dead atomic.Bool  // the cached answer
+}
+
+// liveEpoch is the origin of peerRole.at: time.Since uses the monotonic clock.
+var liveEpoch = time.Now()
+
+func newPeerRole(r *role) *peerRole { return &peerRole{r: r} }
+
+// gone reports whether the role's holder died without closing (ErrPeerGone).
+func (p *peerRole) gone() bool {
+	now := int64(time.Since(liveEpoch)) + 1
+	if at := p.at.Load(); at != 0 && now-at < int64(liveCacheFor) {
+		return p.dead.Load()
+	}
+	dead := p.r.gone() != nil
+	p.dead.Store(dead)
+	p.at.Store(now)
+	return dead
+}
 
 var liveCache struct {
 	mu sync.Mutex
@@ -37,7 +73,10 @@ var selfTok = uint64(platform.Self())
 func selfToken() uint64 { return selfTok }
 
 // tokenAlive reports whether the process that tok names runs; 0 is nobody
-// (false). Answers are cached for liveCacheFor; a death is final.
+// (false). Only where there are no role locks (platform.RoleLocks false) does
+// a liveness decision use it: the reaper's test of a slot's client. Answers
+// are cached per token for liveCacheFor (a thousand slots of one client
+// process cost one probe); a death is final.
 func tokenAlive(tok uint64) bool {
 	if tok == 0 {
 		return false
@@ -62,23 +101,23 @@ func tokenAlive(tok uint64) bool {
 	return alive
 }
 
-// endGone reports whether the holder of a role is gone: a token is set, its
-// process is dead, and it did not close (closed may be nil where there is no
-// closed flag). No holder yet is not gone: one may come.
-func endGone(owner *uint64, closed *uint32) bool {
-	// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(lsn_owner)/SYNC(slot_client): acquire;
-	// pairs with the claim CAS of the holder.
-	tok := atomic.LoadUint64(owner)
-	if tok == 0 || tokenAlive(tok) {
-		return false
+// slotLock is the offset of slot i's lock range: its client word
+// (docs/layout.md, "Listener", lock ranges).
+func slotLock(i int) int64 { return lsnHeader + int64(i)*lsnSlotSize + slotLockClient }
+
+// slotLocks reports whether slot claims are held by locks through fd.
+func slotLocks(fd int) bool { return platform.RoleLocks && fd >= 0 }
+
+// lockSlot takes slot i's lock through fd without waiting: STEP(dial.2)'s
+// lock. It returns false if another open file description holds it.
+func lockSlot(fd, i int) (bool, error) {
+	err := platform.LockRole(fd, slotLock(i))
+	if errors.Is(err, platform.ErrLocked) {
+		return false, nil
 	}
-	// SYNC(tx_closed)/SYNC(rx_closed)/SYNC(lsn_closed): a holder that closed cleanly is not gone.
-	return closed == nil || atomic.LoadUint32(closed) == 0
+	return err == nil, err
 }
 
-// release gives a token-claimed word (the listener's owner) back if this
-// process still holds it.
-func release(owner *uint64) {
-	// SYNC(lsn_owner): acq_rel CAS; pairs with the load in claimListener.
-	atomic.CompareAndSwapUint64(owner, selfToken(), 0)
-}
+// unlockSlot releases slot i's lock held through fd; a failure leaves it to
+// the descriptor's close.
+func unlockSlot(fd, i int) { _ = platform.UnlockRole(fd, slotLock(i)) }

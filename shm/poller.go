@@ -28,8 +28,8 @@ import (
 // untouched (a C peer needs nothing new).
 //
 // A sweeper goroutine checks, every pollLiveEvery, that the processes on the
-// other side of the registered words are alive (one cached probe per
-// process, see netlive.go), and wakes the ends whose peer died, so an idle
+// other side of the registered words are alive (one cached lock test per
+// peer role, see netlive.go), and wakes the ends whose peer died, so an idle
 // connection whose peer was killed gets ErrPeerGone without a thread of its
 // own. The waiting threads have no timeout: idle, they never wake.
 //
@@ -49,23 +49,23 @@ const (
 // waitPoint is one parking place in shared memory: a futex word, the
 // parked flag that tells the peer to wake it (nil: the peer always wakes),
 // the wait/wake object of the word (for the fallback), and the peer's role
-// token and closed flag for liveness (peer nil: no liveness check).
+// for liveness (peer nil: no liveness check).
 type waitPoint struct {
-	seq        *uint32
-	parked     *uint32
-	word       *wake.Word
-	peer       *uint64
-	peerClosed *uint32
+	seq    *uint32
+	parked *uint32
+	word   *wake.Word
+	peer   *peerRole
 }
 
 // recvPoint and sendPoint are where a channel end parks. They are the only
 // place the poller reaches into a channel's header and wait words.
+// The peer is the channel's other role, asked through its lock (role.gone).
 func recvPoint(r *Receiver) waitPoint {
-	return waitPoint{seq: &r.h.DataSeq, parked: &r.h.RxParked, word: r.ch.dataWord, peer: &r.h.TxOwner, peerClosed: &r.h.TxClosed}
+	return waitPoint{seq: &r.h.DataSeq, parked: &r.h.RxParked, word: r.ch.dataWord, peer: newPeerRole(&r.ch.txRole)}
 }
 
 func sendPoint(s *Sender) waitPoint {
-	return waitPoint{seq: &s.h.SpaceSeq, parked: &s.h.TxParked, word: s.ch.spaceWord, peer: &s.h.RxOwner, peerClosed: &s.h.RxClosed}
+	return waitPoint{seq: &s.h.SpaceSeq, parked: &s.h.TxParked, word: s.ch.spaceWord, peer: newPeerRole(&s.ch.rxRole)}
 }
 
 // Why a park ended.
@@ -149,7 +149,7 @@ func parkFallback(entries []pollEntry, stop1, stop2 <-chan struct{}) int {
 		if time.Since(lastLive) >= pollTick {
 			lastLive = time.Now()
 			for i := range entries {
-				if entries[i].p.peer != nil && endGone(entries[i].p.peer, entries[i].p.peerClosed) {
+				if entries[i].p.peer != nil && entries[i].p.peer.gone() {
 					return parkPeerGone
 				}
 			}
@@ -191,7 +191,7 @@ func await(p waitPoint, strategy WaitStrategy, ready func() bool, dl, closing <-
 				if waited > netYieldFor {
 					netYield()
 				}
-				if i%(64*1024) == 0 && p.peer != nil && endGone(p.peer, p.peerClosed) {
+				if i%(64*1024) == 0 && p.peer != nil && p.peer.gone() {
 					if ready() {
 						return nil
 					}
@@ -336,7 +336,7 @@ func WaitAny(ctx context.Context, rs ...*Receiver) (int, error) {
 		}
 		if why == parkPeerGone {
 			for i, p := range points {
-				if endGone(p.peer, p.peerClosed) {
+				if p.peer.gone() {
 					return i, nil
 				}
 			}

@@ -93,7 +93,7 @@ func sweepLiveness() {
 			fired := false
 			for i := 0; i < len(g.entries); {
 				e := g.entries[i]
-				if e.p.peer != nil && endGone(e.p.peer, e.p.peerClosed) {
+				if e.p.peer != nil && e.p.peer.gone() {
 					g.removeLocked(i)
 					e.n.gone.Store(true)
 					e.n.signal()

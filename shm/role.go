@@ -15,13 +15,20 @@ import (
 // dies, whatever its PID namespace or /proc mount; the owner token is then
 // written for diagnostics only. Elsewhere (platform.RoleLocks false) the
 // token decides, as in layout version 1.
+//
+// A listener's owner is a role too (listener.go): its closed flag ends one
+// listener's tenure, not the object's, so it is reusable: claim neither
+// checks nor re-checks closed (Listen stores closed = 0 after the claim),
+// while gone still asks it. A Dial's view of a listener is a role it never
+// claims.
 type role struct {
-	name   string       // "sender", "receiver", "writer": for errors
-	fd     int          // the segment's descriptor, -1 if none (then tokens decide)
-	lock   int64        // the lock range's offset (layout.Lock…)
-	owner  *uint64      // tx_owner, rx_owner or mb_owner
-	closed *uint32      // tx_closed, rx_closed or mb_closed
-	held   *atomic.Bool // this handle holds the role (live.1)
+	name     string       // "sender", "receiver", "writer", "listener": for errors
+	fd       int          // the segment's descriptor, -1 if none (then tokens decide)
+	lock     int64        // the lock range's offset (layout.Lock…, lsnLockOwner)
+	owner    *uint64      // tx_owner, rx_owner, mb_owner or lsn_owner
+	closed   *uint32      // tx_closed, rx_closed, mb_closed or lsn_closed
+	held     *atomic.Bool // this handle holds the role (live.1)
+	reusable bool         // closed ends a tenure, not the role: claim ignores it (the listener)
 }
 
 // locked reports whether the role is held by a lock here.
@@ -35,7 +42,7 @@ func (r *role) claim() (takeover bool, err error) {
 	self := uint64(platform.Self())
 	// STEP(claim.1) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst
 	// load; pairs with the store in close.
-	if atomic.LoadUint32(r.closed) != 0 {
+	if !r.reusable && atomic.LoadUint32(r.closed) != 0 {
 		return false, ErrClosed
 	}
 	var was uint64
@@ -71,7 +78,7 @@ func (r *role) claim() (takeover bool, err error) {
 	// STEP(claim.4) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst
 	// re-check after the swap: a close between claim.1 and claim.3 stored
 	// closed before its owner store, so we see it here.
-	if atomic.LoadUint32(r.closed) != 0 {
+	if !r.reusable && atomic.LoadUint32(r.closed) != 0 {
 		r.release()
 		return false, ErrClosed
 	}

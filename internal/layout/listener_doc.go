@@ -22,7 +22,7 @@ var ListenerDoc = map[string]uint64{
 	"slot.state_seq":   0x14,
 	"slot.capacity":    0x18,
 	"const.magic":      0x4C4D4853,
-	"const.version":    1,
+	"const.version":    2,
 	"const.header":     0x200,
 	"const.slot_size":  128,
 	"const.max_slots":  4096,
@@ -33,4 +33,6 @@ var ListenerDoc = map[string]uint64{
 	"state.refused":    4,
 	"state.abandoned":  5,
 	"default_capacity": 64 << 10,
+	"lock.owner":       0x080,
+	"lock.slot_client": 0x00,
 }

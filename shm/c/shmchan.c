@@ -1312,6 +1312,44 @@ static int peer_gone(const shmchan_segment *seg, uint64_t lock, _Atomic uint64_t
 #endif
 }
 
+/* ---- BEGIN internal: role locks for shmchan_net.c (issue 11 for the listener) ------ */
+/*
+ * The listener's owner and each slot's client hold role locks on the listener
+ * segment (docs/layout.md, "Listener"). shmchan_net.c takes them through these
+ * three functions, which are the role-lock primitives above on any range. They
+ * are internal to the library: not in shmchan.h, declared again in
+ * shmchan_net.c. Where there are no role locks (ROLE_LOCKS 0) they do nothing
+ * and the caller judges tokens (shmchan_role_locks() says which).
+ */
+int shmchan_internal_role_lock(const shmchan_segment *seg, uint64_t start);
+void shmchan_internal_role_unlock(const shmchan_segment *seg, uint64_t start);
+int shmchan_internal_role_held(const shmchan_segment *seg, uint64_t start);
+
+/* shmchan_internal_role_lock: OK, BUSY (another description holds it), UNSUPPORTED, SYSTEM. */
+int shmchan_internal_role_lock(const shmchan_segment *seg, uint64_t start) {
+#if ROLE_LOCKS
+	return role_lock(seg, start);
+#else
+	(void)seg;
+	(void)start;
+	return SHMCHAN_ERR_UNSUPPORTED;
+#endif
+}
+
+void shmchan_internal_role_unlock(const shmchan_segment *seg, uint64_t start) { role_unlock(seg, start); }
+
+/* shmchan_internal_role_held: 1 if another description holds it (or the test failed), else 0. */
+int shmchan_internal_role_held(const shmchan_segment *seg, uint64_t start) {
+#if ROLE_LOCKS
+	return role_held(seg, start);
+#else
+	(void)seg;
+	(void)start;
+	return 0;
+#endif
+}
+/* ---- END internal: role locks for shmchan_net.c ------------------------------------ */
+
 static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 	if (ch == NULL || out == NULL) return SHMCHAN_ERR_INVALID;
 	*out = NULL;

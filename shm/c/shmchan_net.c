@@ -1,7 +1,14 @@
 /*
  * shmchan_net.c: shmchan_dial, the client side of the Listen/Dial handshake
  * (docs/layout.md, "Listener", steps dial.1-8), on the public API of
- * shmchan.h only. POSIX; on Windows shmchan_dial returns UNSUPPORTED.
+ * shmchan.h plus the library's internal role-lock primitives (shmchan.c,
+ * "internal: role locks for shmchan_net.c"). POSIX; on Windows shmchan_dial
+ * returns UNSUPPORTED.
+ *
+ * On Linux the listener's liveness is its role lock (live.2 on the owner
+ * word's range) and the client holds its slot by a lock on the slot's client
+ * word, through the listener segment's descriptor, which it keeps open until
+ * the slot is free; elsewhere tokens decide, as the Go side does.
  */
 #if !defined(_WIN32)
 #define _GNU_SOURCE
@@ -35,6 +42,11 @@ int shmchan_conn_close(shmchan_conn *c) { (void)c; return SHMCHAN_ERR_UNSUPPORTE
 #include <linux/futex.h>
 #include <sys/syscall.h>
 #endif
+
+/* Internal to the library (shmchan.c): the role-lock primitives on any range. */
+int shmchan_internal_role_lock(const shmchan_segment *seg, uint64_t start);
+void shmchan_internal_role_unlock(const shmchan_segment *seg, uint64_t start);
+int shmchan_internal_role_held(const shmchan_segment *seg, uint64_t start);
 
 struct shmchan_conn {
 	shmchan_channel *out, *in; /* out: client to server (.c), in: server to client (.s) */
@@ -98,15 +110,31 @@ static uint64_t new_conn_id(void) {
 	return (uint64_t)(uint32_t)getpid() << 32 | n;
 }
 
-/* listening: STEP(dial.1)'s check, also made while waiting. */
-static int listening(void *h) {
+/*
+ * listening: STEP(dial.1)'s check, also made while waiting (at most every
+ * LIVENESS_NS there): the listener's liveness as docs/layout.md's live.1-3
+ * ask it of a role, with closed and a zero owner meaning "no listener".
+ */
+static int listening(const shmchan_segment *seg) {
+	void *h = shmchan_segment_data(seg);
 	/* SYNC(lsn_closed): seq_cst; pairs with the store in Listener.Close. */
 	if (atomic_load_explicit(u32at(h, SHMCHAN_LSN_OFF_CLOSED), memory_order_seq_cst) != 0) return SHMCHAN_ERR_CLOSED;
-	/* SYNC(lsn_owner): acquire; pairs with the listener's claim CAS. */
+	/* SYNC(lsn_owner): acquire; pairs with the listener's claim (claim.3). */
 	uint64_t tok = atomic_load_explicit(u64at(h, SHMCHAN_LSN_OFF_OWNER), memory_order_acquire);
 	if (tok == 0) return SHMCHAN_ERR_CLOSED;
-	if (!shmchan_token_alive(tok)) return SHMCHAN_ERR_PEER_GONE;
-	return SHMCHAN_OK;
+	if (!shmchan_role_locks()) return shmchan_token_alive(tok) ? SHMCHAN_OK : SHMCHAN_ERR_PEER_GONE;
+	/* STEP(live.2): held by another description: the listener lives, in whatever PID namespace. */
+	if (shmchan_internal_role_held(seg, SHMCHAN_LSN_LOCK_OWNER)) return SHMCHAN_OK;
+	/* STEP(live.3) SYNC(lsn_closed): seq_cst; a listener that closed released its lock after storing it. */
+	if (atomic_load_explicit(u32at(h, SHMCHAN_LSN_OFF_CLOSED), memory_order_seq_cst) != 0) return SHMCHAN_ERR_CLOSED;
+	/* SYNC(lsn_owner): acquire; its close stored 0 before the unlock. */
+	if (atomic_load_explicit(u64at(h, SHMCHAN_LSN_OFF_OWNER), memory_order_acquire) == 0) return SHMCHAN_ERR_CLOSED;
+	return SHMCHAN_ERR_PEER_GONE; /* the lock is free and the owner never gave the segment back: it died */
+}
+
+/* slot_lock is the offset of slot i's lock range: its client word. */
+static uint64_t slot_lock(uint32_t i) {
+	return SHMCHAN_LSN_HEADER + (uint64_t)i * SHMCHAN_LSN_SLOT_SIZE + SHMCHAN_SLOT_LOCK_CLIENT;
 }
 
 /* check_listener: docs/layout.md, "What an opener checks" (listener). */
@@ -137,12 +165,15 @@ static int check_listener(shmchan_segment *seg, int64_t open_timeout_ns, uint32_
 	return SHMCHAN_OK;
 }
 
-static void free_slot(void *slot) {
+/* free_slot gives slot i back: state, then the client word, then the slot's lock. */
+static void free_slot(const shmchan_segment *seg, void *slot, uint32_t i) {
 	/* STEP(dial.8) SYNC(slot_state): release; the state is free before the client word. */
 	atomic_store_explicit(u32at(slot, SHMCHAN_SLOT_OFF_STATE), SHMCHAN_SLOT_FREE, memory_order_seq_cst);
 	uint64_t self = shmchan_self_token();
-	/* SYNC(slot_client): acq_rel CAS; pairs with the next claim. */
+	/* STEP(dial.8) SYNC(slot_client): acq_rel CAS; pairs with the next claim and the reaper's load under the lock. */
 	atomic_compare_exchange_strong(u64at(slot, SHMCHAN_SLOT_OFF_CLIENT), &self, 0);
+	/* STEP(dial.8) */
+	if (shmchan_role_locks()) shmchan_internal_role_unlock(seg, slot_lock(i));
 }
 
 /* conn_free closes the ends (shmchan_channel_close closes those still open) and frees c. */
@@ -167,39 +198,58 @@ int shmchan_dial(const char *name, const shmchan_options *opts, uint64_t capacit
 	int err = shmchan_segment_open(name, &o, &seg);
 	if (err != SHMCHAN_OK) return err;
 	uint32_t n;
-	if ((err = check_listener(seg, o.open_timeout_ns, &n)) != SHMCHAN_OK || (err = listening(shmchan_segment_data(seg))) != SHMCHAN_OK) {
+	if ((err = check_listener(seg, o.open_timeout_ns, &n)) != SHMCHAN_OK || (err = listening(seg)) != SHMCHAN_OK) {
 		shmchan_segment_close(seg);
 		return err;
 	}
 	void *h = shmchan_segment_data(seg);
 
-	/* STEP(dial.2): claim a slot, backing off while all are busy. */
+	/* STEP(dial.2): claim a slot, backing off while all are busy. With role
+	 * locks, the slot's lock first (kept until free_slot); a slot whose client
+	 * word is set is never taken over: the listener's reaper frees it. */
 	uint64_t self = shmchan_self_token();
+	int locks = shmchan_role_locks();
 	void *slot = NULL;
+	uint32_t slot_i = 0;
 	uint64_t id = 0;
 	for (int64_t delay = 50000; slot == NULL; delay = delay * 2 < 10000000 ? delay * 2 : 10000000) {
 		uint32_t start = (uint32_t)now_ns() % n;
 		for (uint32_t k = 0; k < n && slot == NULL; k++) {
-			void *s = (char *)h + SHMCHAN_LSN_HEADER + (size_t)((start + k) % n) * SHMCHAN_LSN_SLOT_SIZE;
+			uint32_t i = (start + k) % n;
+			void *s = (char *)h + SHMCHAN_LSN_HEADER + (size_t)i * SHMCHAN_LSN_SLOT_SIZE;
 			uint64_t zero = 0;
-			/* SYNC(slot_client): acq_rel CAS 0->self; pairs with the previous holder's release. */
-			if (atomic_load_explicit(u64at(s, SHMCHAN_SLOT_OFF_CLIENT), memory_order_acquire) != 0 ||
-			    !atomic_compare_exchange_strong(u64at(s, SHMCHAN_SLOT_OFF_CLIENT), &zero, self))
+			/* STEP(dial.2) SYNC(slot_client): acquire; pairs with the previous holder's release. */
+			if (atomic_load_explicit(u64at(s, SHMCHAN_SLOT_OFF_CLIENT), memory_order_acquire) != 0) continue;
+			if (locks) {
+				/* STEP(dial.2): the slot's lock; BUSY: a client (or the reaper, for a moment) holds it. */
+				int rc = shmchan_internal_role_lock(seg, slot_lock(i));
+				if (rc == SHMCHAN_ERR_BUSY) continue;
+				if (rc != SHMCHAN_OK) {
+					shmchan_segment_close(seg);
+					return rc;
+				}
+			}
+			/* STEP(dial.2) SYNC(slot_client): acq_rel CAS 0->self; pairs with the previous holder's release. */
+			if (!atomic_compare_exchange_strong(u64at(s, SHMCHAN_SLOT_OFF_CLIENT), &zero, self)) {
+				if (locks) shmchan_internal_role_unlock(seg, slot_lock(i));
 				continue;
+			}
 			id = new_conn_id();
 			/* SYNC(slot_conn): ordered before the Free->Claimed CAS. */
 			atomic_store_explicit(u64at(s, SHMCHAN_SLOT_OFF_CONN), id, memory_order_seq_cst);
 			atomic_store_explicit(u64at(s, SHMCHAN_SLOT_OFF_CAPACITY), capacity, memory_order_seq_cst); /* SYNC(slot_conn) */
 			uint32_t st = SHMCHAN_SLOT_FREE;
-			/* SYNC(slot_state): acq_rel CAS Free->Claimed. */
+			/* STEP(dial.2) SYNC(slot_state): acq_rel CAS Free->Claimed. */
 			if (!atomic_compare_exchange_strong(u32at(s, SHMCHAN_SLOT_OFF_STATE), &st, SHMCHAN_SLOT_CLAIMED)) {
 				atomic_store_explicit(u64at(s, SHMCHAN_SLOT_OFF_CLIENT), 0, memory_order_seq_cst); /* SYNC(slot_client) */
+				if (locks) shmchan_internal_role_unlock(seg, slot_lock(i));
 				continue;
 			}
 			slot = s;
+			slot_i = i;
 		}
 		if (slot) break;
-		if ((err = listening(h)) != SHMCHAN_OK || now_ns() > deadline) {
+		if ((err = listening(seg)) != SHMCHAN_OK || now_ns() > deadline) {
 			shmchan_segment_close(seg);
 			return err != SHMCHAN_OK ? err : SHMCHAN_ERR_BUSY;
 		}
@@ -210,7 +260,7 @@ int shmchan_dial(const char *name, const shmchan_options *opts, uint64_t capacit
 	shmchan_conn *c = calloc(1, sizeof *c);
 	char cname[32], sname[32];
 	if (c == NULL) {
-		free_slot(slot);
+		free_slot(seg, slot, slot_i);
 		shmchan_segment_close(seg);
 		return SHMCHAN_ERR_SYSTEM;
 	}
@@ -254,7 +304,7 @@ int shmchan_dial(const char *name, const shmchan_options *opts, uint64_t capacit
 		int64_t now = now_ns();
 		if (now >= next_check) {
 			next_check = now + LIVENESS_NS;
-			if ((why = listening(h)) != SHMCHAN_OK) break;
+			if ((why = listening(seg)) != SHMCHAN_OK) break;
 		}
 		if (now >= deadline) {
 			why = SHMCHAN_ERR_TIMEOUT;
@@ -270,17 +320,17 @@ int shmchan_dial(const char *name, const shmchan_options *opts, uint64_t capacit
 		goto undo;
 	}
 	if (st == SHMCHAN_SLOT_ACCEPTED) { /* the listener removed the names */
-		free_slot(slot);
+		free_slot(seg, slot, slot_i);
 		shmchan_segment_close(seg);
 		*out = c;
 		return SHMCHAN_OK;
 	}
-	err = st == SHMCHAN_SLOT_REFUSED ? (listening(h) != SHMCHAN_OK ? listening(h) : SHMCHAN_ERR_CLOSED) : SHMCHAN_ERR_CORRUPT;
+	err = st == SHMCHAN_SLOT_REFUSED ? (listening(seg) != SHMCHAN_OK ? listening(seg) : SHMCHAN_ERR_CLOSED) : SHMCHAN_ERR_CORRUPT;
 undo:
 	conn_free(c);
 	if (made >= 1) shmchan_segment_remove(cname);
 	if (made >= 2) shmchan_segment_remove(sname);
-	free_slot(slot);
+	free_slot(seg, slot, slot_i);
 	shmchan_segment_close(seg);
 	return err;
 }

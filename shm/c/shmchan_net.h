@@ -25,9 +25,9 @@
 extern "C" {
 #endif
 
-/* Listener segment layout, version 1 (docs/layout.md; Go: shm/listener_layout.go). */
+/* Listener segment layout, version 2 (docs/layout.md; Go: shm/listener_layout.go). */
 #define SHMCHAN_LSN_MAGIC 0x4C4D4853u /* "SHML" */
-#define SHMCHAN_LSN_VERSION 1u
+#define SHMCHAN_LSN_VERSION 2u /* 2: the owner and the slots' clients hold role locks (Linux) */
 #define SHMCHAN_LSN_HEADER 0x200u
 #define SHMCHAN_LSN_SLOT_SIZE 128u
 #define SHMCHAN_LSN_MAX_SLOTS 4096u
@@ -51,6 +51,11 @@ extern "C" {
 #define SHMCHAN_SLOT_OFF_STATE 0x10u     /* u32, CAS */
 #define SHMCHAN_SLOT_OFF_STATE_SEQ 0x14u /* u32 futex word */
 #define SHMCHAN_SLOT_OFF_CAPACITY 0x18u  /* u64 */
+/* Lock ranges (Linux, F_OFD_SETLK, SHMCHAN_LOCK_LEN bytes each): the listener's
+ * role lock is its owner word; slot i's client lock is that slot's client word,
+ * at SHMCHAN_LSN_HEADER + i * SHMCHAN_LSN_SLOT_SIZE + SHMCHAN_SLOT_LOCK_CLIENT. */
+#define SHMCHAN_LSN_LOCK_OWNER SHMCHAN_LSN_OFF_OWNER
+#define SHMCHAN_SLOT_LOCK_CLIENT SHMCHAN_SLOT_OFF_CLIENT
 /* Slot states. */
 enum shmchan_slot_state {
 	SHMCHAN_SLOT_FREE = 0,

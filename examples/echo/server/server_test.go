@@ -57,6 +57,19 @@ func TestCClient(t *testing.T) {
 			}
 		}
 	}
+	// A C client that is PID 1 of its own PID namespace (containers that
+	// share /dev/shm but not PIDs) holds its slot by a lock on the listener
+	// segment, so the Go listener does not judge it dead by its PID
+	// (docs/layout.md, "Listener", "Lock ranges").
+	if unshare, err := exec.LookPath("unshare"); err == nil && os.Geteuid() == 0 {
+		out, err := exec.Command(unshare, "--pid", "--fork", "--mount-proc", "--kill-child", bin, name, "1000").CombinedOutput()
+		if err != nil {
+			t.Fatalf("C client in its own PID namespace: %v\n%s", err, out)
+		}
+		t.Logf("C client in its own PID namespace: %s", strings.TrimSpace(string(out)))
+	} else {
+		t.Log("not root or no unshare: the PID-namespace client is not run")
+	}
 	// A C dial to a name without a listener fails cleanly.
 	out, err := exec.Command(bin, name+"x", "1").CombinedOutput()
 	if err == nil || !strings.Contains(string(out), "dial") {

@@ -40,4 +40,6 @@ var CListenerOffsets = map[string]uint64{
 	"state.refused":    C.SHMCHAN_SLOT_REFUSED,
 	"state.abandoned":  C.SHMCHAN_SLOT_ABANDONED,
 	"default_capacity": C.SHMCHAN_DEFAULT_CONN_CAPACITY,
+	"lock.owner":       C.SHMCHAN_LSN_LOCK_OWNER,
+	"lock.slot_client": C.SHMCHAN_SLOT_LOCK_CLIENT,
 }

@@ -1,0 +1,29 @@
+package shm
+
+import "sync/atomic"
+
+// ListenerReadySlotsForTest returns the number of l's slots in state ready.
+func ListenerReadySlotsForTest(l *Listener) int {
+	n := 0
+	for i := range l.slots {
+		if atomic.LoadUint32(&l.slots[i].state) == slotReady {
+			n++
+		}
+	}
+	return n
+}
+
+// ListenerReapForTest runs the reaper's test over every held slot of l, as
+// an accept scan does but without accepting and without the cached
+// verdicts, and returns how many slots it freed.
+func ListenerReapForTest(l *Listener) int {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	n := 0
+	for i := range l.slots {
+		if tok := atomic.LoadUint64(&l.slots[i].client); tok != 0 && l.reapIfDead(i, tok) {
+			n++
+		}
+	}
+	return n
+}
