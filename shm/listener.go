@@ -350,11 +350,11 @@ func (l *Listener) reap(i int, tok uint64) {
 	atomic.CompareAndSwapUint64(&s.client, tok, 0)
 }
 
-// acceptSlot opens the pair of a ready slot: STEP(accept.1-5). It returns
+// acceptSlot opens the pair of a ready slot: accept.1 to accept.5. It returns
 // nil (and refuses the slot) if the pair cannot be used.
 func (l *Listener) acceptSlot(i int) *Conn {
 	s := &l.slots[i]
-	// SYNC(slot_conn): read once, after the acquire of state Ready; pairs
+	// STEP(accept.1) SYNC(slot_conn): read once, after the acquire of state Ready; pairs
 	// with the client's store before its CAS.
 	id := atomic.LoadUint64(&s.conn)
 	cName, sName := connNames(id)
@@ -362,6 +362,7 @@ func (l *Listener) acceptSlot(i int) *Conn {
 	if l.o.global {
 		copts = append(copts, Global())
 	}
+	// STEP(accept.2)
 	in, err := OpenChannel(cName, copts...)
 	if err != nil {
 		l.answer(s, slotRefused)
@@ -379,12 +380,13 @@ func (l *Listener) acceptSlot(i int) *Conn {
 		l.answer(s, slotRefused)
 		return nil
 	}
-	// SYNC(slot_state): acq_rel CAS Ready->Accepted; pairs with the client's
+	// STEP(accept.3) SYNC(slot_state): acq_rel CAS Ready->Accepted; pairs with the client's
 	// Ready->Abandoned CAS: exactly one wins.
 	if !atomic.CompareAndSwapUint32(&s.state, slotReady, slotAccepted) {
 		_ = c.Close() // the client gave up: it removes the names
 		return nil
 	}
+	// STEP(accept.4)
 	_ = Remove(cName)
 	_ = Remove(sName)
 	l.ring(i)
