@@ -453,6 +453,12 @@ func TestListenerKilled(t *testing.T) {
 // CPU use (the limits: under 32 threads, under 1% of a core).
 func TestConnIdleThreads(t *testing.T) {
 	requireLinux(t, "net-idle-server")
+	if !shm.PollSupportedForTest() {
+		// Without futex_waitv every parked end holds its own thread (the
+		// documented fallback), so the bound this test checks cannot hold.
+		testproc.MarkUsed("net-idle-server")
+		t.Skip("no futex_waitv here (a kernel before 5.16, or qemu-user, which does not emulate it): parked ends fall back to a thread each")
+	}
 	n := 1000
 	if testing.Short() {
 		n = 200

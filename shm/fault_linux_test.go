@@ -40,6 +40,20 @@ func truncateByPeer(t *testing.T, name string) {
 	}
 }
 
+// skipUnderEmulator skips a fault test where the test binary runs under a
+// user-mode emulator (testproc.EmulatorEnv, .ci/arm64.sh): qemu-user
+// delivers the SIGBUS of a truncated mapping with si_addr 0, which the Go
+// runtime reports as a nil dereference (no Addr), and the guard rightly
+// refuses to call that a fault on the mapping. On a real arm64 kernel the
+// address is the faulting one. docs/platforms.md records the limitation.
+func skipUnderEmulator(t *testing.T) {
+	t.Helper()
+	if emu := os.Getenv(testproc.EmulatorEnv); emu != "" {
+		testproc.MarkUsed("truncate")
+		t.Skipf("under %s: qemu-user reports the SIGBUS of a truncated mapping at address 0, which the runtime calls a nil dereference", emu)
+	}
+}
+
 // during runs call in a goroutine, lets it block, has the peer truncate the
 // object, and returns call's error (failing the test after 5 s).
 func during(t *testing.T, name string, call func() error) error {
@@ -104,6 +118,7 @@ func truncEnds(t *testing.T, w shm.WaitStrategy) (*shm.Channel, *shm.Sender, *sh
 // object a peer truncates return ErrCorrupt; so does every later call on
 // the ends, and the handles still close.
 func TestTruncatedChannel(t *testing.T) {
+	skipUnderEmulator(t)
 	for _, w := range []shm.WaitStrategy{shm.Block, shm.Adaptive} {
 		t.Run(w.String(), func(t *testing.T) {
 			t.Run("Recv", func(t *testing.T) {
@@ -136,6 +151,7 @@ func TestTruncatedChannel(t *testing.T) {
 // TestTruncatedMailbox: WaitNewer blocked and Latest, Version and Publish on
 // a truncated mailbox return ErrCorrupt; Close still works.
 func TestTruncatedMailbox(t *testing.T) {
+	skipUnderEmulator(t)
 	name := newName(t)
 	w, err := shm.CreateMailbox(name, 64, shm.WithWait(shm.Block))
 	if err != nil {
@@ -171,6 +187,7 @@ func TestTruncatedMailbox(t *testing.T) {
 // TestTruncatedSegment: a Stream read, the views and the typed and atomic
 // accessors of a truncated segment return ErrCorrupt.
 func TestTruncatedSegment(t *testing.T) {
+	skipUnderEmulator(t)
 	s := create(t, 1<<16)
 	if _, err := s.WriteAt([]byte("hello"), 0); err != nil {
 		t.Fatal(err)
@@ -195,6 +212,7 @@ func TestTruncatedSegment(t *testing.T) {
 // regrown to a size whose pages are gone is an error, not a crash; the
 // opener reads the header page under the guard.
 func TestTruncatedOpen(t *testing.T) {
+	skipUnderEmulator(t)
 	ch := newChannel(t, 1<<12)
 	truncateByPeer(t, ch.Name())
 	_, err := shm.OpenChannel(ch.Name(), shm.WithOpenTimeout(50*time.Millisecond))

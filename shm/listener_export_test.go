@@ -27,3 +27,8 @@ func ListenerReapForTest(l *Listener) int {
 	}
 	return n
 }
+
+// PollSupportedForTest reports whether parked ends share the poller's
+// threads here (futex_waitv: Linux 5.16 or later, and not under qemu-user
+// 7.2, which does not emulate it).
+func PollSupportedForTest() bool { return pollSupported() }
