@@ -91,8 +91,9 @@ func TestStatsWithoutFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch.Close()
+	// Map it before the close: on Windows the object goes with its last handle.
 	seg := open(t, name)
+	ch.Close()
 	if err := seg.StoreUint32(layout.ChanOffFlags, 0); err != nil {
 		t.Fatal(err)
 	}
