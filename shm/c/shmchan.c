@@ -48,9 +48,10 @@
  *   - POSIX (Linux, macOS): shm_open + mmap; futex(2) on Linux, a polling
  *     sleep elsewhere, as Go's sync/wake.
  *   - Windows: a named file mapping "Local\name" (or "Global\name"), named
- *     auto-reset events for the wait words, and creation FILETIMEs in the
- *     tokens, exactly as package shm, sync/wake and internal/platform name them,
- *     so that C and Go processes share objects on Windows too.
+ *     semaphores for the wait words, named mutexes for the role locks, and
+ *     creation FILETIMEs in the tokens, exactly as package shm, sync/wake and
+ *     internal/platform name them, so that C and Go processes share objects on
+ *     Windows too.
  */
 #if defined(_WIN32)
 #if !defined(WIN32_LEAN_AND_MEAN)
