@@ -1375,6 +1375,19 @@ static void test_role_locks(void) {
 	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_ERR_BUSY);
 	put64(raw(ch), SHMCHAN_OFF_TX_OWNER, UINT64_C(0x7FFFFFF0)); /* a PID that does not exist */
 	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_ERR_BUSY);
+#if defined(_WIN32)
+	{
+		/* The lock is the mutex docs/layout.md names, and the child's thread owns it. */
+		char obj[96];
+		snprintf(obj, sizeof obj, "Local\\shmchan.role:%s.sender", n);
+		HANDLE m = OpenMutexA(SYNCHRONIZE | MUTEX_MODIFY_STATE, FALSE, obj);
+		CHECK(m != NULL);
+		DWORD w = WaitForSingleObject(m, 0);
+		if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED) ReleaseMutex(m);
+		CloseHandle(m);
+		CHECK(w == WAIT_TIMEOUT);
+	}
+#endif
 	shmchan_receiver *rx;
 	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
 	uint8_t out[16];
