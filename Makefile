@@ -60,6 +60,7 @@ fmt-check:
 test-go:
 	$(GO) test -p 1 -count=1 -timeout 15m ./...
 	cd bench && $(GO) test -p 1 -count=1 -timeout 15m ./...
+	cd examples/grpc && $(GO) test -p 1 -count=1 -timeout 10m ./...
 
 # In-process tests under the race detector; cross-process workloads scale down.
 test-race:
@@ -68,14 +69,16 @@ test-race:
 
 # The pure-Go path (CGO_ENABLED=0) on its own, cross-process tests included.
 test-nocgo:
-	CGO_ENABLED=0 $(GO) test -p 1 -count=1 -timeout 15m ./shm/... ./sync/... ./internal/...
+	CGO_ENABLED=0 $(GO) test -p 1 -count=1 -timeout 15m ./shm/... ./sync/... ./internal/... ./cmd/...
 
 # Short runs of every fuzz target over untrusted shared memory.
 fuzz:
 	$(GO) test -run '^$$' -fuzz '^FuzzConsumer$$' -fuzztime $(FUZZTIME) ./sync/ring/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenChannel$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzOpenMailbox$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
+	$(GO) test -run '^$$' -fuzz '^FuzzDial$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./shm/
 	$(GO) test -run '^$$' -fuzz '^FuzzRead$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./sync/seqlock/
+	$(GO) test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) -fuzzminimizetime 100x ./internal/inspect/
 
 # The C API: static library, examples, tests (also under ASan/UBSan), C++ check.
 c:
@@ -123,3 +126,11 @@ python:
 clean:
 	$(MAKE) -C shm/c clean
 	$(GO) clean -testcache
+
+# The SPIN models of the channel and mailbox protocols (model/, issue 12):
+# every clean model must pass, every mutant must fail, and the STEP tags must
+# match docs/layout.md. Needs spin and gcc (Debian: apt-get install spin gcc).
+# make test runs the same tests through test-go (go test ./...).
+.PHONY: model
+model:
+	$(GO) test -count=1 -v -run 'TestModels|TestMutants|TestSteps' ./model/

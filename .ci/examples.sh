@@ -20,3 +20,8 @@ done
 make -s -C shm/c >/dev/null
 run c-consumer+go-producer bash -c 'shm/c/build/consumer exc-$$ & c=$!; go run ./examples/c/go/producer exc-$$ 5; wait $c'
 run go-consumer+c-producer bash -c 'go run ./examples/c/go/consumer exg-$$ & c=$!; shm/c/build/producer exg-$$ 5; wait $c'
+# Services (issue 13): the C echo client (shmchan_dial) against the Go server.
+go build -o "/tmp/echo-server-$$" ./examples/echo/server
+run c-echo-client+go-echo-server bash -c 's=/tmp/echo-server-'$$'; $s -name exe-$$ & p=$!;
+	for i in $(seq 100); do [ -e /dev/shm/exe-$$ ] && break; sleep 0.05; done;
+	shm/c/build/echo-client exe-$$ 1000; r=$?; kill $p; wait $p; rm -f $s; exit $r'

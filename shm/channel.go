@@ -45,6 +45,11 @@ type Channel struct {
 	txRole, rxRole role
 	txHeld, rxHeld atomic.Bool
 
+	// The ends' counter lines: in the header when its creator set
+	// ChanFlagStats, else these process-local ones (read at open, once).
+	txStats, rxStats *layout.Stats
+	localStats       [2]layout.Stats
+
 	mu     sync.Mutex
 	tx     *Sender
 	rx     *Receiver
@@ -127,14 +132,15 @@ func OpenOrCreateChannel(name string, capacity int64, opts ...Option) (*Channel,
 // stores the version last.
 func initChannel(mem []byte, capacity uint64) {
 	h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
+	// STEP(create.2) The header line, into zero bytes.
 	h.Magic = layout.ChanMagic
 	h.HeaderSize = layout.ChanHeaderSize
-	h.Flags = 0
+	h.Flags = layout.ChanFlagStats // the counter lines are zero, as the segment is
 	h.Capacity = capacity
 	h.DataOffset = layout.ChanHeaderSize
 	h.MaxMessage = layout.ChanMaxMessage(capacity)
 	h.Creator = uint64(platform.Self())
-	// SYNC(version): release; publishes every header field above; pairs with
+	// STEP(create.3) SYNC(version): release; publishes every header field above; pairs with
 	// the acquire load in checkChannel (and shmchan_channel_open in C).
 	atomic.StoreUint32(&h.Version, layout.ChanVersion)
 }
@@ -142,6 +148,7 @@ func initChannel(mem []byte, capacity uint64) {
 // checkChannel validates a channel header as docs/layout.md's "What an opener
 // checks" says, waiting up to timeout for the creator's version store.
 func checkChannel(mem []byte, timeout time.Duration) error {
+	// STEP(open.1)
 	if len(mem) < layout.ChanHeaderSize {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a channel header", ErrNotChannel, len(mem))
 	}
@@ -150,15 +157,18 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// STEP(open.3)
 	if h.Magic != layout.ChanMagic {
 		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.Magic, layout.ChanMagic)
 	}
 	if v != layout.ChanVersion {
 		return fmt.Errorf("%w: channel version %d, this library speaks %d", ErrVersionMismatch, v, layout.ChanVersion)
 	}
+	// STEP(open.4)
 	if h.HeaderSize != layout.ChanHeaderSize || h.DataOffset != layout.ChanHeaderSize || h.Flags&layout.ChanFlagsIncompatibleMask != 0 {
 		return fmt.Errorf("%w: header size %d, data offset %d, flags %#x", ErrVersionMismatch, h.HeaderSize, h.DataOffset, h.Flags)
 	}
+	// STEP(open.5)
 	c := h.Capacity
 	if c < layout.ChanMinCapacity || c > layout.ChanMaxCapacity || bits.OnesCount64(c) != 1 ||
 		c > uint64(len(mem))-layout.ChanHeaderSize || h.MaxMessage != layout.ChanMaxMessage(c) {
@@ -171,10 +181,11 @@ func checkChannel(mem []byte, timeout time.Duration) error {
 // closes the segment.
 func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	h := (*layout.ChanHeader)(unsafe.Pointer(&seg.mem[0]))
-	// Read the capacity once and check it again: a hostile peer may have
+	// STEP(open.6) Read the capacity once and check it again: a hostile peer may have
 	// changed it since checkChannel. Only this local copy is used from here.
 	var capacity uint64
-	if err := guarded(func() error { capacity = h.Capacity; return nil }); err != nil {
+	var flags uint32
+	if err := guarded(func() error { capacity, flags = h.Capacity, h.Flags; return nil }); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	if capacity < layout.ChanMinCapacity || capacity > layout.ChanMaxCapacity || bits.OnesCount64(capacity) != 1 ||
@@ -184,6 +195,10 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 	}
 	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.ChanMaxMessage(capacity)}
 	c.data = seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+c.capacity : layout.ChanHeaderSize+c.capacity]
+	c.txStats, c.rxStats = &c.localStats[0], &c.localStats[1]
+	if flags&layout.ChanFlagStats != 0 {
+		c.txStats, c.rxStats = &h.TxStats, &h.RxStats
+	}
 	var err error
 	if c.txRole, err = newRole(seg, o, "sender", layout.LockTx, &h.TxOwner, &h.TxClosed, &c.txHeld); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
@@ -224,7 +239,8 @@ func (c *Channel) Sender() (_ *Sender, err error) {
 	if c.tx != nil && !c.tx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim sender", c.Name(), ErrBusy)
 	}
-	if err := c.txRole.claim(); err != nil {
+	took, err := c.txRole.claim()
+	if err != nil {
 		return nil, wrap("claim sender", c.Name(), err)
 	}
 	p, err := ring.NewProducer(&c.h.Head, c.data)
@@ -233,12 +249,15 @@ func (c *Channel) Sender() (_ *Sender, err error) {
 		return nil, wrap("claim sender", c.Name(), lift(err))
 	}
 	// A dead predecessor may have left its parked flag set.
-	// SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
+	// STEP(takeover_tx.3) SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
 	atomic.StoreUint32(&c.h.TxParked, 0)
-	s := &Sender{ch: c, h: c.h, p: p}
+	s := &Sender{ch: c, h: c.h, p: p, st: c.txStats}
 	s.w = waiter{
 		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.SpaceSeq, parked: &c.h.TxParked,
-		peer: &c.rxRole,
+		peer: &c.rxRole, parks: &s.st.Parks,
+	}
+	if took {
+		count(&s.st.Takeovers, 1)
 	}
 	c.tx = s
 	return s, nil
@@ -257,7 +276,8 @@ func (c *Channel) Receiver() (_ *Receiver, err error) {
 	if c.rx != nil && !c.rx.closed { // a closed one: claim below gives ErrClosed
 		return nil, wrap("claim receiver", c.Name(), ErrBusy)
 	}
-	if err := c.rxRole.claim(); err != nil {
+	took, err := c.rxRole.claim()
+	if err != nil {
 		return nil, wrap("claim receiver", c.Name(), err)
 	}
 	cons, err := ring.NewConsumer(&c.h.Head, c.data)
@@ -265,12 +285,15 @@ func (c *Channel) Receiver() (_ *Receiver, err error) {
 		c.rxRole.release()
 		return nil, wrap("claim receiver", c.Name(), lift(err))
 	}
-	// SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
+	// STEP(takeover_rx.2) SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
 	atomic.StoreUint32(&c.h.RxParked, 0)
-	r := &Receiver{ch: c, h: c.h, c: cons}
+	r := &Receiver{ch: c, h: c.h, c: cons, st: c.rxStats}
 	r.w = waiter{
 		strategy: c.o.wait, word: c.dataWord, seq: &c.h.DataSeq, parked: &c.h.RxParked,
-		peer: &c.txRole,
+		peer: &c.txRole, parks: &r.st.Parks,
+	}
+	if took {
+		count(&r.st.Takeovers, 1)
 	}
 	c.rx = r
 	return r, nil

@@ -84,6 +84,15 @@ var (
 	// ErrNoSpace reports that the system could not reserve the memory for a
 	// new segment (a full /dev/shm, for example). It wraps the OS error.
 	ErrNoSpace = errors.New("shm: no space for segment")
+
+	// ErrNoListener reports a Dial to a name where no listener serves: no
+	// listener segment, a listener that closed, or (also matching
+	// ErrPeerGone) one whose process died.
+	ErrNoListener = errors.New("shm: no listener")
+
+	// ErrListenerFull reports a Dial that found every slot of the listener
+	// busy until its context ended; the error also matches the context's.
+	ErrListenerFull = errors.New("shm: listener has no free slot")
 )
 
 // Standard sentinels that errors from this package may match as well.

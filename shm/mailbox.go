@@ -53,6 +53,11 @@ type Mailbox struct {
 	role    role        // the writer role (role.go)
 	writing atomic.Bool // this handle holds it: what a waiting reader of this handle asks first (live.1)
 
+	// The writer's counter line: in the header when its creator set
+	// MboxFlagStats, else localStats (read at open, once).
+	st         *layout.Stats
+	localStats layout.Stats
+
 	mu     sync.Mutex // serialises Publish and Close
 	writer bool       // this handle holds the writer role
 	closed atomic.Bool
@@ -145,15 +150,16 @@ func OpenOrCreateMailbox(name string, maxValue int, opts ...Option) (*Mailbox, b
 // stores the version last.
 func initMailbox(mem []byte, maxValue int) {
 	h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
+	// STEP(create.2) The header line, into zero bytes.
 	h.Magic = layout.MboxMagic
 	h.HeaderSize = layout.MboxHeaderSize
-	h.Flags = 0
+	h.Flags = layout.MboxFlagStats // the counter line is zero, as the segment is
 	h.MaxValue = uint64(maxValue)
 	h.SlotSize = uint64(seqlock.Stride(maxValue))
 	h.SlotCount = layout.MboxSlots
 	h.SlotsOffset = layout.MboxHeaderSize
 	h.Creator = uint64(platform.Self())
-	// SYNC(mb_version): release; publishes every header field above; pairs
+	// STEP(create.3) SYNC(mb_version): release; publishes every header field above; pairs
 	// with the acquire load in checkMailbox.
 	atomic.StoreUint32(&h.Version, layout.MboxVersion)
 }
@@ -161,6 +167,7 @@ func initMailbox(mem []byte, maxValue int) {
 // checkMailbox validates a mailbox header as docs/layout.md's "What an
 // opener checks" says, waiting up to timeout for the creator's version store.
 func checkMailbox(mem []byte, timeout time.Duration) error {
+	// STEP(open.1)
 	if len(mem) < layout.MboxHeaderSize {
 		return fmt.Errorf("%w: segment of %d bytes is smaller than a mailbox header", ErrNotChannel, len(mem))
 	}
@@ -169,15 +176,18 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 	if err != nil {
 		return err
 	}
+	// STEP(open.3)
 	if h.Magic != layout.MboxMagic {
 		return fmt.Errorf("%w: magic %#x, want %#x", ErrNotChannel, h.Magic, layout.MboxMagic)
 	}
 	if v != layout.MboxVersion {
 		return fmt.Errorf("%w: mailbox version %d, this library speaks %d", ErrVersionMismatch, v, layout.MboxVersion)
 	}
+	// STEP(open.4)
 	if h.HeaderSize != layout.MboxHeaderSize || h.SlotsOffset != layout.MboxHeaderSize || h.Flags&layout.MboxFlagsIncompatibleMask != 0 {
 		return fmt.Errorf("%w: header size %d, slots offset %d, flags %#x", ErrVersionMismatch, h.HeaderSize, h.SlotsOffset, h.Flags)
 	}
+	// STEP(open.5)
 	maxValue, stride, n := h.MaxValue, h.SlotSize, uint64(h.SlotCount)
 	room := uint64(len(mem)) - layout.MboxHeaderSize
 	if maxValue < 1 || maxValue > uint64(MaxSize) || n < layout.MboxMinSlots || n > layout.MboxMaxSlots ||
@@ -192,12 +202,12 @@ func checkMailbox(mem []byte, timeout time.Duration) error {
 // closes the segment.
 func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 	h := (*layout.MboxHeader)(unsafe.Pointer(&seg.mem[0]))
-	// Read the geometry once: a hostile peer may have changed it since
+	// STEP(open.6) Read the geometry once: a hostile peer may have changed it since
 	// checkMailbox. seqlock.New checks it against the region again, and only
 	// these local copies are used from here.
 	var maxValue uint64
-	var slots uint32
-	if err := guarded(func() error { maxValue, slots = h.MaxValue, h.SlotCount; return nil }); err != nil {
+	var slots, flags uint32
+	if err := guarded(func() error { maxValue, slots, flags = h.MaxValue, h.SlotCount, h.Flags; return nil }); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
 	if maxValue < 1 || maxValue > uint64(MaxSize) || slots > layout.MboxMaxSlots {
@@ -205,6 +215,10 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
 	}
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
+	m.st = &m.localStats
+	if flags&layout.MboxFlagStats != 0 {
+		m.st = &h.WriterStats
+	}
 	buf, err := seqlock.New(&h.Latest, seg.mem[layout.MboxHeaderSize:], int(slots), m.max)
 	if err != nil {
 		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
@@ -245,8 +259,12 @@ func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
 		return 0, wrap("publish", m.Name(), fmt.Errorf("%w: %d bytes, the limit is %d", ErrTooLarge, len(value), m.max))
 	}
 	if !m.writer {
-		if err := m.role.claim(); err != nil {
+		took, err := m.role.claim()
+		if err != nil {
 			return 0, wrap("claim writer", m.Name(), err)
+		}
+		if took {
+			count(&m.st.Takeovers, 1)
 		}
 		m.writer = true
 	}
@@ -254,13 +272,16 @@ func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
 	if err != nil {
 		return 0, wrap("publish", m.Name(), lift(err))
 	}
+	count(&m.st.Messages, 1)
+	count(&m.st.Bytes, uint64(len(value)))
+	// STEP(publish.6) Wake the parked readers, if any: notify.1–3 on the waiter count.
 	m.notify()
 	return v, nil
 }
 
 // notify wakes the readers parked in WaitNewer, if any (the wait engine's
 // notify, on the waiter count): the only system call on the publish path.
-func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word) }
+func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word, m.st) }
 
 // Version returns the version of the newest complete value, 0 if nothing was
 // published yet. It is one atomic load: a cheap way to poll for change.
@@ -336,6 +357,8 @@ func (m *Mailbox) WaitNewer(ctx context.Context, version uint64, dst []byte) (_ 
 		if m.closed.Load() {
 			return dst[:0], 0, wrap("wait", m.Name(), ErrClosed)
 		}
+		// STEP(mbwait.3) Each round polls; after a pause that armed
+		// (mbwait.1–2) this poll is the re-check.
 		newer, closed, err := m.poll(version)
 		if err != nil {
 			return dst[:0], 0, wrap("wait", m.Name(), err)

@@ -2,6 +2,8 @@ package shm_test
 
 import (
 	"errors"
+	"fmt"
+	"strings"
 	"syscall"
 	"testing"
 
@@ -34,6 +36,11 @@ func TestCreateNoSpace(t *testing.T) {
 	}
 	if !errors.Is(err, shm.ErrNoSpace) || !errors.Is(err, syscall.ENOSPC) {
 		t.Errorf("Create(%q, %d) = %v, want ErrNoSpace wrapping ENOSPC", name, size, err)
+	}
+	// The error says what was asked and what is free, so that the reader
+	// knows by how much /dev/shm falls short.
+	if want := fmt.Sprintf("%d bytes asked, ", size); !strings.Contains(err.Error(), want) || !strings.Contains(err.Error(), " free of ") {
+		t.Errorf("Create(%q, %d) = %q, want it to contain %q and the free space", name, size, err, want)
 	}
 	if exists(t, name) {
 		t.Errorf("failed Create(%q) left the entry in %s", name, shmDir)

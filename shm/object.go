@@ -34,6 +34,7 @@ func (k *objectKind) create(name string, size int64, o *options, opts []Option) 
 	if o.readOnly {
 		return nil, wrap(op, name, ErrReadOnly)
 	}
+	// STEP(create.1) Create the object exclusively, give it its size and map it: its bytes are zero.
 	seg, err := Create(name, size, opts...)
 	if err != nil {
 		return nil, err
@@ -53,6 +54,7 @@ func (k *objectKind) open(name string, o *options, opts []Option) (*Segment, err
 	if o.readOnly {
 		return nil, wrap(op, name, ErrReadOnly)
 	}
+	// STEP(open.1) Open the object, make the owner check, map it (the kind's check tests the size).
 	seg, err := Open(name, opts...)
 	if err != nil {
 		return nil, err
@@ -74,6 +76,7 @@ func (k *objectKind) openOrCreate(name string, size int64, o *options, opts []Op
 	if o.readOnly {
 		return nil, false, wrap(op, name, ErrReadOnly)
 	}
+	// STEP(create.1) STEP(open.1) Whichever applies, without a race.
 	seg, created, err := OpenOrCreate(name, size, opts...)
 	if err != nil {
 		return nil, false, err
@@ -119,7 +122,7 @@ func byteOrder(open bool) error {
 func awaitVersion(magic, version *uint32, want uint32, timeout time.Duration) (uint32, error) {
 	var v uint32
 	err := openBackoff(timeout, func() (bool, error) {
-		// SYNC(version)/SYNC(mb_version): acquire; pairs with the store in
+		// STEP(open.2) SYNC(version)/SYNC(mb_version): acquire; pairs with the store in
 		// initChannel or initMailbox.
 		if v = atomic.LoadUint32(version); v != 0 {
 			return true, nil

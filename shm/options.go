@@ -17,6 +17,7 @@ type options struct {
 	wait          WaitStrategy
 	global        bool
 	allowOwners   []int
+	conn          connOptions // Listen and Dial (listener.go)
 }
 
 // DefaultOpenTimeout is how long Open waits for a creator that is still

@@ -22,6 +22,8 @@ type Receiver struct {
 	h      *layout.ChanHeader
 	c      *ring.Consumer
 	w      waiter
+	st     *layout.Stats // the receiver's counter line, or a process-local one
+	peeked int           // length of the message the last TryPeek returned, for Release's count
 	closed bool
 }
 
@@ -94,12 +96,13 @@ func (r *Receiver) tryPeek() ([]byte, error) {
 	}
 	msg, err := r.c.TryPeek()
 	if err == nil {
+		r.peeked = len(msg)
 		return msg, nil
 	}
 	if err != ring.ErrEmpty {
 		return nil, wrap("receive", r.ch.Name(), lift(err))
 	}
-	// SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
+	// STEP(recv.2) SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
 	// the store in Sender.close, which follows the sender's last record.
 	if atomic.LoadUint32(&r.h.TxClosed) != 0 {
 		// Closed: anything published before the close is visible now.
@@ -108,12 +111,14 @@ func (r *Receiver) tryPeek() ([]byte, error) {
 		} else if err != nil {
 			return nil, wrap("receive", r.ch.Name(), lift(err))
 		}
+		r.peeked = len(msg)
 		return msg, nil
 	}
 	return nil, ErrEmpty
 }
 
 func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
+	count(&r.st.Waits, 1)
 	r.w.start()
 	defer r.w.finish()
 	for {
@@ -127,6 +132,7 @@ func (r *Receiver) peekSlow(ctx context.Context) ([]byte, error) {
 			}
 			return nil, wrap("receive", r.ch.Name(), err)
 		}
+		// STEP(park.3) After a pause that armed (park.1–2), this retry is the re-check.
 		msg, err := r.tryPeek()
 		if err != ErrEmpty {
 			return msg, err
@@ -148,7 +154,10 @@ func (r *Receiver) release() error {
 	if err := r.c.Release(); err != nil {
 		return wrap("release", r.ch.Name(), lift(err))
 	}
-	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord)
+	count(&r.st.Messages, 1)
+	count(&r.st.Bytes, uint64(r.peeked))
+	// STEP(release.2) notify.1–3 with tx_parked, space_seq.
+	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)
 	return nil
 }
 
@@ -169,7 +178,7 @@ func (r *Receiver) close() (err error) {
 	// STEP(close.1) SYNC(rx_closed): seq_cst; pairs with the load in Sender.TryReserve.
 	atomic.StoreUint32(&r.h.RxClosed, 1)
 	// STEP(close.2)
-	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord)
+	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)
 	r.ch.rxRole.release()
 	return nil
 }

@@ -50,25 +50,28 @@ func (r *role) locked() bool { return r.lock != nil }
 
 // claim takes the role: claim.1 to claim.4. It fails with ErrClosed for a
 // closed end (also one closed while we claimed) and ErrBusy for a held one.
-func (r *role) claim() error {
+// takeover reports that a holder died with the role (its token was still
+// there), for the counters.
+func (r *role) claim() (takeover bool, err error) {
 	self := uint64(platform.Self())
 	// STEP(claim.1) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst
 	// load; pairs with the store in close.
 	if atomic.LoadUint32(r.closed) != 0 {
-		return ErrClosed
+		return false, ErrClosed
 	}
+	var was uint64
 	if r.locked() {
 		// STEP(claim.2)
 		if err := r.lock.Lock(); err != nil {
 			if errors.Is(err, platform.ErrLocked) {
-				return fmt.Errorf("%w: the %s's role lock is held", ErrBusy, r.name)
+				return false, fmt.Errorf("%w: the %s's role lock is held", ErrBusy, r.name)
 			}
-			return err
+			return false, err
 		}
 		// STEP(claim.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): we hold
 		// the lock, so any token there is stale; swap ours in. Pairs with
 		// the CAS in release and a successor's swap.
-		atomic.SwapUint64(r.owner, self)
+		was = atomic.SwapUint64(r.owner, self)
 	} else {
 		for {
 			// STEP(claim.2) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner):
@@ -76,11 +79,12 @@ func (r *role) claim() error {
 			// any process.
 			cur := atomic.LoadUint64(r.owner)
 			if cur != 0 && (cur == self || platform.Alive(platform.Token(cur))) {
-				return ErrBusy
+				return false, ErrBusy
 			}
 			// STEP(claim.3) SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner):
 			// acq_rel CAS; pairs with the load above.
 			if atomic.CompareAndSwapUint64(r.owner, cur, self) {
+				was = cur
 				break
 			}
 		}
@@ -90,10 +94,10 @@ func (r *role) claim() error {
 	// closed before its owner store, so we see it here.
 	if atomic.LoadUint32(r.closed) != 0 {
 		r.release()
-		return ErrClosed
+		return false, ErrClosed
 	}
 	r.held.Store(true)
-	return nil
+	return was != 0, nil
 }
 
 // release gives the role back if this process still holds it: close.3 and

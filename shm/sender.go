@@ -20,6 +20,7 @@ type Sender struct {
 	h      *layout.ChanHeader
 	p      *ring.Producer
 	w      waiter
+	st     *layout.Stats // the sender's counter line, or a process-local one
 	closed bool
 }
 
@@ -39,6 +40,7 @@ func (s *Sender) SendContext(ctx context.Context, msg []byte) (err error) {
 	if err != nil {
 		return err
 	}
+	// STEP(send.3)
 	copy(buf, msg)
 	return s.commit(len(msg))
 }
@@ -51,6 +53,7 @@ func (s *Sender) TrySend(msg []byte) (err error) {
 	if err != nil {
 		return err
 	}
+	// STEP(send.3)
 	copy(buf, msg)
 	return s.commit(len(msg))
 }
@@ -87,7 +90,7 @@ func (s *Sender) tryReserve(n int) ([]byte, error) {
 	if s.closed {
 		return nil, wrap("send", s.ch.Name(), ErrClosed)
 	}
-	// SYNC(rx_closed): seq_cst load; pairs with the store in Receiver.close.
+	// STEP(send.1) SYNC(rx_closed): seq_cst load; pairs with the store in Receiver.close.
 	// It shares the signal line with rx_parked, which notify loads anyway.
 	if atomic.LoadUint32(&s.h.RxClosed) != 0 {
 		return nil, wrap("send", s.ch.Name(), errReceiverClosed)
@@ -115,12 +118,14 @@ func (e *closedError) Error() string { return e.msg }
 func (e *closedError) Is(target error) bool { return target == ErrClosed }
 
 func (s *Sender) reserveSlow(ctx context.Context, n int) ([]byte, error) {
+	count(&s.st.Waits, 1)
 	s.w.start()
 	defer s.w.finish()
 	for {
 		if err := s.w.pause(ctx); err != nil {
 			return nil, wrap("send", s.ch.Name(), err)
 		}
+		// STEP(park.3) After a pause that armed (park.1–2), this retry is the re-check.
 		buf, err := s.tryReserve(n)
 		if err != ErrFull {
 			return buf, err
@@ -144,7 +149,10 @@ func (s *Sender) commit(m int) error {
 	if err := s.p.Commit(m); err != nil {
 		return wrap("commit", s.ch.Name(), lift(err))
 	}
-	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
+	count(&s.st.Messages, 1)
+	count(&s.st.Bytes, uint64(m))
+	// STEP(send.7) notify.1–3 with rx_parked, data_seq.
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	return nil
 }
 
@@ -184,7 +192,7 @@ func (s *Sender) close() (err error) {
 	// the load in Receiver.TryPeek, which looks again after seeing it.
 	atomic.StoreUint32(&s.h.TxClosed, 1)
 	// STEP(close.2) Wake the receiver if parked, as notify does.
-	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord)
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	s.ch.txRole.release()
 	return nil
 }

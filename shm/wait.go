@@ -9,6 +9,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/shmchan/shmchan/internal/layout"
 	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/sync/wake"
 )
@@ -115,6 +116,10 @@ type waiter struct {
 
 	peer *role // the peer's role (role.go): asked whether its holder is gone
 
+	// parks counts the sleeps on word (an end's Stats.Parks); nil for a
+	// mailbox reader, which has no counter line.
+	parks *uint64
+
 	// State of one blocking call, reset by start.
 	spins     int
 	began     time.Time
@@ -181,11 +186,11 @@ func (w *waiter) pause(ctx context.Context) error {
 			seq, word := w.seq, w.word
 			w.cancel = onCancel(ctx, func() { bump(seq, word) })
 		}
-		// SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; loaded
+		// STEP(park.1) STEP(mbwait.1) SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): acquire; loaded
 		// before the park is announced, so that a bump after the caller's
 		// retry makes the sleep return at once.
 		w.armedSeq = atomic.LoadUint32(w.seq)
-		// SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst store
+		// STEP(park.2) STEP(mbwait.2) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst store
 		// (or increment), then the caller's retry loads the record header
 		// (receiver), head (sender) or latest (mailbox reader): pairs with
 		// the peer's store of those then its load of the announcement in
@@ -202,6 +207,10 @@ func (w *waiter) pause(ctx context.Context) error {
 	if d, ok := ctx.Deadline(); ok {
 		timeout = min(timeout, time.Until(d))
 	}
+	// STEP(park.4) STEP(mbwait.4)
+	if w.parks != nil {
+		count(w.parks, 1)
+	}
 	err := w.word.Wait(w.armedSeq, timeout)
 	w.disarm()
 	if err != nil {
@@ -215,8 +224,8 @@ func (w *waiter) disarm() {
 	if !w.armed {
 		return
 	}
-	// SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst; pairs with
-	// the load in the peer's notify.
+	// STEP(park.5) STEP(mbwait.5) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters):
+	// seq_cst; pairs with the load in the peer's notify.
 	if w.count {
 		atomic.AddUint32(w.parked, ^uint32(0))
 	} else {
@@ -245,14 +254,15 @@ func (w *waiter) check(ctx context.Context, now time.Time) error {
 
 // notify wakes the peer if it announced a park on its word: the only system
 // call on the data path, made only when the peer sleeps. parked is the
-// peer's flag (channel) or waiter count (mailbox).
-func notify(parked, seq *uint32, word *wake.Word) {
-	// SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters): seq_cst load after
-	// our seq_cst store of the record header (sender), head (receiver) or
-	// latest (mailbox writer); pairs with the peer's announcement then
-	// retry in pause.
+// peer's flag (channel) or waiter count (mailbox); a wake is counted in st.
+func notify(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
+	// STEP(notify.1) STEP(publish.6) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters):
+	// seq_cst load after our seq_cst store of the record header (sender),
+	// head (receiver) or latest (mailbox writer); pairs with the peer's
+	// announcement then retry in pause.
 	if n := atomic.LoadUint32(parked); n != 0 {
 		bumpN(seq, word, int(n))
+		count(&st.Wakes, 1)
 	}
 }
 
@@ -263,9 +273,10 @@ func bump(seq *uint32, word *wake.Word) { bumpN(seq, word, 1) }
 // mailbox's waiter count): on Windows, where a wake releases a counted
 // number of sleepers, all n wake.
 func bumpN(seq *uint32, word *wake.Word, n int) {
-	// SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): bump before waking,
+	// STEP(notify.2) SYNC(data_seq)/SYNC(space_seq)/SYNC(mb_wake_seq): bump before waking,
 	// so that a sleeper between its load and its wait does not sleep.
 	atomic.AddUint32(seq, 1)
+	// STEP(notify.3)
 	_ = word.WakeN(n) // a failed wake leaves the sleeper to its maxSleep tick
 }
 

@@ -66,8 +66,50 @@ const (
 	ChanOffTxParked = ChanOffSpaceSeq + 4 // u32
 	ChanOffTxClosed = ChanOffTxParked + 4 // u32
 
-	// Flags: bits 0-15 incompatible, 16-31 compatible. None are defined in v1 or v2.
+	// Counter lines: docs/layout.md, "Counters". Each is written only by its
+	// own end, so counting adds no cache-line transfer to the message path.
+	ChanOffTxStats = 5 * Line // Stats, written only by the sender
+	ChanOffRxStats = 6 * Line // Stats, written only by the receiver
+
+	// Flags: bits 0-15 incompatible, 16-31 compatible.
 	ChanFlagsIncompatibleMask = 0xFFFF
+	// ChanFlagStats (compatible) says that the creator zeroed the counter
+	// lines and that the ends keep them; an opener that does not know it
+	// ignores it (and its end leaves its counters still).
+	ChanFlagStats = 1 << 16
+)
+
+// Stats is one end's counter line (docs/layout.md, "Counters"): u64 counts,
+// each written only by the process holding that end, with plain (relaxed)
+// aligned stores, and read by anyone with atomic loads. They count from the
+// object's creation, across every process that held the role.
+type Stats struct {
+	Messages  uint64 // messages sent (sender), received (receiver), values published (mailbox writer)
+	Bytes     uint64 // payload bytes of those messages or values
+	Waits     uint64 // blocking calls that found the ring full (sender) or empty (receiver) and waited
+	Parks     uint64 // sleeps on the wait word (futex waits)
+	Wakes     uint64 // wakeups issued to a parked peer (futex wakes)
+	Takeovers uint64 // claims of the role from a dead holder
+}
+
+// Offsets within a Stats line.
+const (
+	StatsOffMessages  = 0x00
+	StatsOffBytes     = StatsOffMessages + 8
+	StatsOffWaits     = StatsOffBytes + 8
+	StatsOffParks     = StatsOffWaits + 8
+	StatsOffWakes     = StatsOffParks + 8
+	StatsOffTakeovers = StatsOffWakes + 8
+	StatsSize         = StatsOffTakeovers + 8
+)
+
+var (
+	_ = [1]struct{}{}[unsafe.Offsetof(Stats{}.Bytes)-StatsOffBytes]
+	_ = [1]struct{}{}[unsafe.Offsetof(Stats{}.Waits)-StatsOffWaits]
+	_ = [1]struct{}{}[unsafe.Offsetof(Stats{}.Parks)-StatsOffParks]
+	_ = [1]struct{}{}[unsafe.Offsetof(Stats{}.Wakes)-StatsOffWakes]
+	_ = [1]struct{}{}[unsafe.Offsetof(Stats{}.Takeovers)-StatsOffTakeovers]
+	_ = [1]struct{}{}[unsafe.Sizeof(Stats{})-StatsSize]
 )
 
 // Records in the channel's data region. The header is one little-endian
@@ -110,7 +152,13 @@ type ChanHeader struct {
 	SpaceSeq uint32 // sender signal line: the futex word the sender sleeps on
 	TxParked uint32 // 1 while the sender is parked or about to park
 	TxClosed uint32 // 1 once the sender closed
-	_        [ChanHeaderSize - ChanOffTxClosed - 4]byte
+	_        [ChanOffTxStats - ChanOffTxClosed - 4]byte
+
+	TxStats Stats // sender's counter line (ChanFlagStats)
+	_       [ChanOffRxStats - ChanOffTxStats - StatsSize]byte
+
+	RxStats Stats // receiver's counter line (ChanFlagStats)
+	_       [ChanHeaderSize - ChanOffRxStats - StatsSize]byte
 }
 
 var (
@@ -130,6 +178,8 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.SpaceSeq)-ChanOffSpaceSeq]
 	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.TxParked)-ChanOffTxParked]
 	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.TxClosed)-ChanOffTxClosed]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.TxStats)-ChanOffTxStats]
+	_ = [1]struct{}{}[unsafe.Offsetof(ChanHeader{}.RxStats)-ChanOffRxStats]
 	_ = [1]struct{}{}[unsafe.Sizeof(ChanHeader{})-ChanHeaderSize]
 )
 
@@ -161,7 +211,12 @@ const (
 	MboxOffWakeSeq = 2 * Line           // u32 futex word
 	MboxOffWaiters = MboxOffWakeSeq + 4 // u32
 
+	// Writer's counter line: docs/layout.md, "Counters".
+	MboxOffWriterStats = 3 * Line // Stats, written only by the writer
+
 	MboxFlagsIncompatibleMask = 0xFFFF
+	// MboxFlagStats (compatible): the writer keeps its counter line.
+	MboxFlagStats = 1 << 16
 )
 
 // Mailbox slots (package sync/seqlock's cells): each slot is a header of
@@ -210,7 +265,10 @@ type MboxHeader struct {
 
 	WakeSeq uint32 // reader line: the futex word readers sleep on
 	Waiters uint32 // readers parked or about to park
-	_       [MboxHeaderSize - MboxOffWaiters - 4]byte
+	_       [MboxOffWriterStats - MboxOffWaiters - 4]byte
+
+	WriterStats Stats // writer's counter line (MboxFlagStats)
+	_           [MboxHeaderSize - MboxOffWriterStats - StatsSize]byte
 }
 
 var (
@@ -227,5 +285,6 @@ var (
 	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Owner)-MboxOffOwner]
 	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.WakeSeq)-MboxOffWakeSeq]
 	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.Waiters)-MboxOffWaiters]
+	_ = [1]struct{}{}[unsafe.Offsetof(MboxHeader{}.WriterStats)-MboxOffWriterStats]
 	_ = [1]struct{}{}[unsafe.Sizeof(MboxHeader{})-MboxHeaderSize]
 )

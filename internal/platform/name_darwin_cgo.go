@@ -38,3 +38,6 @@ func shmUnlink(name string) error {
 // reserve does nothing: macOS backs a POSIX shared-memory object with
 // committed anonymous memory at ftruncate.
 func reserve(int, int64) error { return nil }
+
+// Dir returns "": macOS offers no way to list POSIX shared-memory objects.
+func Dir() string { return "" }

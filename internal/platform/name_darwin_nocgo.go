@@ -100,3 +100,7 @@ func reserve(fd int, size int64) error {
 	}
 	return nil
 }
+
+// Dir returns the directory whose entries are this build's segments, for
+// tools that list them: the per-user file directory.
+func Dir() string { return fileDir() }

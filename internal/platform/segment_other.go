@@ -22,3 +22,6 @@ func Remove(string) error { return errors.ErrUnsupported }
 
 // MapFile returns errors.ErrUnsupported.
 func MapFile(*os.File, int64, bool) (*Mapping, error) { return nil, errors.ErrUnsupported }
+
+// Dir returns "": there are no named objects here.
+func Dir() string { return "" }

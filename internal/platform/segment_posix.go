@@ -48,7 +48,7 @@ func Create(name string, size int64, mode uint32, _ bool, writable bool) (m *Map
 	}
 	if err := reserve(fd, size); err != nil {
 		if errors.Is(err, unix.ENOSPC) {
-			return nil, fmt.Errorf("reserve %d bytes: %w (%w)", size, ErrNoSpace, err)
+			return nil, fmt.Errorf("reserve %d bytes: %w (%w)%s", size, ErrNoSpace, err, spaceHint(fd, size))
 		}
 		return nil, fmt.Errorf("reserve %d bytes: %w", size, err)
 	}
@@ -59,6 +59,25 @@ func Create(name string, size int64, mode uint32, _ bool, writable bool) (m *Map
 	// The descriptor stays open with the mapping: role locks are taken
 	// through it (O_CLOEXEC, so an exec'd child does not hold them).
 	return namedMapping(name, mem, fd), nil
+}
+
+// spaceHint says, for a reservation of size bytes that failed with ENOSPC,
+// how much the file system holding fd has and what to do, so that the
+// error names both numbers: ": 1048576 bytes asked, 983040 free of 1048576
+// in /dev/shm; ...". It returns "" if the file system cannot say.
+func spaceHint(fd int, size int64) string {
+	var st unix.Statfs_t
+	if err := unix.Fstatfs(fd, &st); err != nil || st.Blocks == 0 {
+		return ""
+	}
+	bs := uint64(st.Bsize)
+	where := Dir()
+	if where == "" {
+		where = "the file system holding it"
+	}
+	return fmt.Sprintf(": %d bytes asked, %d free of %d in %s; free space there or make it larger "+
+		"(Docker: --shm-size; Kubernetes: an emptyDir with medium: Memory on /dev/shm), see `shmchan doctor`",
+		size, st.Bavail*bs, st.Blocks*bs, where)
 }
 
 // Open maps the existing object name. It fails with an error matching

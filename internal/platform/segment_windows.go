@@ -292,3 +292,6 @@ func mapView(h windows.Handle, size int64, writable bool) ([]byte, error) {
 func unmapView(mem []byte) error {
 	return windows.UnmapViewOfFile(uintptr(unsafe.Pointer(unsafe.SliceData(mem))))
 }
+
+// Dir returns "": Windows offers no way to list named file mappings.
+func Dir() string { return "" }

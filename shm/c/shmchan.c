@@ -79,12 +79,29 @@
 
 /* ---- The shared header, offset for offset ----------------------------------- */
 
+/*
+ * A counter line (docs/layout.md, "Counters"): written only by the holder of
+ * its end, with relaxed loads and stores of its own counts (count), read by
+ * anyone with relaxed loads. It is on no other end's path, so counting adds
+ * no cache-line transfer.
+ */
+struct stats_line {
+	_Atomic uint64_t messages, bytes, waits, parks, wakes, takeovers;
+};
+_Static_assert(sizeof(struct stats_line) == SHMCHAN_STATS_SIZE, "stats line");
+
+/* count adds n to a counter of our own line. */
+static void count(_Atomic uint64_t *c, uint64_t n) {
+	/* SYNC(stats): relaxed; only this end writes it; pairs with the loads in load_stats (and Go's Stats). */
+	atomic_store_explicit(c, atomic_load_explicit(c, memory_order_relaxed) + n, memory_order_relaxed);
+}
+
 struct chan_header {
 	/* Header line: written once by the creator, then version is stored last. */
 	_Atomic uint32_t magic;   /* 0x000 "SHMC" */
 	_Atomic uint32_t version; /* 0x004 stored last, release */
 	uint32_t header_size;     /* 0x008 4096 */
-	uint32_t flags;           /* 0x00C no flags in v1 */
+	uint32_t flags;           /* 0x00C bit 16: counters (SHMCHAN_FLAG_STATS) */
 	uint64_t capacity;        /* 0x010 power of two, 1 KiB to 4 GiB */
 	uint64_t data_offset;     /* 0x018 4096 */
 	uint64_t max_message;     /* 0x020 capacity/2 - 8 */
@@ -111,7 +128,12 @@ struct chan_header {
 	_Atomic uint32_t space_seq; /* 0x200 futex word of the sender */
 	_Atomic uint32_t tx_parked; /* 0x204 sender about to sleep or sleeping */
 	_Atomic uint32_t tx_closed; /* 0x208 sender closed */
-	uint8_t reserved4[SHMCHAN_OFF_DATA - 0x20C];
+	uint8_t reserved4[SHMCHAN_OFF_TX_STATS - 0x20C];
+
+	struct stats_line tx_stats; /* 0x280 the sender's counters */
+	uint8_t reserved5[SHMCHAN_OFF_RX_STATS - SHMCHAN_OFF_TX_STATS - SHMCHAN_STATS_SIZE];
+	struct stats_line rx_stats; /* 0x300 the receiver's counters */
+	uint8_t reserved6[SHMCHAN_OFF_DATA - SHMCHAN_OFF_RX_STATS - SHMCHAN_STATS_SIZE];
 };
 
 _Static_assert(offsetof(struct chan_header, magic) == SHMCHAN_OFF_MAGIC, "magic");
@@ -132,6 +154,8 @@ _Static_assert(offsetof(struct chan_header, rx_closed) == SHMCHAN_OFF_RX_CLOSED,
 _Static_assert(offsetof(struct chan_header, space_seq) == SHMCHAN_OFF_SPACE_SEQ, "space_seq");
 _Static_assert(offsetof(struct chan_header, tx_parked) == SHMCHAN_OFF_TX_PARKED, "tx_parked");
 _Static_assert(offsetof(struct chan_header, tx_closed) == SHMCHAN_OFF_TX_CLOSED, "tx_closed");
+_Static_assert(offsetof(struct chan_header, tx_stats) == SHMCHAN_OFF_TX_STATS, "tx_stats");
+_Static_assert(offsetof(struct chan_header, rx_stats) == SHMCHAN_OFF_RX_STATS, "rx_stats");
 _Static_assert(sizeof(struct chan_header) == SHMCHAN_HEADER_SIZE, "header page");
 _Static_assert(SHMCHAN_OFF_DATA == SHMCHAN_HEADER_SIZE, "data region follows the header page");
 _Static_assert(SHMCHAN_OFF_SENDER_LINE == 1 * SHMCHAN_LINE && SHMCHAN_OFF_HEAD == 2 * SHMCHAN_LINE &&
@@ -211,6 +235,7 @@ struct shmchan_receiver {
 	int open;
 	int peeking;        /* a peeked message awaits shmchan_release */
 	uint64_t peek_next; /* head after the peeked message */
+	uint64_t peek_len;  /* its length, for the counters */
 };
 
 struct shmchan_channel {
@@ -222,6 +247,8 @@ struct shmchan_channel {
 	int wait;
 	shmchan_sender tx;
 	shmchan_receiver rx;
+	/* The ends' counter lines: in the header if its creator set SHMCHAN_FLAG_STATS, else local[]. */
+	struct stats_line *tx_st, *rx_st, local[2];
 };
 
 /* ---- Small helpers ---------------------------------------------------------- */
@@ -926,15 +953,15 @@ static int valid_capacity(uint64_t cap) {
 
 /* init_header fills a fresh, zero-filled segment and stores the version last. */
 static void init_header(struct chan_header *h, uint64_t cap) {
-	/* SYNC(version): relaxed; published by the release store of version below. */
+	/* STEP(create.2) SYNC(version): relaxed; published by the release store of version below. */
 	atomic_store_explicit(&h->magic, SHMCHAN_MAGIC, memory_order_relaxed);
 	h->header_size = SHMCHAN_HEADER_SIZE;
-	h->flags = 0;
+	h->flags = SHMCHAN_FLAG_STATS; /* the counter lines are zero, as the segment is */
 	h->capacity = cap;
 	h->data_offset = SHMCHAN_OFF_DATA;
 	h->max_message = cap / 2 - SHMCHAN_RECORD_HEADER;
 	h->creator = shmchan_self_token();
-	/* SYNC(version): release, stored last; pairs with the acquire in check_header (and Go's opener). */
+	/* STEP(create.3) SYNC(version): release, stored last; pairs with the acquire in check_header (and Go's opener). */
 	atomic_store_explicit(&h->version, SHMCHAN_LAYOUT_VERSION, memory_order_release);
 }
 
@@ -944,12 +971,13 @@ static void init_header(struct chan_header *h, uint64_t cap) {
  * never reads the peer-writable field again.
  */
 static int check_header(const shmchan_segment *seg, int64_t open_timeout_ns, uint64_t *capacity) {
+	/* STEP(open.1) */
 	if (seg->size < SHMCHAN_HEADER_SIZE) return SHMCHAN_ERR_NOT_CHANNEL;
 	struct chan_header *h = (struct chan_header *)seg->mem;
 	int64_t deadline = deadline_of(open_timeout_ns);
 	uint32_t magic, version;
 	for (int64_t delay = 50000;; delay = delay * 2 < 10000000 ? delay * 2 : 10000000) {
-		/* SYNC(version): acquire; pairs with the creator's release store of version. */
+		/* STEP(open.2) SYNC(version): acquire; pairs with the creator's release store of version. */
 		version = atomic_load_explicit(&h->version, memory_order_acquire);
 		/* SYNC(version): relaxed peek at magic; the creator writes it before the version. */
 		magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
@@ -958,11 +986,14 @@ static int check_header(const shmchan_segment *seg, int64_t open_timeout_ns, uin
 		if (deadline >= 0 && mono_ns() >= deadline) return SHMCHAN_ERR_NOT_READY;
 		sleep_ns(delay);
 	}
+	/* STEP(open.3) */
 	if (magic != SHMCHAN_MAGIC) return SHMCHAN_ERR_NOT_CHANNEL;
 	if (version != SHMCHAN_LAYOUT_VERSION || !little_endian()) return SHMCHAN_ERR_VERSION_MISMATCH;
+	/* STEP(open.4) */
 	if (h->header_size != SHMCHAN_HEADER_SIZE || h->data_offset != SHMCHAN_OFF_DATA ||
 	    (h->flags & SHMCHAN_FLAGS_INCOMPATIBLE_MASK) != 0)
 		return SHMCHAN_ERR_VERSION_MISMATCH;
+	/* STEP(open.5) */
 	uint64_t cap = h->capacity;
 	if (!valid_capacity(cap) || cap > seg->size - SHMCHAN_OFF_DATA ||
 	    h->max_message != cap / 2 - SHMCHAN_RECORD_HEADER)
@@ -980,11 +1011,17 @@ static int new_channel(shmchan_segment *seg, uint64_t cap, const shmchan_options
 	ch->seg = seg;
 	ch->h = (struct chan_header *)seg->mem;
 	ch->data = (uint8_t *)seg->mem + SHMCHAN_OFF_DATA;
-	/* Checked by check_header or written by us: never re-read from shared memory. */
+	/* STEP(open.6) Checked by check_header or written by us: never re-read from shared memory. */
 	ch->cap = cap;
 	ch->mask = cap - 1;
 	ch->max_msg = cap / 2 - SHMCHAN_RECORD_HEADER < MAX_RECORD_LEN ? cap / 2 - SHMCHAN_RECORD_HEADER : MAX_RECORD_LEN;
 	ch->wait = o->wait;
+	ch->tx_st = &ch->local[0];
+	ch->rx_st = &ch->local[1];
+	if (ch->h->flags & SHMCHAN_FLAG_STATS) {
+		ch->tx_st = &ch->h->tx_stats;
+		ch->rx_st = &ch->h->rx_stats;
+	}
 	/* The wait words, named (on Windows) as Go's channel names them: name + ".data", name + ".space". */
 	int rc = wword_open(&ch->data_word, &ch->h->data_seq, seg, ".data", 1);
 	if (rc == SHMCHAN_OK) {
@@ -1045,6 +1082,7 @@ int shmchan_channel_create(const char *name, uint64_t capacity, const shmchan_op
 	if (!valid_capacity(capacity)) return SHMCHAN_ERR_INVALID_SIZE;
 	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
 	shmchan_segment *seg;
+	/* STEP(create.1) Create exclusively, size and map: the bytes are zero. */
 	rc = create_segment(name, SHMCHAN_HEADER_SIZE + capacity, &o, &seg);
 	if (rc != SHMCHAN_OK) return rc;
 	return finish_open(seg, 1, capacity, &o, out);
@@ -1058,6 +1096,7 @@ int shmchan_channel_open(const char *name, const shmchan_options *opts, shmchan_
 	if (rc != SHMCHAN_OK) return rc;
 	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
 	shmchan_segment *seg;
+	/* STEP(open.1) Open, the owner check, map; the kind's check tests the size. */
 	rc = open_segment(name, &o, &seg);
 	if (rc != SHMCHAN_OK) return rc;
 	return finish_open(seg, 0, 0, &o, out);
@@ -1076,6 +1115,7 @@ int shmchan_channel_open_or_create(const char *name, uint64_t capacity, const sh
 	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
 	shmchan_segment *seg;
 	int made = 0;
+	/* STEP(create.1) STEP(open.1) Whichever applies, without a race. */
 	rc = shmchan_segment_open_or_create(name, SHMCHAN_HEADER_SIZE + capacity, &o, &seg, &made);
 	if (rc != SHMCHAN_OK) return rc;
 	rc = finish_open(seg, made, capacity, &o, out);
@@ -1377,7 +1417,8 @@ static void role_unlock(shmchan_segment *seg, uint64_t start) {
  * a closer stores closed = 1 before it stores the owner back to 0.
  */
 static int claim(shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner, _Atomic uint32_t *closed,
-                 uint64_t self) {
+                 uint64_t self, int *takeover) {
+	*takeover = 0;
 	/* STEP(claim.1) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst; pairs with the store in
 	 * close_end (shmchan_mailbox_close). */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
@@ -1401,8 +1442,10 @@ static int claim(shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner, _
 		if (cur != 0 && shmchan_token_alive(cur)) return SHMCHAN_ERR_BUSY;
 	}
 #endif
+	*takeover = cur != 0; /* a holder died with the role: its token was still there */
 	/* STEP(claim.4) SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst re-check after the swap. */
 	if (atomic_load_explicit(closed, memory_order_seq_cst)) {
+		*takeover = 0;
 		uint64_t mine = self;
 		/* SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): release the role we just took. */
 		atomic_compare_exchange_strong_explicit(owner, &mine, 0, memory_order_acq_rel, memory_order_relaxed);
@@ -1458,21 +1501,22 @@ static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 	if (ch->tx.open) return SHMCHAN_ERR_BUSY;
 	struct chan_header *h = ch->h;
 	uint64_t self = shmchan_self_token();
-	int rc = claim(ch->seg, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, self);
+	int took;
+	int rc = claim(ch->seg, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, self, &took);
 	if (rc != SHMCHAN_OK) return rc;
 	/*
 	 * Take up the stream where the records end: from head, walk the published
 	 * records to the first zero header. A new sender continues after the last
 	 * record its dead predecessor published, and overwrites nothing unread.
 	 */
-	/* SYNC(head): acquire; pairs with the receiver's seq_cst store of head. */
+	/* STEP(takeover_tx.1) SYNC(head): acquire; pairs with the receiver's seq_cst store of head. */
 	uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
 	uint64_t pos = head;
 	rc = head % 8 == 0 ? SHMCHAN_OK : SHMCHAN_ERR_CORRUPT;
 	while (rc == SHMCHAN_OK) {
 		uint64_t at = pos & ch->mask, step, n;
 		int pad;
-		/* SYNC(record): acquire; pairs with the header store in tx_commit (ours or a predecessor's). */
+		/* STEP(takeover_tx.2) SYNC(record): acquire; pairs with the header store in tx_commit (ours or a predecessor's). */
 		uint64_t hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
 		if (hdr == 0) break;
 		rc = record(ch, hdr, at, &step, &pad, &n);
@@ -1483,7 +1527,8 @@ static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 		unclaim(ch->seg, SHMCHAN_LOCK_TX, &h->tx_owner, self);
 		return rc;
 	}
-	/* SYNC(tx_parked): seq_cst; a dead predecessor may have left it set; pairs with the load in rx_consume. */
+	/* STEP(takeover_tx.3) SYNC(tx_parked): seq_cst; a dead predecessor may have left it set; pairs with the
+	 * load in rx_consume. */
 	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
 	memset(&ch->tx, 0, sizeof ch->tx);
 	ch->tx.ch = ch;
@@ -1491,6 +1536,7 @@ static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 	ch->tx.pos = pos;
 	ch->tx.cached_head = head;
 	ch->tx.open = 1;
+	if (took) count(&ch->tx_st->takeovers, 1);
 	*out = &ch->tx;
 	return SHMCHAN_OK;
 }
@@ -1501,16 +1547,18 @@ static int channel_receiver_impl(shmchan_channel *ch, shmchan_receiver **out) {
 	if (ch->rx.open) return SHMCHAN_ERR_BUSY;
 	struct chan_header *h = ch->h;
 	uint64_t self = shmchan_self_token();
-	int rc = claim(ch->seg, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, self);
+	int took;
+	int rc = claim(ch->seg, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, self, &took);
 	if (rc != SHMCHAN_OK) return rc;
 	/* The new receiver continues from head: a dead receiver's unreleased peek is delivered again. */
-	/* SYNC(head): acquire; our own (or a dead predecessor's) last store. */
+	/* STEP(takeover_rx.1) SYNC(head): acquire; our own (or a dead predecessor's) last store. */
 	uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
 	if (head % 8 != 0) {
 		unclaim(ch->seg, SHMCHAN_LOCK_RX, &h->rx_owner, self);
 		return SHMCHAN_ERR_CORRUPT;
 	}
-	/* SYNC(rx_parked): seq_cst; a dead predecessor may have left it set; pairs with the load in tx_commit. */
+	/* STEP(takeover_rx.2) SYNC(rx_parked): seq_cst; a dead predecessor may have left it set; pairs with the
+	 * load in tx_commit. */
 	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
 	memset(&ch->rx, 0, sizeof ch->rx);
 	ch->rx.ch = ch;
@@ -1518,6 +1566,7 @@ static int channel_receiver_impl(shmchan_channel *ch, shmchan_receiver **out) {
 	ch->rx.pos = head;
 	ch->rx.released = head;
 	ch->rx.open = 1;
+	if (took) count(&ch->rx_st->takeovers, 1);
 	*out = &ch->rx;
 	return SHMCHAN_OK;
 }
@@ -1535,7 +1584,7 @@ static int tx_reserve(shmchan_sender *tx, size_t len, void **buf) {
 	shmchan_channel *ch = tx->ch;
 	struct chan_header *h = ch->h;
 	tx->reserving = 0;
-	/* SYNC(rx_closed): seq_cst; pairs with the receiver's store in shmchan_receiver_close. */
+	/* STEP(send.1) SYNC(rx_closed): seq_cst; pairs with the receiver's store in shmchan_receiver_close. */
 	if (atomic_load_explicit(&h->rx_closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
 	if ((uint64_t)len > ch->max_msg) return SHMCHAN_ERR_TOO_LARGE;
 	uint64_t rec = SHMCHAN_RECORD_HEADER + align8((uint64_t)len);
@@ -1543,7 +1592,7 @@ static int tx_reserve(shmchan_sender *tx, size_t len, void **buf) {
 	uint64_t pad = at + rec > ch->cap ? ch->cap - at : 0;
 	uint64_t need = pad + rec + SHMCHAN_RECORD_HEADER; /* and the terminator after it */
 	if (tx->pos + need - tx->cached_head > ch->cap) {
-		/* SYNC(head): acquire; pairs with the receiver's seq_cst store: it is done with every byte before it. */
+		/* STEP(send.2) SYNC(head): acquire; pairs with the receiver's seq_cst store: it is done with every byte before it. */
 		uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
 		if (head < tx->cached_head || head > tx->pos || head % 8 != 0) return SHMCHAN_ERR_CORRUPT;
 		tx->cached_head = head;
@@ -1568,25 +1617,30 @@ static void tx_commit(shmchan_sender *tx, size_t len) {
 	uint64_t at = tx->pos & ch->mask;
 	uint64_t rec_at = (tx->pos + tx->res_pad) & ch->mask;
 	uint64_t step = SHMCHAN_RECORD_HEADER + align8((uint64_t)len);
-	/* SYNC(record): relaxed; the terminator is published by the header store below. */
+	/* STEP(send.4) SYNC(record): relaxed; the terminator is published by the header store below. */
 	atomic_store_explicit(word(ch, (rec_at + step) & ch->mask), 0, memory_order_relaxed);
 	uint64_t hdr = record_header(len, SHMCHAN_KIND_MESSAGE);
 	if (tx->res_pad > 0) {
-		/* SYNC(record): relaxed; the record at 0 is published by the padding's header store below. */
+		/* STEP(send.5) SYNC(record): relaxed; the record at 0 is published by the padding's header store below. */
 		atomic_store_explicit(word(ch, rec_at), hdr, memory_order_relaxed);
 		hdr = record_header(tx->res_pad - SHMCHAN_RECORD_HEADER, SHMCHAN_KIND_PADDING);
 	}
 	tx->pos += tx->res_pad + step;
 	tx->reserving = 0;
-	/* SYNC(record): seq_cst store. Publishes the payload, the terminator (and a record behind padding);
+	/* STEP(send.6) SYNC(record): seq_cst store. Publishes the payload, the terminator (and a record behind padding);
 	 * pairs with the receiver's acquire load in rx_next and, as a Dekker pair with the load of rx_parked
 	 * below, with the receiver's park in rx_wait. */
 	atomic_store_explicit(word(ch, at), hdr, memory_order_seq_cst);
-	/* SYNC(rx_parked): seq_cst load after the header store; pairs with the receiver's store in rx_wait. */
+	count(&ch->tx_st->messages, 1);
+	count(&ch->tx_st->bytes, (uint64_t)len);
+	/* STEP(send.7) STEP(notify.1) SYNC(rx_parked): seq_cst load after the header store; pairs with the
+	 * receiver's store in rx_wait. */
 	if (atomic_load_explicit(&h->rx_parked, memory_order_seq_cst)) {
-		/* SYNC(data_seq): release increment before the wake; pairs with the receiver's load in rx_wait. */
+		/* STEP(notify.2) SYNC(data_seq): release increment before the wake; pairs with the receiver's load in rx_wait. */
 		atomic_fetch_add_explicit(&h->data_seq, 1, memory_order_release);
+		/* STEP(notify.3) */
 		wword_wake(&ch->data_word);
+		count(&ch->tx_st->wakes, 1);
 	}
 }
 
@@ -1594,6 +1648,7 @@ static int tx_send(shmchan_sender *tx, const void *msg, size_t len) {
 	void *buf;
 	int rc = tx_reserve(tx, len, &buf);
 	if (rc != SHMCHAN_OK) return rc;
+	/* STEP(send.3) */
 	if (len > 0) memcpy(buf, msg, len);
 	tx_commit(tx, len);
 	return SHMCHAN_OK;
@@ -1609,6 +1664,7 @@ static int tx_check(const shmchan_sender *tx) {
 	do {                                                             \
 		int rc_ = (attempt);                                     \
 		if (rc_ != SHMCHAN_ERR_FULL) return rc_;                 \
+		count(&(tx)->ch->tx_st->waits, 1);                       \
 		struct waiter w_;                                        \
 		waiter_init(&w_, (timeout_ns));                          \
 		for (;;) {                                               \
@@ -1695,26 +1751,29 @@ static int rx_next(shmchan_receiver *rx, uint64_t *off, uint64_t *len, uint64_t 
 	struct chan_header *h = ch->h;
 	for (;;) {
 		uint64_t at = rx->pos & ch->mask;
-		/* SYNC(record): acquire; pairs with the sender's header store in tx_commit: the payload
+		/* STEP(recv.1) SYNC(record): acquire; pairs with the sender's header store in tx_commit: the payload
 		 * and the terminator are written. */
 		uint64_t hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
 		if (hdr == 0) {
-			/* SYNC(tx_closed): seq_cst, loaded after finding the ring empty; the sender stores it after
+			/* STEP(recv.2) SYNC(tx_closed): seq_cst, loaded after finding the ring empty; the sender stores it after
 			 * its last header. */
 			if (!atomic_load_explicit(&h->tx_closed, memory_order_seq_cst)) return SHMCHAN_ERR_EMPTY;
-			/* SYNC(record): acquire; re-read after seeing tx_closed, so nothing published is missed. */
+			/* STEP(recv.2) SYNC(record): acquire; re-read after seeing tx_closed, so nothing published is missed. */
 			hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
 			if (hdr == 0) return SHMCHAN_EOF;
 		}
 		uint64_t step, n;
 		int pad;
+		/* STEP(recv.3) */
 		if (record(ch, hdr, at, &step, &pad, &n) != SHMCHAN_OK) return SHMCHAN_ERR_CORRUPT;
-		/* A record must lie within one capacity (less the terminator) of the last released position. */
+		/* STEP(recv.3) A record must lie within one capacity (less the terminator) of the last released position. */
 		if (rx->pos + step - rx->released > ch->cap - SHMCHAN_RECORD_HEADER) return SHMCHAN_ERR_CORRUPT;
+		/* STEP(recv.4) */
 		if (pad) {
 			rx->pos += step;
 			continue;
 		}
+		/* STEP(recv.5) */
 		*off = at + SHMCHAN_RECORD_HEADER;
 		*len = n;
 		*next = rx->pos + step;
@@ -1723,19 +1782,24 @@ static int rx_next(shmchan_receiver *rx, uint64_t *off, uint64_t *len, uint64_t 
 }
 
 /* rx_consume stores the new head, freeing the bytes before it, then wakes a parked sender. */
-static void rx_consume(shmchan_receiver *rx, uint64_t next) {
+static void rx_consume(shmchan_receiver *rx, uint64_t next, uint64_t len) {
 	struct chan_header *h = rx->ch->h;
 	rx->pos = next;
 	rx->released = next;
 	rx->peeking = 0;
-	/* SYNC(head): seq_cst store. Hands the bytes back to the sender (our reads are done); pairs with the
+	/* STEP(release.1) SYNC(head): seq_cst store. Hands the bytes back to the sender (our reads are done); pairs with the
 	 * sender's acquire load of head and, as a Dekker pair with the load of tx_parked below, its park. */
 	atomic_store_explicit(&h->head, next, memory_order_seq_cst);
-	/* SYNC(tx_parked): seq_cst load after the head store; pairs with the sender's store in tx_wait. */
+	count(&rx->ch->rx_st->messages, 1);
+	count(&rx->ch->rx_st->bytes, len);
+	/* STEP(release.2) STEP(notify.1) SYNC(tx_parked): seq_cst load after the head store; pairs with the
+	 * sender's store in tx_wait. */
 	if (atomic_load_explicit(&h->tx_parked, memory_order_seq_cst)) {
-		/* SYNC(space_seq): release increment before the wake; pairs with the sender's load in tx_wait. */
+		/* STEP(notify.2) SYNC(space_seq): release increment before the wake; pairs with the sender's load in tx_wait. */
 		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
+		/* STEP(notify.3) */
 		wword_wake(&rx->ch->space_word);
+		count(&rx->ch->rx_st->wakes, 1);
 	}
 }
 
@@ -1746,7 +1810,7 @@ static int rx_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
 	*len = (size_t)n;
 	if (n > (uint64_t)cap) return SHMCHAN_ERR_SHORT_BUFFER;
 	if (n > 0) memcpy(buf, rx->ch->data + off, (size_t)n);
-	rx_consume(rx, next);
+	rx_consume(rx, next, n);
 	return SHMCHAN_OK;
 }
 
@@ -1756,6 +1820,7 @@ static int rx_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
 	if (rc != SHMCHAN_OK) return rc;
 	rx->peeking = 1;
 	rx->peek_next = next;
+	rx->peek_len = n;
 	*msg = rx->ch->data + off;
 	*len = (size_t)n;
 	return SHMCHAN_OK;
@@ -1771,6 +1836,7 @@ static int rx_check(const shmchan_receiver *rx) {
 	do {                                                             \
 		int rc_ = (attempt);                                     \
 		if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;                \
+		count(&(rx)->ch->rx_st->waits, 1);                       \
 		struct waiter w_;                                        \
 		waiter_init(&w_, (timeout_ns));                          \
 		for (;;) {                                               \
@@ -1820,7 +1886,7 @@ static int release_impl(shmchan_receiver *rx) {
 	int rc = rx_check(rx);
 	if (rc != SHMCHAN_OK) return rc;
 	if (!rx->peeking) return SHMCHAN_ERR_INVALID;
-	rx_consume(rx, rx->peek_next);
+	rx_consume(rx, rx->peek_next, rx->peek_len);
 	return SHMCHAN_OK;
 }
 
@@ -1883,7 +1949,10 @@ struct mb_header {
 	/* Reader line. */
 	_Atomic uint32_t wake_seq; /* 0x100 futex word of the readers */
 	_Atomic uint32_t waiters;  /* 0x104 readers parked or about to park */
-	uint8_t reserved2[SHMCHAN_MB_OFF_SLOTS - 0x108];
+	uint8_t reserved2[SHMCHAN_MB_OFF_WRITER_STATS - 0x108];
+
+	struct stats_line writer_stats; /* 0x180 the writer's counters */
+	uint8_t reserved3[SHMCHAN_MB_OFF_SLOTS - SHMCHAN_MB_OFF_WRITER_STATS - SHMCHAN_STATS_SIZE];
 };
 
 /* The header of one slot; the value bytes follow it. */
@@ -1907,6 +1976,7 @@ _Static_assert(offsetof(struct mb_header, closed) == SHMCHAN_MB_OFF_CLOSED, "mb 
 _Static_assert(offsetof(struct mb_header, owner) == SHMCHAN_MB_OFF_OWNER, "mb owner");
 _Static_assert(offsetof(struct mb_header, wake_seq) == SHMCHAN_MB_OFF_WAKE_SEQ, "mb wake_seq");
 _Static_assert(offsetof(struct mb_header, waiters) == SHMCHAN_MB_OFF_WAITERS, "mb waiters");
+_Static_assert(offsetof(struct mb_header, writer_stats) == SHMCHAN_MB_OFF_WRITER_STATS, "mb writer_stats");
 _Static_assert(sizeof(struct mb_header) == SHMCHAN_MAILBOX_HEADER_SIZE, "mb header page");
 _Static_assert(SHMCHAN_MB_OFF_SLOTS == SHMCHAN_MAILBOX_HEADER_SIZE, "slots follow the header page");
 _Static_assert(SHMCHAN_MB_OFF_LATEST == 1 * SHMCHAN_LINE && SHMCHAN_MB_OFF_WAKE_SEQ == 2 * SHMCHAN_LINE,
@@ -1930,6 +2000,8 @@ struct shmchan_mailbox {
 	uint64_t token; /* our token, stored in owner while we are the writer */
 	/* When (mono_ns) a reader last found the writer alive, so that waits check at most every 50 ms. */
 	_Atomic int64_t last_alive;
+	/* The writer's counter line: in the header if its creator set SHMCHAN_FLAG_STATS, else local. */
+	struct stats_line *st, local;
 };
 
 static uint64_t align128(uint64_t n) { return (n + 127) & ~(uint64_t)127; }
@@ -1949,16 +2021,17 @@ uint64_t shmchan_mailbox_size(uint64_t max_value) {
 
 /* mb_init fills the header of a fresh, zero-filled mailbox segment and stores the version last. */
 static void mb_init(struct mb_header *h, uint64_t max_value) {
-	/* SYNC(mb_version): relaxed; published by the release store of version below. */
+	/* STEP(create.2) SYNC(mb_version): relaxed; published by the release store of version below. */
 	atomic_store_explicit(&h->magic, SHMCHAN_MAILBOX_MAGIC, memory_order_relaxed);
 	h->header_size = SHMCHAN_MAILBOX_HEADER_SIZE;
-	h->flags = 0;
+	h->flags = SHMCHAN_FLAG_STATS; /* the counter line is zero, as the segment is */
 	h->max_value = max_value;
 	h->slot_size = mb_stride(max_value);
 	h->slot_count = SHMCHAN_MAILBOX_SLOTS;
 	h->slots_offset = SHMCHAN_MB_OFF_SLOTS;
 	h->creator = shmchan_self_token();
-	/* SYNC(mb_version): release, stored last; pairs with the acquire in mb_check (and Go's checkMailbox). */
+	/* STEP(create.3) SYNC(mb_version): release, stored last; pairs with the acquire in mb_check (and Go's
+	 * checkMailbox). */
 	atomic_store_explicit(&h->version, SHMCHAN_MAILBOX_VERSION, memory_order_release);
 }
 
@@ -1969,12 +2042,13 @@ static void mb_init(struct mb_header *h, uint64_t max_value) {
  */
 static int mb_check(const shmchan_segment *seg, int64_t open_timeout_ns, uint64_t *max_value, uint64_t *stride,
                     uint64_t *nslots) {
+	/* STEP(open.1) */
 	if (seg->size < SHMCHAN_MAILBOX_HEADER_SIZE) return SHMCHAN_ERR_NOT_CHANNEL;
 	struct mb_header *h = (struct mb_header *)seg->mem;
 	int64_t deadline = deadline_of(open_timeout_ns);
 	uint32_t magic, version;
 	for (int64_t delay = 20000;; delay = delay * 2 < 5000000 ? delay * 2 : 5000000) {
-		/* SYNC(mb_version): acquire; pairs with the creator's release store of version. */
+		/* STEP(open.2) SYNC(mb_version): acquire; pairs with the creator's release store of version. */
 		version = atomic_load_explicit(&h->version, memory_order_acquire);
 		/* SYNC(mb_version): relaxed peek at magic; the creator writes it before the version. */
 		magic = atomic_load_explicit(&h->magic, memory_order_relaxed);
@@ -1983,16 +2057,20 @@ static int mb_check(const shmchan_segment *seg, int64_t open_timeout_ns, uint64_
 		if (deadline >= 0 && mono_ns() >= deadline) return SHMCHAN_ERR_NOT_READY;
 		sleep_ns(delay);
 	}
+	/* STEP(open.3) */
 	if (magic != SHMCHAN_MAILBOX_MAGIC) return SHMCHAN_ERR_NOT_CHANNEL;
 	if (version != SHMCHAN_MAILBOX_VERSION || !little_endian()) return SHMCHAN_ERR_VERSION_MISMATCH;
+	/* STEP(open.4) */
 	if (h->header_size != SHMCHAN_MAILBOX_HEADER_SIZE || h->slots_offset != SHMCHAN_MB_OFF_SLOTS ||
 	    (h->flags & SHMCHAN_FLAGS_INCOMPATIBLE_MASK) != 0)
 		return SHMCHAN_ERR_VERSION_MISMATCH;
+	/* STEP(open.5) */
 	uint64_t max = h->max_value, size = h->slot_size, n = h->slot_count;
 	uint64_t room = seg->size - SHMCHAN_MAILBOX_HEADER_SIZE;
 	if (max < 1 || max > MAX_SEGMENT_SIZE || n < SHMCHAN_MAILBOX_MIN_SLOTS || n > SHMCHAN_MAILBOX_MAX_SLOTS ||
 	    size != mb_stride(max) || size > room / n)
 		return SHMCHAN_ERR_CORRUPT;
+	/* STEP(open.6) The caller keeps these copies. */
 	*max_value = max;
 	*stride = size;
 	*nslots = n;
@@ -2050,6 +2128,7 @@ static int mb_finish(shmchan_segment *seg, int created, uint64_t want_max, const
 	mb->nslots = n;
 	mb->wait = o->wait;
 	atomic_init(&mb->last_alive, 0);
+	mb->st = (mb->h->flags & SHMCHAN_FLAG_STATS) ? &mb->h->writer_stats : &mb->local;
 	*out = mb;
 	return SHMCHAN_OK;
 }
@@ -2065,6 +2144,7 @@ int shmchan_mailbox_create(const char *name, uint64_t max_value, const shmchan_o
 	if (size == 0) return SHMCHAN_ERR_INVALID_SIZE;
 	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
 	shmchan_segment *seg;
+	/* STEP(create.1) Create exclusively, size and map: the bytes are zero. */
 	rc = create_segment(name, size, &o, &seg);
 	if (rc != SHMCHAN_OK) return rc;
 	return mb_finish(seg, 1, max_value, &o, out);
@@ -2078,6 +2158,7 @@ int shmchan_mailbox_open(const char *name, const shmchan_options *opts, shmchan_
 	if (rc != SHMCHAN_OK) return rc;
 	if (!valid_name(name)) return SHMCHAN_ERR_INVALID_NAME;
 	shmchan_segment *seg;
+	/* STEP(open.1) Open, the owner check, map; the kind's check tests the size. */
 	rc = open_segment(name, &o, &seg);
 	if (rc != SHMCHAN_OK) return rc;
 	return mb_finish(seg, 0, 0, &o, out);
@@ -2097,6 +2178,7 @@ int shmchan_mailbox_open_or_create(const char *name, uint64_t max_value, const s
 	if (!little_endian()) return SHMCHAN_ERR_UNSUPPORTED;
 	shmchan_segment *seg;
 	int made = 0;
+	/* STEP(create.1) STEP(open.1) Whichever applies, without a race. */
 	rc = shmchan_segment_open_or_create(name, size, &o, &seg, &made);
 	if (rc != SHMCHAN_OK) return rc;
 	rc = mb_finish(seg, made, max_value, &o, out);
@@ -2128,7 +2210,7 @@ static int mb_load_latest(const shmchan_mailbox *mb, memory_order order, uint64_
 
 /* mb_stable reports whether the slot's sequence still holds s, with the read-modify-write check. */
 static int mb_stable(struct mb_slot *slot, uint64_t s) {
-	/* SYNC(mb_seq): read-modify-write check; pairs with the writer's exchange to odd. */
+	/* STEP(read.3) STEP(read.5) SYNC(mb_seq): read-modify-write check; pairs with the writer's exchange to odd. */
 	return atomic_fetch_add_explicit(&slot->seq, 0, memory_order_seq_cst) == s;
 }
 
@@ -2138,7 +2220,7 @@ static int mb_stable(struct mb_slot *slot, uint64_t s) {
  * again), CORRUPT if no correct writer could have left s there.
  */
 static int mb_lapped(const shmchan_mailbox *mb, uint64_t v, uint64_t s) {
-	/* A correct writer completes slot v (2v) before it stores latest = v, and then writes v+N, marking
+	/* STEP(read.2) A correct writer completes slot v (2v) before it stores latest = v, and then writes v+N, marking
 	 * 2(v+N)+1, in this slot before any other value: s is 2v, or at least 2(v+N). No overflow: v is at
 	 * most 2^62-1 and N at most 16. */
 	if (s < 2 * (v + mb->nslots)) return SHMCHAN_ERR_CORRUPT;
@@ -2158,6 +2240,7 @@ static int mb_lapped(const shmchan_mailbox *mb, uint64_t v, uint64_t s) {
 static int mb_try_read(const shmchan_mailbox *mb, void *buf, size_t cap, size_t *len, uint64_t *version, int *ok) {
 	uint64_t v;
 	*ok = 0;
+	/* STEP(read.1) */
 	int rc = mb_load_latest(mb, memory_order_acquire, &v);
 	if (rc != SHMCHAN_OK) return rc;
 	*version = v;
@@ -2167,11 +2250,11 @@ static int mb_try_read(const shmchan_mailbox *mb, void *buf, size_t cap, size_t 
 		return SHMCHAN_OK;
 	}
 	struct mb_slot *slot = mb_slot_of(mb, v);
-	/* SYNC(mb_seq): acquire; pairs with the writer's release store of 2v, which precedes its store of
+	/* STEP(read.2) SYNC(mb_seq): acquire; pairs with the writer's release store of 2v, which precedes its store of
 	 * latest = v. */
 	uint64_t s = atomic_load_explicit(&slot->seq, memory_order_acquire);
 	if (s != 2 * v) return mb_lapped(mb, v, s);
-	/* SYNC(mb_len): read inside the seqlock window; checked below before use. */
+	/* STEP(read.3) SYNC(mb_len): read inside the seqlock window; checked below before use. */
 	uint64_t n = atomic_load_explicit(&slot->len, memory_order_acquire);
 	if (n > mb->max || n > (uint64_t)cap) {
 		/* A torn read or a real length: settle it first. */
@@ -2181,8 +2264,9 @@ static int mb_try_read(const shmchan_mailbox *mb, void *buf, size_t cap, size_t 
 		*ok = 1;
 		return SHMCHAN_ERR_SHORT_BUFFER;
 	}
+	/* STEP(read.4) */
 	if (n > 0) memcpy(buf, mb_value_of(slot), (size_t)n);
-	/* SYNC(mb_seq): read-modify-write check ("read-don't-modify-write"), seq_cst; pairs with the writer's
+	/* STEP(read.5) SYNC(mb_seq): read-modify-write check ("read-don't-modify-write"), seq_cst; pairs with the writer's
 	 * exchange to odd (see "Mailboxes: layout" above and package sync/seqlock). */
 	uint64_t again = atomic_fetch_add_explicit(&slot->seq, 0, memory_order_seq_cst);
 	if (again != s) return SHMCHAN_OK;
@@ -2211,8 +2295,9 @@ static int mb_read(const shmchan_mailbox *mb, void *buf, size_t cap, size_t *len
 
 /* mb_wake_all bumps the wait word and wakes every reader sleeping on it. */
 static void mb_wake_all(shmchan_mailbox *mb) {
-	/* SYNC(mb_wake_seq): bump before waking (seq_cst, as Go's atomic.AddUint32), so that a reader between
-	 * its wake_seq load and its futex wait does not sleep; pairs with the load in mb_park. */
+	/* STEP(publish.6) STEP(close.2) SYNC(mb_wake_seq): bump before waking (seq_cst, as Go's atomic.AddUint32),
+	 * so that a reader between its wake_seq load and its futex wait does not sleep; pairs with the load in
+	 * mb_park. */
 	atomic_fetch_add_explicit(&mb->h->wake_seq, 1, memory_order_seq_cst);
 	/* SYNC(mb_waiters): seq_cst; how many readers to release where a wake is counted (Windows). */
 	wword_wake_n(&mb->word, atomic_load_explicit(&mb->h->waiters, memory_order_seq_cst));
@@ -2225,12 +2310,14 @@ static int mailbox_publish_impl(shmchan_mailbox *mb, const void *value, size_t l
 	struct mb_header *h = mb->h;
 	if (!mb->writer) {
 		uint64_t self = shmchan_self_token();
-		int rc = claim(mb->seg, SHMCHAN_LOCK_MB_WRITER, &h->owner, &h->closed, self);
+		int took;
+		int rc = claim(mb->seg, SHMCHAN_LOCK_MB_WRITER, &h->owner, &h->closed, self, &took);
 		if (rc != SHMCHAN_OK) return rc;
 		mb->token = self;
 		mb->writer = 1;
+		if (took) count(&mb->st->takeovers, 1);
 	}
-	/* Continue from the version in the region: a writer that takes over from a dead one carries on
+	/* STEP(publish.1) Continue from the version in the region: a writer that takes over from a dead one carries on
 	 * where that one left off (a half-written slot is simply written again). */
 	uint64_t v;
 	int rc = mb_load_latest(mb, memory_order_acquire, &v);
@@ -2238,22 +2325,27 @@ static int mailbox_publish_impl(shmchan_mailbox *mb, const void *value, size_t l
 	if (v == SHMCHAN_MAILBOX_MAX_VERSION) return SHMCHAN_ERR_CORRUPT;
 	v++;
 	struct mb_slot *slot = mb_slot_of(mb, v);
-	/* SYNC(mb_seq): read-modify-write (seq_cst exchange), so that no store below is ordered before it,
+	/* STEP(publish.2) SYNC(mb_seq): read-modify-write (seq_cst exchange), so that no store below is ordered before it,
 	 * then a release fence; pairs with the reader's read-modify-write check in mb_try_read and Go's
 	 * Buffer.TryRead (and with a fenced C reader's acquire fence). */
 	atomic_exchange_explicit(&slot->seq, 2 * v + 1, memory_order_seq_cst);
 	atomic_thread_fence(memory_order_release);
-	/* SYNC(mb_len): written inside the odd window; pairs with the load in mb_try_read. */
+	/* STEP(publish.3) SYNC(mb_len): written inside the odd window; pairs with the load in mb_try_read. */
 	atomic_store_explicit(&slot->len, (uint64_t)len, memory_order_relaxed);
 	if (len > 0) memcpy(mb_value_of(slot), value, len);
-	/* SYNC(mb_seq): release; publishes the bytes to a reader that loads 2v. */
+	/* STEP(publish.4) SYNC(mb_seq): release; publishes the bytes to a reader that loads 2v. */
 	atomic_store_explicit(&slot->seq, 2 * v, memory_order_release);
-	/* SYNC(mb_latest): seq_cst store after the slot is complete; pairs with the readers' loads and, as a
+	/* STEP(publish.5) SYNC(mb_latest): seq_cst store after the slot is complete; pairs with the readers' loads and, as a
 	 * Dekker pair with the load of waiters below, with the reader's park. */
 	atomic_store_explicit(&h->latest, v, memory_order_seq_cst);
-	/* SYNC(mb_waiters): seq_cst load after the seq_cst store of latest; pairs with the reader's increment
+	count(&mb->st->messages, 1);
+	count(&mb->st->bytes, (uint64_t)len);
+	/* STEP(publish.6) SYNC(mb_waiters): seq_cst load after the seq_cst store of latest; pairs with the reader's increment
 	 * then latest load in mb_park (Dekker). Only a parked reader costs a system call. */
-	if (atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0) mb_wake_all(mb);
+	if (atomic_load_explicit(&h->waiters, memory_order_seq_cst) != 0) {
+		mb_wake_all(mb);
+		count(&mb->st->wakes, 1);
+	}
 	if (version != NULL) *version = v;
 	return SHMCHAN_OK;
 }
@@ -2321,13 +2413,14 @@ static int mb_writer_dead(shmchan_mailbox *mb, int64_t now) {
  */
 static int mb_park(shmchan_mailbox *mb, uint64_t version, int64_t deadline) {
 	struct mb_header *h = mb->h;
-	/* SYNC(mb_wake_seq): acquire; loaded before the re-check, so that a bump after it makes the wait
+	/* STEP(mbwait.1) SYNC(mb_wake_seq): acquire; loaded before the re-check, so that a bump after it makes the wait
 	 * return at once. */
 	uint32_t s = atomic_load_explicit(&h->wake_seq, memory_order_acquire);
-	/* SYNC(mb_waiters): seq_cst increment, then the re-check loads latest; pairs with the store of latest
+	/* STEP(mbwait.2) SYNC(mb_waiters): seq_cst increment, then the re-check loads latest; pairs with the store of latest
 	 * then the load of waiters in shmchan_mailbox_publish (Dekker). */
 	atomic_fetch_add_explicit(&h->waiters, 1, memory_order_seq_cst);
 	int newer = 0, closed = 0;
+	/* STEP(mbwait.3) */
 	int rc = mb_poll(mb, version, &newer, &closed);
 	if (rc == SHMCHAN_OK && !newer && !closed) {
 		int64_t ns = LIVENESS_PERIOD_NS;
@@ -2335,9 +2428,10 @@ static int mb_park(shmchan_mailbox *mb, uint64_t version, int64_t deadline) {
 			int64_t left = deadline - mono_ns();
 			if (left < ns) ns = left;
 		}
+		/* STEP(mbwait.4) */
 		wword_wait(&mb->word, s, ns);
 	}
-	/* SYNC(mb_waiters): the matching seq_cst decrement. */
+	/* STEP(mbwait.5) SYNC(mb_waiters): the matching seq_cst decrement. */
 	atomic_fetch_sub_explicit(&h->waiters, 1, memory_order_seq_cst);
 	return rc;
 }
@@ -2528,6 +2622,45 @@ int shmchan_receiver_close(shmchan_receiver *rx) {
 		rx->open = 0;
 		role_unlock(rx->ch->seg, SHMCHAN_LOCK_RX);
 	}
+	return rc;
+}
+
+/* load_stats reads a counter line, each count with one relaxed load (not one snapshot). */
+static void load_stats(struct stats_line *l, shmchan_stats *out) {
+	if (out == NULL) return;
+	/* SYNC(stats): relaxed loads; pair with the stores in count (and Go's), by the end's holder. */
+	out->messages = atomic_load_explicit(&l->messages, memory_order_relaxed);
+	out->bytes = atomic_load_explicit(&l->bytes, memory_order_relaxed);
+	out->waits = atomic_load_explicit(&l->waits, memory_order_relaxed);
+	out->parks = atomic_load_explicit(&l->parks, memory_order_relaxed);
+	out->wakes = atomic_load_explicit(&l->wakes, memory_order_relaxed);
+	out->takeovers = atomic_load_explicit(&l->takeovers, memory_order_relaxed);
+}
+
+static int channel_stats_impl(const shmchan_channel *ch, shmchan_stats *sender, shmchan_stats *receiver) {
+	if (ch->tx_st == &ch->local[0]) return SHMCHAN_ERR_UNSUPPORTED;
+	load_stats(ch->tx_st, sender);
+	load_stats(ch->rx_st, receiver);
+	return SHMCHAN_OK;
+}
+
+int shmchan_channel_stats(const shmchan_channel *ch, shmchan_stats *sender, shmchan_stats *receiver) {
+	if (ch == NULL) return SHMCHAN_ERR_INVALID;
+	int rc;
+	GUARD_CALL(ch->seg, rc, channel_stats_impl(ch, sender, receiver));
+	return rc;
+}
+
+static int mailbox_stats_impl(const shmchan_mailbox *mb, shmchan_stats *writer) {
+	if (mb->st == &mb->local) return SHMCHAN_ERR_UNSUPPORTED;
+	load_stats(mb->st, writer);
+	return SHMCHAN_OK;
+}
+
+int shmchan_mailbox_stats(const shmchan_mailbox *mb, shmchan_stats *writer) {
+	if (mb == NULL) return SHMCHAN_ERR_INVALID;
+	int rc;
+	GUARD_CALL(mb->seg, rc, mailbox_stats_impl(mb, writer));
 	return rc;
 }
 
@@ -2743,17 +2876,21 @@ static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
 	int rc = wait_common(ch, w, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, ch->tx.open);
 	if (rc <= 0) return rc;
 	/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
-	/* SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	/* STEP(park.1) SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
 	uint32_t s = atomic_load_explicit(&h->data_seq, memory_order_acquire);
-	/* SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
+	/* STEP(park.2) SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
 	 * then rx_parked load in tx_commit (Dekker). */
 	atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
-	/* SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
+	/* STEP(park.3) SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
 	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
-	/* SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
+	/* STEP(park.3) SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
 	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
-	if (hdr == 0 && !closed) wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
-	/* SYNC(rx_parked): seq_cst; no longer parked. */
+	/* STEP(park.4) */
+	if (hdr == 0 && !closed) {
+		count(&ch->rx_st->parks, 1);
+		wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
+	}
+	/* STEP(park.5) SYNC(rx_parked): seq_cst; no longer parked. */
 	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
 	return 0;
 }
@@ -2765,17 +2902,21 @@ static int tx_wait(shmchan_sender *tx, struct waiter *w) {
 	int rc = wait_common(ch, w, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, ch->rx.open);
 	if (rc <= 0) return rc;
 	/* Park: the receiver's release (store head, load tx_parked) is the other half. */
-	/* SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+	/* STEP(park.1) SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
 	uint32_t s = atomic_load_explicit(&h->space_seq, memory_order_acquire);
-	/* SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
+	/* STEP(park.2) SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
 	 * then tx_parked load in rx_consume (Dekker). */
 	atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
-	/* SYNC(head): seq_cst re-check after announcing the park. */
+	/* STEP(park.3) SYNC(head): seq_cst re-check after announcing the park. */
 	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
-	/* SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
+	/* STEP(park.3) SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
 	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
-	if (head == tx->cached_head && !closed) wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
-	/* SYNC(tx_parked): seq_cst; no longer parked. */
+	/* STEP(park.4) */
+	if (head == tx->cached_head && !closed) {
+		count(&ch->tx_st->parks, 1);
+		wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
+	}
+	/* STEP(park.5) SYNC(tx_parked): seq_cst; no longer parked. */
 	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
 	return 0;
 }

@@ -42,6 +42,8 @@ extern "C" {
 #define SHMCHAN_MIN_CAPACITY (UINT64_C(1) << 10)
 #define SHMCHAN_MAX_CAPACITY (UINT64_C(1) << 32) /* so a record's u32 len covers the largest message */
 #define SHMCHAN_FLAGS_INCOMPATIBLE_MASK 0xFFFFu /* bits an opener must know */
+#define SHMCHAN_FLAG_STATS 0x10000u             /* compatible: the ends keep their counter lines */
+#define SHMCHAN_STATS_SIZE 48u                  /* a counter line's six u64 counts */
 
 /* Header line, written once by the creator. */
 #define SHMCHAN_OFF_MAGIC 0x000u       /* u32 */
@@ -67,6 +69,9 @@ extern "C" {
 #define SHMCHAN_OFF_TX_PARKED 0x204u /* u32, atomic, seq_cst */
 #define SHMCHAN_OFF_TX_CLOSED 0x208u /* u32, atomic, seq_cst */
 /* Data region. */
+#define SHMCHAN_OFF_TX_STATS 0x280u /* the sender's counter line (SHMCHAN_FLAG_STATS), written only by it */
+#define SHMCHAN_OFF_RX_STATS 0x300u /* the receiver's counter line, written only by it */
+
 #define SHMCHAN_OFF_DATA 0x1000u
 
 /*
@@ -120,6 +125,8 @@ extern "C" {
 #define SHMCHAN_MB_OFF_WAKE_SEQ 0x100u /* u32, futex word readers sleep on */
 #define SHMCHAN_MB_OFF_WAITERS 0x104u  /* u32, atomic, seq_cst read-modify-write */
 /* Slots. */
+#define SHMCHAN_MB_OFF_WRITER_STATS 0x180u /* the writer's counter line (SHMCHAN_FLAG_STATS) */
+
 #define SHMCHAN_MB_OFF_SLOTS 0x1000u
 /* In each slot. */
 #define SHMCHAN_MB_SLOT_OFF_SEQ 0u /* u64, atomic: 2v+1 while version v is written, 2v once complete */
@@ -243,6 +250,26 @@ int shmchan_channel_open_or_create(const char *name, uint64_t capacity, const sh
                                    shmchan_channel **out, int *created);
 /* shmchan_channel_close closes the ends still open, unmaps, and frees ch (NULL is a no-op). */
 int shmchan_channel_close(shmchan_channel *ch);
+/*
+ * shmchan_stats is one end's counters (docs/layout.md, "Counters"), counted
+ * from the object's creation across every process that held the end.
+ */
+typedef struct shmchan_stats {
+	uint64_t messages;  /* messages sent or received; values published (mailbox writer) */
+	uint64_t bytes;     /* their payload bytes */
+	uint64_t waits;     /* blocking calls that found the ring full (sender) or empty (receiver) and waited */
+	uint64_t parks;     /* sleeps on the wait word (futex waits) */
+	uint64_t wakes;     /* wakeups of a parked peer */
+	uint64_t takeovers; /* claims of the role from a holder that died */
+} shmchan_stats;
+
+/*
+ * shmchan_channel_stats reads both ends' counters, whichever processes hold
+ * them; either pointer may be NULL. SHMCHAN_ERR_UNSUPPORTED for a channel
+ * created without counters (flag bit 16 clear).
+ */
+int shmchan_channel_stats(const shmchan_channel *ch, shmchan_stats *sender, shmchan_stats *receiver);
+
 /* shmchan_channel_capacity returns the ring's size in bytes. */
 uint64_t shmchan_channel_capacity(const shmchan_channel *ch);
 /* shmchan_channel_max_message returns the largest payload a send accepts. */
@@ -308,6 +335,9 @@ int shmchan_mailbox_open_or_create(const char *name, uint64_t max_value, const s
 int shmchan_mailbox_close(shmchan_mailbox *mb);
 /* shmchan_mailbox_max_value returns the largest value the mailbox holds, in bytes. */
 uint64_t shmchan_mailbox_max_value(const shmchan_mailbox *mb);
+/* shmchan_mailbox_stats reads the writer's counters, as shmchan_channel_stats. */
+int shmchan_mailbox_stats(const shmchan_mailbox *mb, shmchan_stats *writer);
+
 /* shmchan_mailbox_publish makes a copy of value the newest value; claims the writer role on the first call. */
 int shmchan_mailbox_publish(shmchan_mailbox *mb, const void *value, size_t len, uint64_t *version);
 /* shmchan_mailbox_version stores the newest complete version (0 if none) in *version: one atomic load. */

@@ -132,7 +132,7 @@ func NewProducer(head *uint64, data []byte) (*Producer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// SYNC(head): acquire; pairs with the store in Consumer.Release.
+	// STEP(takeover_tx.1) SYNC(head): acquire; pairs with the store in Consumer.Release.
 	h := atomic.LoadUint64(head)
 	if h%8 != 0 {
 		return nil, fmt.Errorf("ring: head %d not a multiple of 8: %w", h, ErrCorrupt)
@@ -140,7 +140,7 @@ func NewProducer(head *uint64, data []byte) (*Producer, error) {
 	pos := h
 	for {
 		at := pos & g.mask
-		// SYNC(record): acquire; pairs with the header store in Commit.
+		// STEP(takeover_tx.2) SYNC(record): acquire; pairs with the header store in Commit.
 		hdr := atomic.LoadUint64(g.word(at))
 		if hdr == 0 {
 			break
@@ -176,7 +176,7 @@ func (p *Producer) TryReserve(n int) ([]byte, error) {
 	}
 	need := pad + rec + layout.ChanRecordHeader // and the terminator after it
 	if p.pos+need-p.cachedHead > uint64(len(p.data)) {
-		// SYNC(head): acquire; pairs with the store in Consumer.Release. The
+		// STEP(send.2) SYNC(head): acquire; pairs with the store in Consumer.Release. The
 		// consumer is done with every byte before it.
 		h := atomic.LoadUint64(p.head)
 		if h < p.cachedHead || h > p.pos || h%8 != 0 {
@@ -205,19 +205,19 @@ func (p *Producer) Commit(m int) error {
 	at := p.pos & p.mask
 	recAt := (p.pos + p.resPad) & p.mask
 	step := layout.ChanRecordHeader + layout.Align8(uint64(m))
-	// The terminator: the consumer, having read this record, finds zero
+	// STEP(send.4) The terminator: the consumer, having read this record, finds zero
 	// where the next one goes until that one is published. It lies in the
 	// 8 bytes TryReserve kept free.
 	binary.LittleEndian.PutUint64(p.data[(recAt+step)&p.mask:], 0)
 	hdr := header(uint64(m), layout.ChanKindMessage)
 	if p.resPad > 0 {
-		// The record at 0 first, then the padding that leads to it.
+		// STEP(send.5) The record at 0 first, then the padding that leads to it.
 		binary.LittleEndian.PutUint64(p.data[recAt:], hdr)
 		at, hdr = p.pos&p.mask, header(p.resPad-layout.ChanRecordHeader, layout.ChanKindPadding)
 	}
 	p.pos += p.resPad + step
 	p.resv = -1
-	// SYNC(record): release (seq_cst); publishes the payload, the terminator
+	// STEP(send.6) SYNC(record): release (seq_cst); publishes the payload, the terminator
 	// (and a record behind padding) written above; pairs with the acquire
 	// load in Consumer.TryPeek.
 	atomic.StoreUint64(p.word(at), hdr)
@@ -265,7 +265,7 @@ func NewConsumer(head *uint64, data []byte) (*Consumer, error) {
 	if err != nil {
 		return nil, err
 	}
-	// SYNC(head): acquire; our own (or a dead predecessor's) last release.
+	// STEP(takeover_rx.1) SYNC(head): acquire; our own (or a dead predecessor's) last release.
 	h := atomic.LoadUint64(head)
 	if h%8 != 0 {
 		return nil, fmt.Errorf("ring: head %d not a multiple of 8: %w", h, ErrCorrupt)
@@ -279,12 +279,13 @@ func NewConsumer(head *uint64, data []byte) (*Consumer, error) {
 func (c *Consumer) TryPeek() ([]byte, error) {
 	for {
 		at := c.pos & c.mask
-		// SYNC(record): acquire; pairs with the header store in
+		// STEP(recv.1) SYNC(record): acquire; pairs with the header store in
 		// Producer.Commit: the payload and the terminator are written.
 		hdr := atomic.LoadUint64(c.word(at))
 		if hdr == 0 {
 			return nil, ErrEmpty
 		}
+		// STEP(recv.3) Check the record (geometry.record) and that it ends within capacity - 8 of head.
 		step, pad, n, err := c.record(hdr, at)
 		if err != nil {
 			return nil, err
@@ -292,10 +293,12 @@ func (c *Consumer) TryPeek() ([]byte, error) {
 		if c.pos+step-c.released > uint64(len(c.data))-layout.ChanRecordHeader {
 			return nil, fmt.Errorf("ring: record at %d runs past one capacity from head %d: %w", c.pos, c.released, ErrCorrupt)
 		}
+		// STEP(recv.4)
 		if pad {
 			c.pos += step // skipped; the next Release publishes it
 			continue
 		}
+		// STEP(recv.5)
 		c.next, c.peeked = c.pos+step, true
 		start := at + layout.ChanRecordHeader
 		return c.data[start : start+n : start+n], nil
@@ -310,7 +313,7 @@ func (c *Consumer) Release() error {
 	}
 	c.pos, c.peeked = c.next, false
 	c.released = c.pos
-	// SYNC(head): release (seq_cst); we are done reading every byte before
+	// STEP(release.1) SYNC(head): release (seq_cst); we are done reading every byte before
 	// it; pairs with the acquire load in Producer.TryReserve.
 	atomic.StoreUint64(c.head, c.pos)
 	return nil

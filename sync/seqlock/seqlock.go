@@ -201,6 +201,7 @@ func (b *Buffer) Publish(value []byte) (uint64, error) {
 	if len(value) > b.max {
 		return 0, fmt.Errorf("seqlock: value of %d bytes, the limit is %d: %w", len(value), b.max, ErrTooLarge)
 	}
+	// STEP(publish.1)
 	v, err := b.Version()
 	if err != nil {
 		return 0, err
@@ -210,16 +211,17 @@ func (b *Buffer) Publish(value []byte) (uint64, error) {
 	}
 	v++
 	seq, length, data := b.slot(v)
-	// SYNC(mb_seq): read-modify-write, so that no store below is ordered
+	// STEP(publish.2) SYNC(mb_seq): read-modify-write, so that no store below is ordered
 	// before it; pairs with the reader's read-modify-write check in TryRead
 	// (see the package doc).
 	atomic.SwapUint64(seq, 2*v+1)
-	// SYNC(mb_len): written inside the odd window; pairs with the load in TryRead.
+	// STEP(publish.3) SYNC(mb_len): written inside the odd window; pairs with the load in TryRead.
 	atomic.StoreUint64(length, uint64(len(value)))
 	copy(data, value)
-	// SYNC(mb_seq): release; publishes the bytes to a reader that loads 2v.
+	// STEP(publish.4) SYNC(mb_seq): release; publishes the bytes to a reader that loads 2v.
 	atomic.StoreUint64(seq, 2*v)
-	// SYNC(mb_latest): release, after the slot is complete; pairs with the load in Version.
+	// STEP(publish.5) SYNC(mb_latest): release, after the slot is complete; pairs
+	// with the load in Version.
 	atomic.StoreUint64(b.latest, v)
 	return v, nil
 }
@@ -247,18 +249,19 @@ func (b *Buffer) Read(dst []byte) (value []byte, version uint64, err error) {
 // slot during the copy, in which case value holds garbage (with dst's
 // storage, or a larger buffer to pass next time) and the caller tries again.
 func (b *Buffer) TryRead(dst []byte) (value []byte, version uint64, ok bool, err error) {
+	// STEP(read.1)
 	v, err := b.Version()
 	if err != nil || v == 0 {
 		return dst[:0], 0, err == nil, err
 	}
 	seq, length, data := b.slot(v)
-	// SYNC(mb_seq): acquire; pairs with the writer's even store, which
+	// STEP(read.2) SYNC(mb_seq): acquire; pairs with the writer's even store, which
 	// precedes its store of latest = v.
 	s := atomic.LoadUint64(seq)
 	if s != 2*v {
 		return dst[:0], v, false, b.lapped(v, s)
 	}
-	// SYNC(mb_len): read inside the seqlock window; checked below before use.
+	// STEP(read.3) SYNC(mb_len): read inside the seqlock window; checked below before use.
 	n := atomic.LoadUint64(length)
 	if n > uint64(b.max) || n > uint64(cap(dst)) {
 		// Either a torn read or a real length to check; settle it first.
@@ -271,8 +274,9 @@ func (b *Buffer) TryRead(dst []byte) (value []byte, version uint64, ok bool, err
 		dst = make([]byte, n)
 	}
 	dst = dst[:n]
+	// STEP(read.4)
 	copy(dst, data[:n])
-	// SYNC(mb_seq): read-modify-write check ("read-don't-modify-write");
+	// STEP(read.5) SYNC(mb_seq): read-modify-write check ("read-don't-modify-write");
 	// pairs with the writer's Swap to odd. See the package doc.
 	again := atomic.AddUint64(seq, 0)
 	return dst, v, again == s, nil
@@ -281,7 +285,8 @@ func (b *Buffer) TryRead(dst []byte) (value []byte, version uint64, ok bool, err
 // stable reports whether the slot's sequence still holds s, with the same
 // read-modify-write check as a copy.
 func (b *Buffer) stable(seq *uint64, s uint64) bool {
-	// SYNC(mb_seq): read-modify-write check; pairs with the writer's Swap to odd.
+	// STEP(read.3) STEP(read.5) SYNC(mb_seq): read-modify-write check; pairs with
+	// the writer's Swap to odd.
 	return atomic.AddUint64(seq, 0) == s
 }
 
@@ -289,7 +294,7 @@ func (b *Buffer) stable(seq *uint64, s uint64) bool {
 // version just loaded. It returns nil if the writer has lapped the reader,
 // and ErrCorrupt if no correct writer could have left s there.
 func (b *Buffer) lapped(v, s uint64) error {
-	// A correct writer completes slot v (2v) before it stores latest = v, and
+	// STEP(read.2) A correct writer completes slot v (2v) before it stores latest = v, and
 	// then writes version v+N, marking 2(v+N)+1, in this slot before any other
 	// value: s is 2v, or at least 2(v+N).
 	if s < 2*(v+b.slots) {

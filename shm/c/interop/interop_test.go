@@ -86,7 +86,21 @@ func TestGoToC(t *testing.T) {
 			if strings.Join(lines, "\n") != strings.Join(want, "\n") {
 				t.Fatalf("C receiver said %q, want %q", lines, want)
 			}
+			checkStats(t, ch, uint64(count))
 		})
+	}
+}
+
+// checkStats checks that both ends, one of them C, counted n messages and
+// the same payload bytes on their counter lines (docs/layout.md, "Counters").
+func checkStats(t *testing.T, ch *shm.Channel, n uint64) {
+	t.Helper()
+	st, err := ch.Stats()
+	if err != nil {
+		t.Fatalf("Stats: %v", err)
+	}
+	if st.Sender.Messages != n || st.Receiver.Messages != n || st.Sender.Bytes != st.Receiver.Bytes || st.Sender.Bytes == 0 {
+		t.Errorf("Stats = %+v, want %d messages each way and the same bytes", st, n)
 	}
 }
 
@@ -140,6 +154,8 @@ func TestCToGo(t *testing.T) {
 			if lines := p.wait(); len(lines) != 1 || lines[0] != "send: 0 shmchan: success" {
 				t.Fatalf("C sender said %q", lines)
 			}
+			// The C sender counted on its line, the Go receiver on its own.
+			checkStats(t, ch, uint64(count))
 		})
 	}
 }

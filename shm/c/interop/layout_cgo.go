@@ -32,6 +32,8 @@ var COffsets = map[string]uintptr{
 	"space_seq":   C.SHMCHAN_OFF_SPACE_SEQ,
 	"tx_parked":   C.SHMCHAN_OFF_TX_PARKED,
 	"tx_closed":   C.SHMCHAN_OFF_TX_CLOSED,
+	"tx_stats":    C.SHMCHAN_OFF_TX_STATS,
+	"rx_stats":    C.SHMCHAN_OFF_RX_STATS,
 	"data":        C.SHMCHAN_OFF_DATA,
 
 	// Mailbox.
@@ -49,6 +51,7 @@ var COffsets = map[string]uintptr{
 	"mb_owner":        C.SHMCHAN_MB_OFF_OWNER,
 	"mb_wake_seq":     C.SHMCHAN_MB_OFF_WAKE_SEQ,
 	"mb_waiters":      C.SHMCHAN_MB_OFF_WAITERS,
+	"mb_writer_stats": C.SHMCHAN_MB_OFF_WRITER_STATS,
 	"mb_slots":        C.SHMCHAN_MB_OFF_SLOTS,
 	"mb_slot_seq":     C.SHMCHAN_MB_SLOT_OFF_SEQ,
 	"mb_slot_len":     C.SHMCHAN_MB_SLOT_OFF_LEN,
@@ -83,4 +86,9 @@ var CConstants = map[string]uint64{
 	"lock_rx":        C.SHMCHAN_LOCK_RX,
 	"lock_mb_writer": C.SHMCHAN_LOCK_MB_WRITER,
 	"mb_max_waiters": C.SHMCHAN_MAILBOX_MAX_WAITERS,
+
+	// Counters.
+	"flag_stats":    C.SHMCHAN_FLAG_STATS,
+	"mb_flag_stats": C.SHMCHAN_FLAG_STATS,
+	"stats_size":    C.SHMCHAN_STATS_SIZE,
 }

@@ -35,6 +35,8 @@ func TestLayoutMatchesC(t *testing.T) {
 		"space_seq":   layout.ChanOffSpaceSeq,
 		"tx_parked":   layout.ChanOffTxParked,
 		"tx_closed":   layout.ChanOffTxClosed,
+		"tx_stats":    layout.ChanOffTxStats,
+		"rx_stats":    layout.ChanOffRxStats,
 		"data":        layout.ChanHeaderSize,
 
 		"mb_magic":        layout.MboxOffMagic,
@@ -51,6 +53,7 @@ func TestLayoutMatchesC(t *testing.T) {
 		"mb_owner":        layout.MboxOffOwner,
 		"mb_wake_seq":     layout.MboxOffWakeSeq,
 		"mb_waiters":      layout.MboxOffWaiters,
+		"mb_writer_stats": layout.MboxOffWriterStats,
 		"mb_slots":        layout.MboxHeaderSize,
 		"mb_slot_seq":     layout.MboxSlotOffSeq,
 		"mb_slot_len":     layout.MboxSlotOffLen,
@@ -84,6 +87,10 @@ func TestLayoutMatchesC(t *testing.T) {
 		"lock_rx":        layout.LockRx,
 		"lock_mb_writer": layout.LockMbWriter,
 		"mb_max_waiters": layout.MboxMaxWaiters,
+
+		"flag_stats":    layout.ChanFlagStats,
+		"mb_flag_stats": layout.MboxFlagStats,
+		"stats_size":    layout.StatsSize,
 	}
 	if diff := cmp.Diff(goConstants, interop.CConstants); diff != "" {
 		t.Errorf("constants differ between internal/layout and shmchan.h (-go +c):\n%s", diff)

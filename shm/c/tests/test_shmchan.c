@@ -1643,6 +1643,61 @@ static int child_role(const char *role, const char *n) {
 	return 2;
 }
 
+/* test_stats: each end counts its messages and bytes on its own line (docs/layout.md, "Counters"), a
+ * takeover from a dead holder is counted, and a channel without the flag reports SHMCHAN_ERR_UNSUPPORTED. */
+static void test_stats(void) {
+	const char *n = name();
+	shmchan_channel *ch;
+	shmchan_sender *tx;
+	shmchan_receiver *rx;
+	CHECK_RC(shmchan_channel_create(n, 4096, NULL, &ch), SHMCHAN_OK);
+	uint8_t *b = raw(ch);
+	uint32_t flags;
+	memcpy(&flags, b + SHMCHAN_OFF_FLAGS, 4);
+	CHECK(flags == SHMCHAN_FLAG_STATS);
+	put64(b, SHMCHAN_OFF_TX_OWNER, UINT64_C(0x7FFFFFFE)); /* a dead sender: no such PID */
+	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_OK);
+	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
+	char buf[256] = {0};
+	size_t len;
+	for (size_t i = 1; i <= 3; i++) {
+		CHECK_RC(shmchan_try_send(tx, buf, 10 * i), SHMCHAN_OK);
+		CHECK_RC(shmchan_try_recv(rx, buf, sizeof buf, &len), SHMCHAN_OK);
+	}
+	const void *msg;
+	CHECK_RC(shmchan_try_send(tx, buf, 7), SHMCHAN_OK);
+	CHECK_RC(shmchan_try_peek(rx, &msg, &len), SHMCHAN_OK);
+	CHECK_RC(shmchan_release(rx), SHMCHAN_OK);
+	shmchan_stats st, sr;
+	CHECK_RC(shmchan_channel_stats(ch, &st, &sr), SHMCHAN_OK);
+	CHECK(st.messages == 4 && st.bytes == 67 && st.takeovers == 1 && st.waits == 0);
+	CHECK(sr.messages == 4 && sr.bytes == 67 && sr.takeovers == 0);
+	CHECK(get64(b, SHMCHAN_OFF_TX_STATS) == 4 && get64(b, SHMCHAN_OFF_RX_STATS + 8) == 67);
+	CHECK_RC(shmchan_channel_stats(NULL, &st, &sr), SHMCHAN_ERR_INVALID);
+	/* An older creator's channel: flag bit 16 clear. A segment handle keeps the object (Windows frees it
+	 * with its last handle). */
+	shmchan_segment *seg;
+	CHECK_RC(shmchan_segment_open(n, NULL, &seg), SHMCHAN_OK);
+	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+	memset((uint8_t *)shmchan_segment_data(seg) + SHMCHAN_OFF_FLAGS, 0, 4);
+	CHECK_RC(shmchan_channel_open(n, NULL, &ch), SHMCHAN_OK);
+	CHECK_RC(shmchan_channel_stats(ch, &st, &sr), SHMCHAN_ERR_UNSUPPORTED);
+	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+	CHECK_RC(shmchan_segment_close(seg), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+
+	shmchan_mailbox *mb;
+	const char *m = name();
+	CHECK_RC(shmchan_mailbox_create(m, 64, NULL, &mb), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_publish(mb, "hello", 5, NULL), SHMCHAN_OK);
+	CHECK_RC(shmchan_mailbox_publish(mb, "hi", 2, NULL), SHMCHAN_OK);
+	shmchan_stats sw;
+	CHECK_RC(shmchan_mailbox_stats(mb, &sw), SHMCHAN_OK);
+	CHECK(sw.messages == 2 && sw.bytes == 7 && sw.takeovers == 0);
+	CHECK_RC(shmchan_mailbox_close(mb), SHMCHAN_OK);
+	CHECK_RC(removed(m), SHMCHAN_OK);
+}
+
 int main(int argc, char **argv) {
 	if (argc == 4 && strcmp(argv[1], "child") == 0) return child_role(argv[2], argv[3]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1655,6 +1710,7 @@ int main(int argc, char **argv) {
 	    {"channel_create_open", test_channel_create_open},
 	    {"roles", test_roles},
 	    {"send_recv", test_send_recv},
+	    {"stats", test_stats},
 	    {"receiver_close", test_receiver_close},
 	    {"corrupt", test_corrupt},
 	    {"fuzz", test_fuzz},
