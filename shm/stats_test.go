@@ -91,8 +91,10 @@ func TestStatsWithoutFlag(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ch.Close()
+	// Open the segment before the channel closes: on Windows an object
+	// lives only as long as some handle to it.
 	seg := open(t, name)
+	ch.Close()
 	if err := seg.StoreUint32(layout.ChanOffFlags, 0); err != nil {
 		t.Fatal(err)
 	}
