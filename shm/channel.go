@@ -194,19 +194,23 @@ func attachChannel(seg *Segment, o *options, op string) (*Channel, error) {
 			fmt.Errorf("%w: capacity changed to %d after the open check", ErrCorrupt, capacity), seg.Close()))
 	}
 	c := &Channel{seg: seg, h: h, o: *o, capacity: capacity, max: layout.ChanMaxMessage(capacity)}
-	c.txRole = role{name: "sender", fd: seg.fd, lock: layout.LockTx, owner: &h.TxOwner, closed: &h.TxClosed, held: &c.txHeld}
-	c.rxRole = role{name: "receiver", fd: seg.fd, lock: layout.LockRx, owner: &h.RxOwner, closed: &h.RxClosed, held: &c.rxHeld}
 	c.data = seg.mem[layout.ChanHeaderSize : layout.ChanHeaderSize+c.capacity : layout.ChanHeaderSize+c.capacity]
 	c.txStats, c.rxStats = &c.localStats[0], &c.localStats[1]
 	if flags&layout.ChanFlagStats != 0 {
 		c.txStats, c.rxStats = &h.TxStats, &h.RxStats
 	}
 	var err error
-	if c.dataWord, err = wake.Open(&h.DataSeq, wakeName(o, seg.name, ".data")); err != nil {
+	if c.txRole, err = newRole(seg, o, "sender", layout.LockTx, &h.TxOwner, &h.TxClosed, &c.txHeld); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
 	}
+	if c.rxRole, err = newRole(seg, o, "receiver", layout.LockRx, &h.RxOwner, &h.RxClosed, &c.rxHeld); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, c.txRole.close(), seg.Close()))
+	}
+	if c.dataWord, err = wake.Open(&h.DataSeq, wakeName(o, seg.name, ".data")); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, c.rxRole.close(), c.txRole.close(), seg.Close()))
+	}
 	if c.spaceWord, err = wake.Open(&h.SpaceSeq, wakeName(o, seg.name, ".space")); err != nil {
-		return nil, wrap(op, seg.name, errors.Join(err, c.dataWord.Close(), seg.Close()))
+		return nil, wrap(op, seg.name, errors.Join(err, c.dataWord.Close(), c.rxRole.close(), c.txRole.close(), seg.Close()))
 	}
 	return c, nil
 }
@@ -313,7 +317,7 @@ func (c *Channel) Close() error {
 	if c.rx != nil {
 		errs = append(errs, c.rx.close())
 	}
-	errs = append(errs, c.dataWord.Close(), c.spaceWord.Close(), c.seg.Close())
+	errs = append(errs, c.dataWord.Close(), c.spaceWord.Close(), c.rxRole.close(), c.txRole.close(), c.seg.Close())
 	return errors.Join(errs...)
 }
 

@@ -86,9 +86,11 @@
 // runs under a fault guard (debug.SetPanicOnFault and recover) and returns
 // an error matching ErrCorrupt instead of crashing.
 //
-// Roles are held by kernel locks on Linux (open-file-description locks on
-// the object, released when the holder dies in whatever PID namespace), and
-// judged by process token elsewhere (docs/platforms.md). Openers refuse an
+// Roles are held by kernel locks that are released when the holder dies:
+// on Linux open-file-description locks on the object (in whatever PID
+// namespace), on Windows a named mutex per role, owned by a thread the
+// holder keeps for it. On macOS they are judged by process token
+// (docs/platforms.md). Openers refuse an
 // object that another user created, unless AllowOwner names that user: a
 // squatter cannot become the peer.
 //

@@ -13,6 +13,7 @@ import (
 	"time"
 	"unsafe"
 
+	"github.com/shmchan/shmchan/internal/platform"
 	"github.com/shmchan/shmchan/sync/wake"
 )
 
@@ -193,8 +194,16 @@ func Listen(name string, opts ...Option) (*Listener, error) {
 // listenerRole is the listener's owner as a role (role.go) seen through fd:
 // the lock on the owner word (lsnLockOwner), the owner token, and the
 // closed flag, which each new listener resets (reusable).
+//
+// Only a descriptor's byte-range lock serves here (Linux): where the segment
+// has no descriptor (Windows, whose role locks are named mutexes the C client
+// does not take for listeners) the token decides, as docs/layout.md says.
 func listenerRole(fd int, h *lsnHead, held *atomic.Bool) role {
-	return role{name: "listener", fd: fd, lock: lsnLockOwner, owner: &h.owner, closed: &h.closed, held: held, reusable: true}
+	r := role{name: "listener", owner: &h.owner, closed: &h.closed, held: held, reusable: true}
+	if fd >= 0 {
+		r.lock, _ = platform.NewRoleLock(platform.RoleKey{FD: fd, Start: lsnLockOwner, Role: "listener"})
+	}
+	return r
 }
 
 // claim takes the listener's role: STEP(listen.2) to STEP(listen.4).

@@ -215,7 +215,6 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 			fmt.Errorf("%w: maximum value %d, %d slots after the open check", ErrCorrupt, maxValue, slots), seg.Close()))
 	}
 	m := &Mailbox{seg: seg, h: h, o: *o, max: int(maxValue)}
-	m.role = role{name: "writer", fd: seg.fd, lock: layout.LockMbWriter, owner: &h.Owner, closed: &h.Closed, held: &m.writing}
 	m.st = &m.localStats
 	if flags&layout.MboxFlagStats != 0 {
 		m.st = &h.WriterStats
@@ -225,8 +224,11 @@ func attachMailbox(seg *Segment, o *options, op string) (*Mailbox, error) {
 		return nil, wrap(op, seg.name, errors.Join(lift(err), seg.Close()))
 	}
 	m.buf = buf
-	if m.word, err = wake.OpenShared(&h.WakeSeq, wakeName(o, seg.name, ".mbwake"), layout.MboxMaxWaiters); err != nil {
+	if m.role, err = newRole(seg, o, "writer", layout.LockMbWriter, &h.Owner, &h.Closed, &m.writing); err != nil {
 		return nil, wrap(op, seg.name, errors.Join(err, seg.Close()))
+	}
+	if m.word, err = wake.OpenShared(&h.WakeSeq, wakeName(o, seg.name, ".mbwake"), layout.MboxMaxWaiters); err != nil {
+		return nil, wrap(op, seg.name, errors.Join(err, m.role.close(), seg.Close()))
 	}
 	return m, nil
 }
@@ -405,12 +407,12 @@ func (m *Mailbox) Close() error {
 		return nil
 	}
 	if m.writer {
-		// A fault here (a truncated object) leaves the lock to the
-		// descriptor's close below.
+		// A fault here (a truncated object) leaves the lock to the role's
+		// and the descriptor's close below.
 		_ = guarded(m.closeWriter)
 		m.writer = false
 	}
-	return errors.Join(m.word.Close(), m.seg.Close())
+	return errors.Join(m.word.Close(), m.role.close(), m.seg.Close())
 }
 
 // closeWriter is close.1 to close.4 for the writer role.

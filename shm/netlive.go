@@ -111,7 +111,7 @@ func slotLocks(fd int) bool { return platform.RoleLocks && fd >= 0 }
 // lockSlot takes slot i's lock through fd without waiting: STEP(dial.2)'s
 // lock. It returns false if another open file description holds it.
 func lockSlot(fd, i int) (bool, error) {
-	err := platform.LockRole(fd, slotLock(i))
+	err := slotRoleLock(fd, i).Lock()
 	if errors.Is(err, platform.ErrLocked) {
 		return false, nil
 	}
@@ -120,4 +120,12 @@ func lockSlot(fd, i int) (bool, error) {
 
 // unlockSlot releases slot i's lock held through fd; a failure leaves it to
 // the descriptor's close.
-func unlockSlot(fd, i int) { _ = platform.UnlockRole(fd, slotLock(i)) }
+func unlockSlot(fd, i int) { _ = slotRoleLock(fd, i).Unlock() }
+
+// slotRoleLock is slot i's lock through fd (a byte range of the listener
+// segment; slotLocks(fd) holds). Linux's RoleLock is a descriptor and an
+// offset, so making one per call costs nothing worth keeping.
+func slotRoleLock(fd, i int) *platform.RoleLock {
+	l, _ := platform.NewRoleLock(platform.RoleKey{FD: fd, Start: slotLock(i), Role: "client"})
+	return l
+}

@@ -9,12 +9,14 @@ import (
 )
 
 // role is one role of docs/layout.md ("Roles (all objects)"): a channel's
-// sender or receiver, or a mailbox's writer. On Linux it is held by a role
-// lock, an open-file-description lock on the 8 bytes of its owner field taken
-// through the segment's descriptor, which the kernel releases when the holder
-// dies, whatever its PID namespace or /proc mount; the owner token is then
-// written for diagnostics only. Elsewhere (platform.RoleLocks false) the
-// token decides, as in layout version 1.
+// sender or receiver, or a mailbox's writer. It is held by a role lock that
+// the kernel releases when the holder dies (platform.RoleLock): on Linux an
+// open-file-description lock on the 8 bytes of its owner field, taken
+// through the segment's descriptor, whatever the holder's PID namespace or
+// /proc mount; on Windows a named mutex owned by a thread kept for the
+// purpose. The owner token is then written for diagnostics only. Where there
+// are no role locks (macOS: lock is nil) the token decides, as in layout
+// version 1.
 //
 // A listener's owner is a role too (listener.go): its closed flag ends one
 // listener's tenure, not the object's, so it is reusable: claim neither
@@ -22,17 +24,37 @@ import (
 // while gone still asks it. A Dial's view of a listener is a role it never
 // claims.
 type role struct {
-	name     string       // "sender", "receiver", "writer", "listener": for errors
-	fd       int          // the segment's descriptor, -1 if none (then tokens decide)
-	lock     int64        // the lock range's offset (layout.Lock…, lsnLockOwner)
-	owner    *uint64      // tx_owner, rx_owner, mb_owner or lsn_owner
-	closed   *uint32      // tx_closed, rx_closed, mb_closed or lsn_closed
-	held     *atomic.Bool // this handle holds the role (live.1)
-	reusable bool         // closed ends a tenure, not the role: claim ignores it (the listener)
+	name   string             // "sender", "receiver", "writer", "listener": for errors, and the Windows mutex's name
+	lock   *platform.RoleLock // nil where there are none (then tokens decide)
+	owner  *uint64            // tx_owner, rx_owner or mb_owner
+	closed *uint32            // tx_closed, rx_closed or mb_closed
+	held   *atomic.Bool       // this handle holds the role (live.1)
+	// reusable: closed ends a tenure, not the role; claim ignores it (the listener).
+	reusable bool
+}
+
+// newRole returns the role name of seg whose owner field (and lock range)
+// is at start, with its lock (platform.NewRoleLock). The caller closes the
+// role with close.
+func newRole(seg *Segment, o *options, name string, start int64, owner *uint64, closed *uint32, held *atomic.Bool) (role, error) {
+	l, err := platform.NewRoleLock(platform.RoleKey{FD: seg.fd, Start: start, Segment: seg.name, Global: o.global, Role: name})
+	if err != nil {
+		return role{}, fmt.Errorf("%s's role lock: %w", name, err)
+	}
+	return role{name: name, lock: l, owner: owner, closed: closed, held: held}, nil
+}
+
+// close gives the role back if this handle still holds its lock and lets
+// go of the lock (the Windows mutex's handle). It is idempotent.
+func (r *role) close() error {
+	if r.lock == nil {
+		return nil
+	}
+	return r.lock.Close()
 }
 
 // locked reports whether the role is held by a lock here.
-func (r *role) locked() bool { return platform.RoleLocks && r.fd >= 0 }
+func (r *role) locked() bool { return r.lock != nil }
 
 // claim takes the role: claim.1 to claim.4. It fails with ErrClosed for a
 // closed end (also one closed while we claimed) and ErrBusy for a held one.
@@ -48,7 +70,7 @@ func (r *role) claim() (takeover bool, err error) {
 	var was uint64
 	if r.locked() {
 		// STEP(claim.2)
-		if err := platform.LockRole(r.fd, r.lock); err != nil {
+		if err := r.lock.Lock(); err != nil {
 			if errors.Is(err, platform.ErrLocked) {
 				return false, fmt.Errorf("%w: the %s's role lock is held", ErrBusy, r.name)
 			}
@@ -95,8 +117,9 @@ func (r *role) release() {
 	// only if still ours; pairs with a claimer's load and swap.
 	atomic.CompareAndSwapUint64(r.owner, uint64(platform.Self()), 0)
 	if r.locked() {
-		// STEP(close.4) A failure leaves the lock to the descriptor's close.
-		_ = platform.UnlockRole(r.fd, r.lock)
+		// STEP(close.4) A failure leaves the lock to the descriptor's close
+		// (Linux) or to close, which ends the owning thread (Windows).
+		_ = r.lock.Unlock()
 	}
 }
 
@@ -111,7 +134,7 @@ func (r *role) gone() error {
 	}
 	if r.locked() {
 		// STEP(live.2)
-		if held, err := platform.RoleHeld(r.fd, r.lock); held || err != nil {
+		if held, err := r.lock.Held(); held || err != nil {
 			return nil // a failed test says "held": a false "dead" would hand a live role away
 		}
 	}

@@ -425,7 +425,7 @@ func TestLs(t *testing.T) {
 		names["mbox"] + " +mailbox +2 .* v2 +writer \\d+ alive",
 		names["corrupt"] + " +channel .* shm: corrupt shared memory: capacity 3000",
 		names["raw"] + " +raw +- +4.0KiB",
-		names["lsn"] + " +listener +1 .* 0/\\d+ slots +listener \\d+ alive",
+		names["lsn"] + " +listener +2 .* 0/\\d+ slots +listener \\d+ alive",
 	} {
 		if !regexp.MustCompile(want).MatchString(out) {
 			t.Errorf("ls output does not match %q", want)

@@ -108,13 +108,18 @@ func fenceAndRemove(name string, o *Object, mem []byte, fd int) error {
 		}
 		if locks {
 			// STEP(claim.2), as a claimer: the kernel decides.
-			if err := platform.LockRole(fd, r.lock); err != nil {
+			l, err := platform.NewRoleLock(platform.RoleKey{FD: fd, Start: r.lock})
+			if err != nil {
+				return err
+			}
+			if err := l.Lock(); err != nil {
+				_ = l.Close()
 				if errors.Is(err, platform.ErrLocked) {
 					return fmt.Errorf("%s: a role was claimed meanwhile: %w", name, ErrLive)
 				}
 				return err
 			}
-			undo = append(undo, func() { _ = platform.UnlockRole(fd, r.lock) })
+			undo = append(undo, func() { _ = l.Unlock(); _ = l.Close() })
 			continue
 		}
 		// SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire; pairs with

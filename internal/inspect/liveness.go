@@ -22,7 +22,14 @@ func (h holder) at(off int64) holder { h.lock = off; return h }
 // token decides: its process exists and has the token's start time.
 func (h holder) Held(tok uint64) bool {
 	if h.locks && platform.RoleLocks && h.fd >= 0 {
-		held, err := platform.RoleHeld(h.fd, h.lock)
+		// Linux only: fd is -1 on Windows, whose role mutexes these tools
+		// do not test yet (the token decides there).
+		l, err := platform.NewRoleLock(platform.RoleKey{FD: h.fd, Start: h.lock})
+		if err != nil || l == nil {
+			return true
+		}
+		defer l.Close()
+		held, err := l.Held()
 		return held || err != nil
 	}
 	return tok != 0 && platform.Alive(platform.Token(tok))

@@ -25,6 +25,8 @@
 //	          /dev/shm (Linux, pure Go), a per-user directory (macOS, pure Go),
 //	          CreateFileMappingW (Windows, through the shims or x/sys/windows)
 //	token     Token, Self and Alive: a process identity that survives PID reuse
+//	lock      RoleLock: a role held by a kernel lock (an OFD byte range on
+//	          Linux, a named mutex on Windows), released at the holder's death
 //	yield     Yield: give the processor to the peer
 //
 // Memory is mapped one way per OS, whatever the build: mmap through

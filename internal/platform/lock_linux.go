@@ -25,11 +25,44 @@ func fcntlLock(fd int, cmd int, fl *unix.Flock_t) error {
 	}
 }
 
-// LockRole takes the role lock at start through fd without waiting
-// (docs/layout.md, claim.2). It fails with ErrLocked if another open file
-// description holds it, and with errors.ErrUnsupported on a kernel without
-// open-file-description locks. fd must be open for writing.
-func LockRole(fd int, start int64) error {
+// RoleLock is a role's open-file-description lock: a range of an object,
+// through one of its descriptors.
+type RoleLock struct {
+	fd    int
+	start int64
+}
+
+// NewRoleLock returns the role lock k.Start through k.FD, or nil if the
+// object has no descriptor (a file mapped by MapFile). It makes no system
+// call.
+func NewRoleLock(k RoleKey) (*RoleLock, error) {
+	if k.FD < 0 {
+		return nil, nil
+	}
+	return &RoleLock{fd: k.FD, start: k.Start}, nil
+}
+
+// Lock takes the lock without waiting (docs/layout.md, claim.2). It fails
+// with ErrLocked if another open file description holds it, and with
+// errors.ErrUnsupported on a kernel without open-file-description locks.
+func (l *RoleLock) Lock() error { return lockRange(l.fd, l.start) }
+
+// Unlock releases the lock (close.4). Closing the last descriptor of the
+// description releases it too.
+func (l *RoleLock) Unlock() error { return unlockRange(l.fd, l.start) }
+
+// Held reports whether an open file description other than this one holds
+// the lock (live.2). It makes one system call; callers ask at most every
+// 50 ms, never per message.
+func (l *RoleLock) Held() (bool, error) { return rangeHeld(l.fd, l.start) }
+
+// Close forgets the lock. The descriptor belongs to the mapping, whose
+// Unmap closes it (which releases the lock if it is still held).
+func (l *RoleLock) Close() error { return nil }
+
+// lockRange takes the lock at start through fd without waiting: ErrLocked
+// if another open file description holds it. fd must be open for writing.
+func lockRange(fd int, start int64) error {
 	fl := roleRange(unix.F_WRLCK, start)
 	err := fcntlLock(fd, unix.F_OFD_SETLK, &fl)
 	switch {
@@ -43,9 +76,8 @@ func LockRole(fd int, start int64) error {
 	return fmt.Errorf("F_OFD_SETLK at %d: %w", start, err)
 }
 
-// UnlockRole releases the role lock at start held through fd (close.4).
-// Closing the last descriptor of the description releases it too.
-func UnlockRole(fd int, start int64) error {
+// unlockRange releases the lock at start held through fd.
+func unlockRange(fd int, start int64) error {
 	fl := roleRange(unix.F_UNLCK, start)
 	if err := fcntlLock(fd, unix.F_OFD_SETLK, &fl); err != nil {
 		return fmt.Errorf("F_OFD_SETLK unlock at %d: %w", start, err)
@@ -53,10 +85,9 @@ func UnlockRole(fd int, start int64) error {
 	return nil
 }
 
-// RoleHeld reports whether an open file description other than fd's holds
-// the role lock at start (live.2). It makes one system call; callers ask at
-// most every 50 ms, never per message.
-func RoleHeld(fd int, start int64) (bool, error) {
+// rangeHeld reports whether an open file description other than fd's holds
+// the lock at start.
+func rangeHeld(fd int, start int64) (bool, error) {
 	fl := roleRange(unix.F_WRLCK, start)
 	if err := fcntlLock(fd, unix.F_OFD_GETLK, &fl); err != nil {
 		return true, fmt.Errorf("F_OFD_GETLK at %d: %w", start, err)

@@ -37,7 +37,7 @@ func holdLock(args []string) int {
 		return 1
 	}
 	start, _ := strconv.ParseInt(args[1], 0, 64)
-	if err := LockRole(fd, start); err != nil {
+	if err := lockRange(fd, start); err != nil {
 		fmt.Fprintln(os.Stderr, "lock:", err)
 		return 1
 	}
@@ -47,8 +47,8 @@ func holdLock(args []string) int {
 	}
 }
 
-// probeLock: args path, start. Prints "held" or "free" as RoleHeld sees the
-// lock from a new open file description, and checks that LockRole agrees.
+// probeLock: args path, start. Prints "held" or "free" as rangeHeld sees the
+// lock from a new open file description, and checks that lockRange agrees.
 func probeLock(args []string) int {
 	fd, err := unix.Open(args[0], unix.O_RDWR|unix.O_CLOEXEC, 0)
 	if err != nil {
@@ -56,14 +56,14 @@ func probeLock(args []string) int {
 		return 1
 	}
 	start, _ := strconv.ParseInt(args[1], 0, 64)
-	held, err := RoleHeld(fd, start)
+	held, err := rangeHeld(fd, start)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
-	lerr := LockRole(fd, start)
+	lerr := lockRange(fd, start)
 	if held != errors.Is(lerr, ErrLocked) || (!held && lerr != nil) {
-		fmt.Fprintf(os.Stderr, "RoleHeld says %v but LockRole says %v\n", held, lerr)
+		fmt.Fprintf(os.Stderr, "rangeHeld says %v but lockRange says %v\n", held, lerr)
 		return 1
 	}
 	if held {
@@ -141,7 +141,7 @@ func killAndRetake(t *testing.T, cmd *exec.Cmd, fd int) time.Duration {
 	}
 	t0 := time.Now()
 	for {
-		err := LockRole(fd, txLock)
+		err := lockRange(fd, txLock)
 		if err == nil {
 			return time.Since(t0)
 		}
@@ -159,14 +159,14 @@ func killAndRetake(t *testing.T, cmd *exec.Cmd, fd int) time.Duration {
 // lock is held and the receiver lock is free.
 func checkHeld(t *testing.T, fd int) {
 	t.Helper()
-	if held, err := RoleHeld(fd, txLock); err != nil || !held {
-		t.Fatalf("RoleHeld(tx) = %v, %v; want held", held, err)
+	if held, err := rangeHeld(fd, txLock); err != nil || !held {
+		t.Fatalf("rangeHeld(tx) = %v, %v; want held", held, err)
 	}
-	if err := LockRole(fd, txLock); !errors.Is(err, ErrLocked) {
-		t.Fatalf("LockRole(tx) = %v; want ErrLocked", err)
+	if err := lockRange(fd, txLock); !errors.Is(err, ErrLocked) {
+		t.Fatalf("lockRange(tx) = %v; want ErrLocked", err)
 	}
-	if held, err := RoleHeld(fd, rxLock); err != nil || held {
-		t.Fatalf("RoleHeld(rx) = %v, %v; want free", held, err)
+	if held, err := rangeHeld(fd, rxLock); err != nil || held {
+		t.Fatalf("rangeHeld(rx) = %v, %v; want free", held, err)
 	}
 }
 
@@ -180,11 +180,11 @@ func TestRoleLockTwoProcesses(t *testing.T) {
 	checkHeld(t, fd)
 	d := killAndRetake(t, cmd, fd)
 	t.Logf("lock taken %v after SIGKILL", d)
-	// Our own description does not conflict with itself: RoleHeld says free.
-	if held, err := RoleHeld(fd, txLock); err != nil || held {
-		t.Fatalf("RoleHeld through the holder's own descriptor = %v, %v; want free", held, err)
+	// Our own description does not conflict with itself: rangeHeld says free.
+	if held, err := rangeHeld(fd, txLock); err != nil || held {
+		t.Fatalf("rangeHeld through the holder's own descriptor = %v, %v; want free", held, err)
 	}
-	if err := UnlockRole(fd, txLock); err != nil {
+	if err := unlockRange(fd, txLock); err != nil {
 		t.Fatal(err)
 	}
 }
@@ -236,7 +236,7 @@ func TestRoleLockHiddenProcOtherUsers(t *testing.T) {
 	}
 	fd := openFD(t, path)
 	t.Logf("lock taken %v after SIGKILL", killAndRetake(t, holder, fd))
-	if err := UnlockRole(fd, txLock); err != nil {
+	if err := unlockRange(fd, txLock); err != nil {
 		t.Fatal(err)
 	}
 	if got := probe(); got != "free" {

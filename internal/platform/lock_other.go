@@ -9,11 +9,20 @@ import "errors"
 // RoleLocks reports whether roles are held by kernel locks on this platform.
 const RoleLocks = false
 
-// LockRole returns errors.ErrUnsupported: there are no role locks here.
-func LockRole(fd int, start int64) error { return errors.ErrUnsupported }
+// RoleLock is never made here: NewRoleLock returns nil.
+type RoleLock struct{}
 
-// UnlockRole returns errors.ErrUnsupported: there are no role locks here.
-func UnlockRole(fd int, start int64) error { return errors.ErrUnsupported }
+// NewRoleLock returns nil: there are no role locks here.
+func NewRoleLock(RoleKey) (*RoleLock, error) { return nil, nil }
 
-// RoleHeld returns errors.ErrUnsupported: there are no role locks here.
-func RoleHeld(fd int, start int64) (bool, error) { return false, errors.ErrUnsupported }
+// Lock returns errors.ErrUnsupported: there are no role locks here.
+func (*RoleLock) Lock() error { return errors.ErrUnsupported }
+
+// Unlock returns errors.ErrUnsupported: there are no role locks here.
+func (*RoleLock) Unlock() error { return errors.ErrUnsupported }
+
+// Held returns errors.ErrUnsupported: there are no role locks here.
+func (*RoleLock) Held() (bool, error) { return false, errors.ErrUnsupported }
+
+// Close does nothing.
+func (*RoleLock) Close() error { return nil }

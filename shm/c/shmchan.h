@@ -272,7 +272,7 @@ uint64_t shmchan_self_token(void);
  * where shmchan_role_locks() is 1.
  */
 int shmchan_token_alive(uint64_t token);
-/* shmchan_role_locks returns 1 where roles are held by kernel locks (Linux), 0 where by tokens. */
+/* shmchan_role_locks returns 1 where roles are held by kernel locks (Linux, Windows), 0 where by tokens (macOS). */
 int shmchan_role_locks(void);
 
 #ifdef __cplusplus

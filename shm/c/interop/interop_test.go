@@ -340,6 +340,90 @@ func TestPeerDeath(t *testing.T) {
 	}
 }
 
+// TestRoleLockAcrossLanguages: a sender role held by a live process of one
+// language is busy for the other (the role lock, not the token, decides:
+// docs/layout.md, "Role locks"); after the holder is killed (SIGKILL,
+// TerminateProcess on Windows) the waiting receiver of the other language
+// reports the peer gone, and the role can be taken, each within 200 ms.
+func TestRoleLockAcrossLanguages(t *testing.T) {
+	check := func(t *testing.T, gone, taken time.Duration) {
+		t.Helper()
+		t.Logf("after the kill: peer gone after %v, the sender role taken after %v", gone, taken)
+		if gone > 200*time.Millisecond || taken > 200*time.Millisecond {
+			t.Errorf("peer gone after %v and the role taken after %v; want both within 200 ms", gone, taken)
+		}
+	}
+	t.Run("c-holder-go-contender", func(t *testing.T) {
+		name := newName(t)
+		ch, err := shm.CreateChannel(name, 1024, shm.WithWait(shm.Block))
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Close()
+		p := startPeer(t, true, "hold-sender", name)
+		p.expect("ready")
+		if _, err := ch.Sender(); !errors.Is(err, shm.ErrBusy) {
+			t.Fatalf("Go Sender while the C sender lives: %v, want ErrBusy", err)
+		}
+		rx, err := ch.Receiver()
+		if err != nil {
+			t.Fatal(err)
+		}
+		ctx := testContext(t, time.Minute)
+		if msg, err := rx.RecvContext(ctx, nil); err != nil || string(msg) != "last" {
+			t.Fatalf("Recv = %q, %v; want \"last\"", msg, err)
+		}
+		done := make(chan time.Time, 1)
+		go func() {
+			_, err := rx.RecvContext(ctx, nil)
+			if !errors.Is(err, shm.ErrPeerGone) {
+				t.Errorf("Recv after the C sender was killed: %v, want ErrPeerGone", err)
+			}
+			done <- time.Now()
+		}()
+		time.Sleep(20 * time.Millisecond) // let the receiver park
+		p.kill()
+		t0 := time.Now()
+		gone := (<-done).Sub(t0)
+		for {
+			_, err := ch.Sender()
+			if err == nil {
+				break
+			}
+			if !errors.Is(err, shm.ErrBusy) || time.Since(t0) > 5*time.Second {
+				t.Fatalf("Go Sender after the C sender was killed: %v", err)
+			}
+			time.Sleep(time.Millisecond)
+		}
+		check(t, gone, time.Since(t0))
+	})
+	t.Run("go-holder-c-contender", func(t *testing.T) {
+		name := newName(t)
+		ch, err := shm.CreateChannel(name, 1024)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer ch.Close()
+		g := startGo(t, "hold-sender", name)
+		g.expect(t, "ready")
+		p := startPeer(t, true, "contend-send", name)
+		p.expect("busy")
+		p.expect("waiting")
+		time.Sleep(20 * time.Millisecond) // let the C receiver park
+		if err := g.cmd.Process.Kill(); err != nil {
+			t.Fatal(err)
+		}
+		t0 := time.Now()
+		_ = g.cmd.Wait()
+		p.expect("gone")
+		gone := time.Since(t0)
+		p.expect("taken")
+		taken := time.Since(t0)
+		p.wait()
+		check(t, gone, taken)
+	})
+}
+
 // TestMixedCreation opens in one language a channel created by the other.
 func TestMixedCreation(t *testing.T) {
 	t.Run("c-creates", func(t *testing.T) {

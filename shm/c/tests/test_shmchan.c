@@ -1346,7 +1346,6 @@ static void test_mailbox_wake(void) {
 
 /* ---- Role locks, owner checks, the fault guard (layout v2) ------------------------- */
 
-#if !defined(_WIN32)
 static int64_t now_ns(void) {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -1355,8 +1354,8 @@ static int64_t now_ns(void) {
 
 /*
  * test_role_locks: a role held by a live process is BUSY whatever its token
- * says, and passes on within 200 ms of the holder's SIGKILL; a waiter sees
- * PEER_GONE within 200 ms too.
+ * says, and passes on within 200 ms of the holder's SIGKILL (Windows:
+ * TerminateProcess); a waiter sees PEER_GONE within 200 ms too.
  */
 static void test_role_locks(void) {
 	if (!shmchan_role_locks()) {
@@ -1376,6 +1375,19 @@ static void test_role_locks(void) {
 	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_ERR_BUSY);
 	put64(raw(ch), SHMCHAN_OFF_TX_OWNER, UINT64_C(0x7FFFFFF0)); /* a PID that does not exist */
 	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_ERR_BUSY);
+#if defined(_WIN32)
+	{
+		/* The lock is the mutex docs/layout.md names, and the child's thread owns it. */
+		char obj[96];
+		snprintf(obj, sizeof obj, "Local\\shmchan.role:%s.sender", n);
+		HANDLE m = OpenMutexA(SYNCHRONIZE | MUTEX_MODIFY_STATE, FALSE, obj);
+		CHECK(m != NULL);
+		DWORD w = WaitForSingleObject(m, 0);
+		if (w == WAIT_OBJECT_0 || w == WAIT_ABANDONED) ReleaseMutex(m);
+		CloseHandle(m);
+		CHECK(w == WAIT_TIMEOUT);
+	}
+#endif
 	shmchan_receiver *rx;
 	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
 	uint8_t out[16];
@@ -1402,6 +1414,7 @@ static void test_role_locks(void) {
 	CHECK_RC(removed(n), SHMCHAN_OK);
 }
 
+#if !defined(_WIN32)
 /* test_claim_close_race: a claim racing the holder's close never claims the closed end. */
 struct race {
 	shmchan_channel *other;
@@ -1713,8 +1726,8 @@ int main(int argc, char **argv) {
 	    {"mailbox_processes", test_mailbox_processes},
 	    {"mailbox_writer_death", test_mailbox_writer_death},
 	    {"mailbox_wake", test_mailbox_wake},
-#if !defined(_WIN32)
 	    {"role_locks", test_role_locks},
+#if !defined(_WIN32)
 	    {"claim_close_race", test_claim_close_race},
 	    {"fault_guard", test_fault_guard},
 	    {"owner_check", test_owner_check},

@@ -21,6 +21,9 @@
  *   recv-close NAME              claim the receiver, receive one message, close the receiving end
  *   echo IN OUT WAIT             claim both ends, print "ready", send every message on IN back on OUT until EOF
  *   sink NAME WAIT               claim the receiver, print "ready", receive until EOF, print the count and bytes
+ *   contend-send NAME            claim the sender (print "busy" if BUSY), claim the receiver, receive
+ *                                "last", print "waiting", receive until PEER_GONE (print "gone"), then
+ *                                claim the sender until it is free (print "taken")
  *
  * Mailbox modes (values as mb_stamp makes them: see below):
  *   mb-write NAME COUNT MAX      open or create the mailbox, publish versions 1..COUNT, close it
@@ -253,6 +256,47 @@ static int mode_wait(const char *name, int sender) {
 	shmchan_channel_close(ch);
 	report(sender ? "wait-send" : "wait-recv", rc);
 	return 0;
+}
+
+/* mode_contend_send contends for a sender role that another process holds, then takes it when that one dies. */
+static int mode_contend_send(const char *name) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = SHMCHAN_WAIT_BLOCK;
+	shmchan_channel *ch;
+	shmchan_sender *tx;
+	shmchan_receiver *rx;
+	int rc = shmchan_channel_open(name, &o, &ch);
+	if (rc != SHMCHAN_OK) {
+		report("contend-send open", rc);
+		return 1;
+	}
+	rc = shmchan_channel_sender(ch, &tx);
+	report(rc == SHMCHAN_ERR_BUSY ? "busy" : "contend-send sender", rc);
+	if (rc != SHMCHAN_ERR_BUSY) return 1;
+	uint8_t buf[64];
+	size_t len = 0;
+	if ((rc = shmchan_channel_receiver(ch, &rx)) != SHMCHAN_OK ||
+	    (rc = shmchan_recv(rx, buf, sizeof buf, &len, SHMCHAN_FOREVER)) != SHMCHAN_OK || len != 4 ||
+	    memcmp(buf, "last", 4) != 0) {
+		report("contend-send recv", rc);
+		return 1;
+	}
+	printf("waiting\n");
+	fflush(stdout);
+	rc = shmchan_recv(rx, buf, sizeof buf, &len, SHMCHAN_FOREVER);
+	report(rc == SHMCHAN_ERR_PEER_GONE ? "gone" : "contend-send recv after the kill", rc);
+	if (rc != SHMCHAN_ERR_PEER_GONE) return 1;
+	while ((rc = shmchan_channel_sender(ch, &tx)) == SHMCHAN_ERR_BUSY) {
+#if defined(_WIN32)
+		Sleep(1);
+#else
+		usleep(1000);
+#endif
+	}
+	report(rc == SHMCHAN_OK ? "taken" : "contend-send sender after the kill", rc);
+	shmchan_channel_close(ch);
+	return rc == SHMCHAN_OK ? 0 : 1;
 }
 
 /* mode_recv_close receives one message and closes the receiving end: the sender gets CLOSED. */
@@ -558,6 +602,7 @@ int main(int argc, char **argv) {
 	if (strcmp(mode, "wait-recv") == 0 && argc == 3) return mode_wait(name, 0);
 	if (strcmp(mode, "wait-send") == 0 && argc == 3) return mode_wait(name, 1);
 	if (strcmp(mode, "recv-close") == 0 && argc == 3) return mode_recv_close(name);
+	if (strcmp(mode, "contend-send") == 0 && argc == 3) return mode_contend_send(name);
 	if (strcmp(mode, "echo") == 0 && argc == 5) return mode_echo(name, argv[3], wait_mode(argv[4]));
 	if (strcmp(mode, "sink") == 0 && argc == 4) return mode_sink(name, wait_mode(argv[3]));
 	if (strcmp(mode, "mb-write") == 0 && argc == 5)

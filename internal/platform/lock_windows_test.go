@@ -1,0 +1,235 @@
+package platform
+
+import (
+	"bufio"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/shmchan/shmchan/internal/testproc"
+)
+
+// Windows role locks (lock_windows.go): a named mutex owned by a thread kept
+// for the purpose. These tests use real processes under the same wineserver
+// (or Windows kernel): the child holds the mutex, the parent probes and
+// contends, then kills the child with TerminateProcess.
+
+func init() {
+	testproc.Register("win-hold-role", winHoldRole)
+}
+
+// winHoldRole: args segment, role. Takes the role lock, prints "locked" and
+// waits to be killed.
+func winHoldRole(args []string) int {
+	l, err := NewRoleLock(RoleKey{FD: -1, Segment: args[0], Role: args[1]})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	if err := l.Lock(); err != nil {
+		fmt.Fprintln(os.Stderr, "lock:", err)
+		return 1
+	}
+	fmt.Println("locked")
+	for {
+		time.Sleep(time.Hour) // not select{}: the runtime would call that a deadlock and exit
+	}
+}
+
+func TestRoleObjectNames(t *testing.T) {
+	for _, tc := range []struct {
+		seg    string
+		global bool
+		role   string
+		want   string
+	}{
+		{"ch", false, "sender", `Local\shmchan.role:ch.sender`},
+		{"ch", false, "receiver", `Local\shmchan.role:ch.receiver`},
+		{"mb", true, "writer", `Global\shmchan.role:mb.writer`},
+	} {
+		if got := roleObject(tc.seg, tc.global, tc.role); got != tc.want {
+			t.Errorf("roleObject(%q, %v, %q) = %q, want %q", tc.seg, tc.global, tc.role, got, tc.want)
+		}
+	}
+}
+
+func newTestLock(t *testing.T, seg, role string) *RoleLock {
+	t.Helper()
+	l, err := NewRoleLock(RoleKey{FD: -1, Segment: seg, Role: role})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() {
+		if err := l.Close(); err != nil {
+			t.Error(err)
+		}
+	})
+	return l
+}
+
+// TestRoleLockKilledHolder: a role held by a live process is held for a
+// probe and ErrLocked for a claim, a probe does not take it away, and after
+// TerminateProcess the lock is free and can be taken within 200 ms.
+func TestRoleLockKilledHolder(t *testing.T) {
+	seg := testproc.Name(t, "wl")
+	cmd := testproc.Command(t, "win-hold-role", seg, "sender")
+	out, err := cmd.StdoutPipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	r := bufio.NewReader(out)
+	if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "locked" {
+		t.Fatalf("holder said %q, %v; want \"locked\"", line, err)
+	}
+	go io.Copy(io.Discard, r)
+
+	l := newTestLock(t, seg, "sender")
+	for i := 0; i < 3; i++ { // a probe gives the mutex back: the next one still sees it held
+		if held, err := l.Held(); err != nil || !held {
+			t.Fatalf("Held (probe %d) while the holder lives = %v, %v; want held", i, held, err)
+		}
+	}
+	t0 := time.Now()
+	if err := l.Lock(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Lock while the holder lives: %v, want ErrLocked", err)
+	}
+	t.Logf("a claim of a held role waits %v before ErrLocked (claimWait %d ms)", time.Since(t0).Round(time.Millisecond), claimWait)
+	// Another role of the same segment is a different mutex.
+	if held, err := newTestLock(t, seg, "receiver").Held(); err != nil || held {
+		t.Fatalf("Held(receiver) = %v, %v; want free", held, err)
+	}
+
+	if err := cmd.Process.Kill(); err != nil { // TerminateProcess
+		t.Fatal(err)
+	}
+	kill := time.Now()
+	var free time.Duration
+	for {
+		held, err := l.Held()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !held {
+			free = time.Since(kill)
+			break
+		}
+		if time.Since(kill) > 5*time.Second {
+			t.Fatal("the mutex is still held 5 s after TerminateProcess")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := l.Lock(); err != nil {
+		t.Fatalf("Lock after the holder died: %v", err)
+	}
+	taken := time.Since(kill)
+	t.Logf("after TerminateProcess: free after %v, taken after %v", free, taken)
+	if free > 200*time.Millisecond || taken > 200*time.Millisecond {
+		t.Errorf("free after %v, taken after %v; want both within 200 ms", free, taken)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestRoleLockInProcess: two handles in one process exclude each other, as
+// two processes do (each holder has its own thread), and Unlock and Close
+// give the mutex back.
+func TestRoleLockInProcess(t *testing.T) {
+	seg := testproc.Name(t, "wl")
+	a := newTestLock(t, seg, "writer")
+	b := newTestLock(t, seg, "writer")
+	if err := a.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := a.Lock(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("a second Lock on the holding handle: %v, want ErrLocked", err)
+	}
+	if err := b.Lock(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Lock on another handle: %v, want ErrLocked", err)
+	}
+	if held, err := b.Held(); err != nil || !held {
+		t.Fatalf("b.Held = %v, %v; want held", held, err)
+	}
+	if held, err := a.Held(); err != nil || !held {
+		t.Fatalf("a.Held (its own) = %v, %v; want held", held, err)
+	}
+	if err := a.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := b.Held(); err != nil || held {
+		t.Fatalf("b.Held after a.Unlock = %v, %v; want free", held, err)
+	}
+	if err := b.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil { // releases, then closes
+		t.Fatal(err)
+	}
+	if err := b.Close(); err != nil { // idempotent
+		t.Fatal(err)
+	}
+	if err := a.Lock(); err != nil {
+		t.Fatalf("Lock after the holder's Close: %v", err)
+	}
+	if held, err := b.Held(); err == nil || !held {
+		t.Fatalf("Held on a closed lock = %v, %v; want held and an error", held, err)
+	}
+}
+
+// TestRoleLockProbeNeverRefusesAClaim: a claim that meets a peer's probe
+// (which owns the free mutex for two system calls) waits for it instead of
+// failing: 200 claims against a probing goroutine all succeed.
+func TestRoleLockProbeNeverRefusesAClaim(t *testing.T) {
+	seg := testproc.Name(t, "wl")
+	claimer := newTestLock(t, seg, "sender")
+	prober := newTestLock(t, seg, "sender")
+	stop := make(chan struct{})
+	var wg sync.WaitGroup
+	var probes, free int
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			select {
+			case <-stop:
+				return
+			default:
+			}
+			held, err := prober.Held()
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			probes++
+			if !held {
+				free++
+			}
+		}
+	}()
+	const n = 200
+	for i := 0; i < n; i++ {
+		if err := claimer.Lock(); err != nil {
+			close(stop)
+			wg.Wait()
+			t.Fatalf("claim %d against a probing peer: %v", i, err)
+		}
+		if err := claimer.Unlock(); err != nil {
+			t.Fatal(err)
+		}
+	}
+	close(stop)
+	wg.Wait()
+	t.Logf("%d claims, all taken, against %d probes (%d of which found the mutex free)", n, probes, free)
+	if free == 0 {
+		t.Errorf("no probe found the mutex free: the probes never overlapped a free mutex, the test showed nothing")
+	}
+}
