@@ -58,13 +58,8 @@ func (s site) String() string { return fmt.Sprintf("%s:%d", s.file, s.line) }
 // in order, and every inconsistency of the list itself: a step defined
 // twice, steps of a procedure not numbered 1, 2, 3..., a list number that is
 // not the step's number, or a tag in the document that names no listed step.
-func parseSteps(layout string) (steps []string, problems []string) {
-	steps, _, problems = parseStepsOnly(layout)
-	return steps, problems
-}
-
-// parseStepsOnly is parseSteps, and also returns the steps marked goOnly.
-func parseStepsOnly(layout string) (steps []string, only map[string]bool, problems []string) {
+// It also returns the steps marked goOnly.
+func parseSteps(layout string) (steps []string, only map[string]bool, problems []string) {
 	type section struct{ begin, end int }
 	var sections []section
 	for rest := 0; ; {
@@ -224,7 +219,7 @@ func TestSteps(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	steps, only, problems := parseStepsOnly(string(b))
+	steps, only, problems := parseSteps(string(b))
 	for _, p := range problems {
 		t.Error(p)
 	}
@@ -271,7 +266,7 @@ func TestStepsChecker(t *testing.T) {
 		"1. STEP(d.1) (Go only) the server's half",
 		stepsEnd + " -->",
 	}, "\n")
-	steps, only, problems := parseStepsOnly(doc)
+	steps, only, problems := parseSteps(doc)
 	if want := []string{"a.1", "a.2", "b.1", "b.3", "c.1", "d.1"}; !slices.Equal(steps, want) {
 		t.Errorf("steps %v, want %v", steps, want)
 	}
