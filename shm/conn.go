@@ -15,7 +15,10 @@ import (
 // holds, up to len(p), without waiting for more.
 //
 // Read and Write make no allocation and no system call unless the peer is
-// parked (or they park themselves); a parked Read or Write holds no OS
+// parked (or they park themselves). With the default wait (Adaptive) they
+// spin only as long as recent waits showed the peer answers quickly, then
+// park (see Conn.await); WithWait(Spin) or WithWait(Block) on Listen and
+// Dial selects the channels' strategies instead. A parked Read or Write holds no OS
 // thread of its own (see the package doc, "Waiting on many channels").
 // Deadlines follow net.Conn: an expired one fails with an error matching
 // os.ErrDeadlineExceeded whose Timeout() is true, and setting a new one
@@ -35,14 +38,16 @@ type Conn struct {
 	remote   Addr
 	chunk    int
 
-	rmu      sync.Mutex // serialises Read; guards rmsg, roff
+	rmu      sync.Mutex // serialises Read; guards rmsg, roff, rspin
 	rmsg     []byte     // the message being read, peeked in place
 	roff     int
+	rspin    spinGuess
 	readable func() bool
 
-	wmu      sync.Mutex // serialises Write; guards wclosed, want
+	wmu      sync.Mutex // serialises Write; guards wclosed, want, wspin
 	wclosed  bool
 	want     int
+	wspin    spinGuess
 	writable func() bool
 
 	rd, wd    *connDeadline
@@ -69,6 +74,7 @@ func newConn(in, out *Channel, local, remote Addr, strategy WaitStrategy) (*Conn
 		strategy: strategy, local: local, remote: remote,
 		chunk: max(1, out.MaxMessage()/2), closing: make(chan struct{}),
 		rd: newConnDeadline(), wd: newConnDeadline(),
+		rspin: spinGuess{spin: connSpinMax}, wspin: spinGuess{spin: connSpinMax},
 	}
 	c.readable = func() bool { _, err := c.rx.TryPeek(); return err != ErrEmpty }
 	c.writable = func() bool { _, err := c.tx.TryReserve(c.want); return err != ErrFull }
@@ -118,7 +124,7 @@ func (c *Conn) Read(p []byte) (int, error) {
 		case err == io.EOF:
 			return 0, io.EOF
 		case err == ErrEmpty:
-			if err := c.await(c.rp, c.readable, dl); err != nil {
+			if err := c.await(c.rp, &c.rspin, c.readable, dl); err != nil {
 				return 0, c.opError("read", c.stopError(err))
 			}
 		default:
@@ -148,7 +154,7 @@ func (c *Conn) Write(p []byte) (int, error) {
 		buf, err := c.tx.TryReserve(k)
 		if err == ErrFull {
 			c.want = k
-			if err := c.await(c.sp, c.writable, dl); err != nil {
+			if err := c.await(c.sp, &c.wspin, c.writable, dl); err != nil {
 				return n, c.opError("write", c.stopError(err))
 			}
 			continue
@@ -166,20 +172,61 @@ func (c *Conn) Write(p []byte) (int, error) {
 	return n, nil
 }
 
-// await waits on p until ready, with the Conn's strategy, except that
-// Adaptive parks at once (through the poller): a Conn does not spin before it
-// parks. Measured on 2 vCPUs (docs/services.md, "Wait strategy of a Conn"):
-// gRPC's unary p50 over shm was 157524..235350 ns with the channels' Adaptive
-// schedule (spin 20 µs, yield to 100 µs), 78446..95152 ns parking at once and
-// 283191..303931 ns with Spin; its reader and writer goroutines need the CPU
-// a spinning Read holds. A 2 µs spin before parking measured no better for a
-// 64-byte stream round trip and worse for gRPC. WithWait(Spin) still spins.
-func (c *Conn) await(p waitPoint, ready func() bool, dl <-chan struct{}) error {
-	strategy := c.strategy
-	if strategy == Adaptive {
-		strategy = Block
+// A Conn's Adaptive wait learns how long to spin before it parks, per
+// direction, as an adaptive mutex does: a spin that saw the peer's answer
+// doubles the next spin (up to connSpinMax), one that did not quarters it,
+// and below connSpinProbe it parks at once (through the poller), except
+// that every connProbeEvery-th wait spins connSpinProbe to notice that the
+// peer has become fast again. It replaces the channels' Adaptive schedule
+// (spin 20 µs, yield to 100 µs), under which gRPC's unary p50 over shm was
+// 157524..235350 ns against 78446..95152 ns when parking at once (2 vCPUs,
+// docs/services.md, "Wait strategy of a Conn"): grpc-go's answers take tens
+// of microseconds of its own goroutines' work, and a spinning Read took the
+// CPU they needed. Measured on a loaded machine only, the learned spin was
+// no slower than parking at once for gRPC; that it keeps an echo's
+// sub-microsecond round trip on free cores is the intent, not yet measured.
+const (
+	connSpinMax    = 20 * time.Microsecond
+	connSpinProbe  = 2 * time.Microsecond
+	connProbeEvery = 16
+)
+
+// spinGuess is one direction's learned spin, guarded by rmu or wmu.
+type spinGuess struct {
+	spin  time.Duration
+	waits uint32
+}
+
+// await waits on p until ready, with the Conn's strategy; Adaptive spins
+// for g's learned time and then parks through the poller (Block).
+func (c *Conn) await(p waitPoint, g *spinGuess, ready func() bool, dl <-chan struct{}) error {
+	if c.strategy != Adaptive {
+		return await(p, c.strategy, ready, dl, c.closing)
 	}
-	return await(p, strategy, ready, dl, c.closing)
+	g.waits++
+	limit := g.spin
+	if limit < connSpinProbe && g.waits%connProbeEvery == 0 {
+		limit = connSpinProbe
+	}
+	if limit >= connSpinProbe {
+		began := time.Now()
+		for i := 1; ; i++ {
+			if ready() {
+				g.spin = min(2*limit, connSpinMax)
+				return nil
+			}
+			if i%64 == 0 {
+				if err := stopped(dl, c.closing); err != nil {
+					return err
+				}
+				if time.Since(began) >= limit {
+					break
+				}
+			}
+		}
+		g.spin = limit / 4
+	}
+	return await(p, Block, ready, dl, c.closing)
 }
 
 // CloseWrite shuts down the sending direction, as *net.TCPConn's: the peer
