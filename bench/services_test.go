@@ -34,7 +34,9 @@ import (
 //	                 Receiver().Recv): the raw channel round trip
 //	    unix-conn    a unix-socket net.Conn as a byte stream
 //	BenchmarkGRPCUnary/transport=T  a unary call of grpc-go's health service
-//	    over an shm listener (T shm) or a unix socket (T unix).
+//	    over an shm listener with the default wait (T shm), with
+//	    WithWait(shm.Block) on Listen and Dial (T shm-block, the setting
+//	    docs/services.md recommends for gRPC), or a unix socket (T unix).
 //
 // Custom units: p50-ns and p99-ns are the median and the 99th percentile of
 // every timed round trip or call, in nanoseconds.
@@ -99,11 +101,24 @@ func init() {
 	})
 }
 
+// svcListen listens on addr: network "shm", "shm-block" (shm with
+// WithWait(shm.Block)) or "unix".
 func svcListen(network, addr string) (net.Listener, error) {
-	if network == "shm" {
-		return shm.Listen(addr)
+	if o, ok := svcShm(network); ok {
+		return shm.Listen(addr, o...)
 	}
 	return net.Listen(network, addr)
+}
+
+// svcShm reports whether network is shm, and its options.
+func svcShm(network string) ([]shm.Option, bool) {
+	switch network {
+	case "shm":
+		return nil, true
+	case "shm-block":
+		return []shm.Option{shm.WithWait(shm.Block)}, true
+	}
+	return nil, false
 }
 
 // svcServer runs role in a child process and waits for its "ready".
@@ -124,7 +139,7 @@ func svcServer(tb testing.TB, role string, args ...string) {
 // svcAddr returns a listener name (shm) or a socket path (unix).
 func svcAddr(tb testing.TB, network string) string {
 	tb.Helper()
-	if network == "unix" {
+	if _, ok := svcShm(network); !ok {
 		return filepath.Join(tb.TempDir(), "s")
 	}
 	name := testproc.Name(tb, "bench")
@@ -140,8 +155,8 @@ func svcGRPC(tb testing.TB, network, address string) healthpb.HealthClient {
 	tb.Helper()
 	cc, err := grpc.NewClient("passthrough:///"+address,
 		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
-			if network == "shm" {
-				return shm.DialContext(ctx, a)
+			if o, ok := svcShm(network); ok {
+				return shm.DialContext(ctx, a, o...)
 			}
 			var d net.Dialer
 			return d.DialContext(ctx, network, a)

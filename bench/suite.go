@@ -43,5 +43,6 @@ var Descriptions = map[string]string{
 var ServiceConnTransports = []string{"shm-conn", "shm-channel", "unix-conn"}
 
 // GRPCTransports are the networks of BenchmarkGRPCUnary: grpc-go over an shm
-// listener and over a unix socket.
-var GRPCTransports = []string{"shm", "unix"}
+// listener with the default wait, with WithWait(shm.Block) on both ends, and
+// over a unix socket.
+var GRPCTransports = []string{"shm", "shm-block", "unix"}

@@ -175,19 +175,23 @@ func (c *Conn) Write(p []byte) (int, error) {
 // A Conn's Adaptive wait learns how long to spin before it parks, per
 // direction, as an adaptive mutex does: a spin that saw the peer's answer
 // doubles the next spin (up to connSpinMax), one that did not quarters it,
-// and below connSpinProbe it parks at once (through the poller), except
-// that every connProbeEvery-th wait spins connSpinProbe to notice that the
-// peer has become fast again. It replaces the channels' Adaptive schedule
-// (spin 20 µs, yield to 100 µs), under which gRPC's unary p50 over shm was
-// 157524..235350 ns against 78446..95152 ns when parking at once (2 vCPUs,
-// docs/services.md, "Wait strategy of a Conn"): grpc-go's answers take tens
-// of microseconds of its own goroutines' work, and a spinning Read took the
-// CPU they needed. Measured on a loaded machine only, the learned spin was
-// no slower than parking at once for gRPC; that it keeps an echo's
-// sub-microsecond round trip on free cores is the intent, not yet measured.
+// and below connSpinMin it parks at once (through the poller), except that
+// every connProbeEvery-th wait probes with a spin of connSpinMax. The probe
+// is that long so that it outlasts a parked peer's wakeup (a parked 64-byte
+// round trip measured 37166 ns, two wakeups): with a 2 µs probe two parked
+// ends never saw each other answer and stayed parked (64-byte Conn round
+// trip p50 34461..59849 ns, 5 runs), with the long probe they went back to
+// spinning (441..1101 ns in 9 of 10 runs, load 7.7).
+//
+// It replaces the channels' Adaptive schedule (spin 20 µs, yield to
+// 100 µs), under which gRPC's unary p50 over shm was 157524..235350 ns
+// against 78446..95152 ns parking at once (docs/services.md, "Wait strategy
+// of a Conn"): grpc-go's answers come after tens of microseconds of its own
+// goroutines' work, and a spinning Read took the CPU they needed; with the
+// learned spin gRPC's p50 stayed within the spread of parking at once.
 const (
-	connSpinMax    = 20 * time.Microsecond
-	connSpinProbe  = 2 * time.Microsecond
+	connSpinMax    = 50 * time.Microsecond
+	connSpinMin    = 2 * time.Microsecond
 	connProbeEvery = 16
 )
 
@@ -205,10 +209,10 @@ func (c *Conn) await(p waitPoint, g *spinGuess, ready func() bool, dl <-chan str
 	}
 	g.waits++
 	limit := g.spin
-	if limit < connSpinProbe && g.waits%connProbeEvery == 0 {
-		limit = connSpinProbe
+	if limit < connSpinMin && g.waits%connProbeEvery == 0 {
+		limit = connSpinMax // the probe
 	}
-	if limit >= connSpinProbe {
+	if limit >= connSpinMin {
 		began := time.Now()
 		for i := 1; ; i++ {
 			if ready() {

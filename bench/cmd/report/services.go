@@ -17,23 +17,27 @@ var (
 		"shm-conn":    "byte stream over an shm.Conn (Write, io.ReadFull)",
 		"shm-channel": "the same Conn's channels as messages (Send, Recv): the raw channel",
 		"unix-conn":   "byte stream over a unix-socket net.Conn",
-		"shm":         "grpc-go over shm.Listen / shm.DialContext",
+		"shm":         "grpc-go over shm.Listen / shm.DialContext, default wait",
+		"shm-block":   "the same with WithWait(shm.Block) on both ends",
 		"unix":        "grpc-go over a unix socket",
 	}
 )
 
 // serviceTargets are the two goals of issue 13: a gRPC unary call over shm
 // at least 2× faster at p50 than over a unix socket, and a 64-byte Conn
-// round trip at most 1.5× the raw channel round trip (p50 both).
+// round trip at most 1.5× the raw channel round trip (p50 both). gRPC is
+// judged with WithWait(shm.Block) (shm-block), the setting docs/services.md
+// recommends for it; the default's figure is shown too.
 func serviceTargets(rs *results) []target {
-	gs, gu := rs.val("GRPCUnary", "shm", -1, "p50-ns"), rs.val("GRPCUnary", "unix", -1, "p50-ns")
+	gs, gu := rs.val("GRPCUnary", "shm-block", -1, "p50-ns"), rs.val("GRPCUnary", "unix", -1, "p50-ns")
+	gd := rs.val("GRPCUnary", "shm", -1, "p50-ns")
 	rg := gu / gs
 	conn, ch := rs.val("ConnRoundTrip", "shm-conn", 64, "p50-ns"), rs.val("ConnRoundTrip", "shm-channel", 64, "p50-ns")
 	rc := conn / ch
 	return []target{
 		{
 			metric: "gRPC unary call p50, shm vs unix socket", goal: "shm ≥ 2× faster",
-			measured: fmt.Sprintf("shm %s, unix %s: shm %s faster", ns(gs), ns(gu), ratio(rg)),
+			measured: fmt.Sprintf("shm (Block) %s, unix %s: shm %s faster; default wait %s", ns(gs), ns(gu), ratio(rg), ns(gd)),
 			pass:     rg >= 2, known: !math.IsNaN(rg),
 			why: missBy([]check{{rg, 2, true, "unix/shm ratio"}}),
 		},
