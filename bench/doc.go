@@ -34,6 +34,11 @@
 //	                                         baseline overwrote, tore or delivered twice.
 //	BenchmarkIdle/transport=T               cpu-% is the CPU time a receiver blocked in recv
 //	                                         uses per second of idleness, in percent of one core.
+//	BenchmarkConnRoundTrip/transport=T/size=N  services (services_test.go): a round trip over an
+//	                                         shm.Conn (shm-conn), its channels as messages
+//	                                         (shm-channel) and a unix-socket net.Conn (unix-conn).
+//	BenchmarkGRPCUnary/transport=T          a grpc-go unary call over shm (default wait), shm-block
+//	                                         (WithWait(shm.Block)) and a unix socket; p50-ns, p99-ns.
 //
 // A parent process always drives the workload and takes the measurement; the
 // child (the peer) echoes, sinks or idles, and reports on its standard output.

@@ -35,3 +35,14 @@ var Descriptions = map[string]string{
 	"floor-futex":      "two processes waking each other with raw FUTEX_WAIT/FUTEX_WAKE, no payload",
 	"memcpy":           "copy() of the message in one goroutine: single-core memory bandwidth",
 }
+
+// ServiceConnTransports are the transports of BenchmarkConnRoundTrip
+// (services_test.go): a byte stream over an shm.Conn, the same Conn's
+// channels as messages (the raw channel round trip), and a unix-socket
+// net.Conn.
+var ServiceConnTransports = []string{"shm-conn", "shm-channel", "unix-conn"}
+
+// GRPCTransports are the networks of BenchmarkGRPCUnary: grpc-go over an shm
+// listener with the default wait, with WithWait(shm.Block) on both ends, and
+// over a unix socket.
+var GRPCTransports = []string{"shm", "shm-block", "unix"}

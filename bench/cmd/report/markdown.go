@@ -57,6 +57,7 @@ func markdown(rs *results, m *machine, links map[string]string) []byte {
 	throughputSection(&d, rs)
 	integritySection(&d, rs)
 	idleSection(&d, rs)
+	servicesSection(&d, rs)
 	methodSection(&d, rs)
 	return d.Bytes()
 }
@@ -232,9 +233,11 @@ func targets(d *doc, rs *results) {
 		why: missBy([]check{{max(ib, ia), 1, false, "% of a core"}}),
 	})
 
+	ts = append(ts, serviceTargets(rs)...)
+
 	d.p("## Targets")
 	d.p("")
-	d.p("The targets of the benchmarks issue, each measured as a ratio within this run. Latency ratios")
+	d.p("The targets of the benchmarks issue (and, last, of the services issue), each measured as a ratio within this run. Latency ratios")
 	d.p("are taken with the clock's share of a sample, %s (the median measured length of an empty", ns(clock))
 	d.p("interval, BenchmarkClock), removed from both sides, since it would pull every ratio towards 1;")
 	d.p("the raw ratio follows.")

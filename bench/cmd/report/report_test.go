@@ -84,3 +84,42 @@ func TestReportFromSample(t *testing.T) {
 		}
 	}
 }
+
+// TestServiceTargets judges the two goals of the services issue from the
+// services benchmarks' lines: a miss and a pass of each.
+func TestServiceTargets(t *testing.T) {
+	for _, tc := range []struct {
+		name, lines string
+		want        []string
+	}{
+		{"miss", `BenchmarkConnRoundTrip/transport=shm-conn/size=64-2   5000  60360 ns/op  2.12 MB/s  39208 p50-ns  165657 p99-ns
+BenchmarkConnRoundTrip/transport=shm-channel/size=64-2   5000  3349 ns/op  38.22 MB/s  301.0 p50-ns  360.0 p99-ns
+BenchmarkGRPCUnary/transport=shm-2   3000  132635 ns/op  92738 p50-ns  664377 p99-ns
+BenchmarkGRPCUnary/transport=shm-block-2   3000  105590 ns/op  74971 p50-ns  455436 p99-ns
+BenchmarkGRPCUnary/transport=unix-2  3000  84862 ns/op  74650 p50-ns  235219 p99-ns
+`, []string{"## Services: Conn and gRPC", "| gRPC unary call | shm |", "| gRPC unary call | shm-block |", "default wait 92.7 µs",
+			"| gRPC unary call p50, shm vs unix socket | shm ≥ 2× faster |", "unix/shm ratio 1.00 < 2.00 (2.01× short)",
+			"| 64 B Conn round trip p50 vs the raw channel | ≤ 1.5× the channel |", "Conn/channel ratio 130 > 1.50 (86.8× over)"}},
+		{"pass", `BenchmarkConnRoundTrip/transport=shm-conn/size=64-2   5000  500 ns/op  2.12 MB/s  400 p50-ns  900 p99-ns
+BenchmarkConnRoundTrip/transport=shm-channel/size=64-2   5000  400 ns/op  38.22 MB/s  300 p50-ns  360.0 p99-ns
+BenchmarkGRPCUnary/transport=shm-block-2   3000  30000 ns/op  20000 p50-ns  45000 p99-ns
+BenchmarkGRPCUnary/transport=unix-2  3000  84862 ns/op  74650 p50-ns  235219 p99-ns
+`, []string{"shm (Block) 20.0 µs, unix 74.7 µs: shm 3.73× faster; default wait —", "**pass**"}},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			rs, err := parse([]byte(tc.lines))
+			if err != nil {
+				t.Fatal(err)
+			}
+			md := string(markdown(rs, &machine{}, nil))
+			for _, want := range tc.want {
+				if !strings.Contains(md, want) {
+					t.Errorf("report lacks %q", want)
+				}
+			}
+			if tc.name == "pass" && strings.Contains(md, "Conn/channel ratio") {
+				t.Errorf("a passing goal has a miss: %s", md)
+			}
+		})
+	}
+}

@@ -33,6 +33,8 @@ func plan(cfg *config) []group {
 		{"BenchmarkThroughput", cfg.benchtime, n * len(bench.ThroughputTransports)},
 		{"BenchmarkIntegrity", cfg.benchtime, n * len(bench.IntegrityTransports)},
 		{"BenchmarkIdle", cfg.idletime, len(bench.IdleTransports)},
+		{"BenchmarkConnRoundTrip", cfg.benchtime, 2 * len(serviceConnTransports)},
+		{"BenchmarkGRPCUnary", cfg.benchtime, len(grpcTransports)},
 	}
 }
 

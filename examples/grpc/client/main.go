@@ -22,7 +22,7 @@ func main() {
 	flag.Parse()
 	cc, err := grpc.NewClient("passthrough:///"+*name,
 		grpc.WithContextDialer(func(ctx context.Context, addr string) (net.Conn, error) {
-			return shm.DialContext(ctx, addr)
+			return shm.DialContext(ctx, addr, shm.WithWait(shm.Block))
 		}),
 		grpc.WithTransportCredentials(insecure.NewCredentials()))
 	if err != nil {

@@ -24,7 +24,7 @@ import (
 func main() {
 	name := flag.String("name", "grpc-demo", "listener name")
 	flag.Parse()
-	l, err := shm.Listen(*name)
+	l, err := shm.Listen(*name, shm.WithWait(shm.Block))
 	if err != nil {
 		log.Fatal(err)
 	}

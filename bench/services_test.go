@@ -1,0 +1,318 @@
+//go:build unix
+
+package bench
+
+import (
+	"bufio"
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"net"
+	"os"
+	"path/filepath"
+	"slices"
+	"testing"
+	"time"
+
+	"google.golang.org/grpc"
+	"google.golang.org/grpc/credentials/insecure"
+	"google.golang.org/grpc/health"
+	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+
+	"github.com/shmchan/shmchan/internal/testproc"
+	"github.com/shmchan/shmchan/shm"
+)
+
+// The services benchmarks (issue 13): shm.Conn and gRPC over shm.Listen and
+// shm.Dial against a unix socket, server in a child process, in one run.
+//
+//	BenchmarkConnRoundTrip/transport=T/size=N  write N bytes, read the echo. T:
+//	    shm-conn     a byte stream over an shm.Conn (Write, then io.ReadFull)
+//	    shm-channel  the same Conn's channels as messages (Sender().Send, then
+//	                 Receiver().Recv): the raw channel round trip
+//	    unix-conn    a unix-socket net.Conn as a byte stream
+//	BenchmarkGRPCUnary/transport=T  a unary call of grpc-go's health service
+//	    over an shm listener with the default wait (T shm), with
+//	    WithWait(shm.Block) on Listen and Dial (T shm-block, the setting
+//	    docs/services.md recommends for gRPC), or a unix socket (T unix).
+//
+// Custom units: p50-ns and p99-ns are the median and the 99th percentile of
+// every timed round trip or call, in nanoseconds.
+
+func init() {
+	// svc-grpc-server NETWORK ADDR: serve the health service, print
+	// "ready", stop when stdin closes.
+	testproc.Register("svc-grpc-server", func(args []string) int {
+		l, err := svcListen(args[0], args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		s := grpc.NewServer()
+		healthpb.RegisterHealthServer(s, health.NewServer())
+		go func() { _ = s.Serve(l) }()
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		s.Stop()
+		return 0
+	})
+	// svc-echo-server TRANSPORT ADDR: echo every connection as a byte
+	// stream, or message by message over the Conn's channels (shm-channel).
+	testproc.Register("svc-echo-server", func(args []string) int {
+		network := "shm"
+		if args[0] == "unix-conn" {
+			network = "unix"
+		}
+		l, err := svcListen(network, args[1])
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					if sc, ok := c.(*shm.Conn); ok && args[0] == "shm-channel" {
+						var buf []byte
+						for {
+							var err error
+							if buf, err = sc.Receiver().Recv(buf[:0]); err != nil {
+								return
+							}
+							if err := sc.Sender().Send(buf); err != nil {
+								return
+							}
+						}
+					}
+					_, _ = io.Copy(c, c)
+				}()
+			}
+		}()
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		_ = l.Close()
+		return 0
+	})
+}
+
+// svcListen listens on addr: network "shm", "shm-block" (shm with
+// WithWait(shm.Block)) or "unix".
+func svcListen(network, addr string) (net.Listener, error) {
+	if o, ok := svcShm(network); ok {
+		return shm.Listen(addr, o...)
+	}
+	return net.Listen(network, addr)
+}
+
+// svcShm reports whether network is shm, and its options.
+func svcShm(network string) ([]shm.Option, bool) {
+	switch network {
+	case "shm":
+		return nil, true
+	case "shm-block":
+		return []shm.Option{shm.WithWait(shm.Block)}, true
+	}
+	return nil, false
+}
+
+// svcServer runs role in a child process and waits for its "ready".
+func svcServer(tb testing.TB, role string, args ...string) {
+	tb.Helper()
+	cmd := testproc.Command(tb, role, args...)
+	stdin, _ := cmd.StdinPipe()
+	out, _ := cmd.StdoutPipe()
+	if err := cmd.Start(); err != nil {
+		tb.Fatal(err)
+	}
+	if _, err := bufio.NewReader(out).ReadString('\n'); err != nil {
+		tb.Fatalf("%s did not start: %v", role, err)
+	}
+	tb.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+}
+
+// svcAddr returns a listener name (shm) or a socket path (unix).
+func svcAddr(tb testing.TB, network string) string {
+	tb.Helper()
+	if _, ok := svcShm(network); !ok {
+		return filepath.Join(tb.TempDir(), "s")
+	}
+	name := testproc.Name(tb, "bench")
+	tb.Cleanup(func() {
+		if err := shm.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			tb.Errorf("Remove(%q): %v", name, err)
+		}
+	})
+	return name
+}
+
+func svcGRPC(tb testing.TB, network, address string) healthpb.HealthClient {
+	tb.Helper()
+	cc, err := grpc.NewClient("passthrough:///"+address,
+		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+			if o, ok := svcShm(network); ok {
+				return shm.DialContext(ctx, a, o...)
+			}
+			var d net.Dialer
+			return d.DialContext(ctx, network, a)
+		}),
+		grpc.WithTransportCredentials(insecure.NewCredentials()))
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { _ = cc.Close() })
+	return healthpb.NewHealthClient(cc)
+}
+
+// svcEcho dials the echo server of transport and returns one round trip.
+func svcEcho(tb testing.TB, transport string, size int) func() error {
+	tb.Helper()
+	network := "shm"
+	if transport == "unix-conn" {
+		network = "unix"
+	}
+	a := svcAddr(tb, network)
+	svcServer(tb, "svc-echo-server", transport, a)
+	var c net.Conn
+	var err error
+	if network == "shm" {
+		c, err = shm.Dial(a)
+	} else {
+		c, err = net.Dial(network, a)
+	}
+	if err != nil {
+		tb.Fatal(err)
+	}
+	tb.Cleanup(func() { c.Close() })
+	msg, buf := make([]byte, size), make([]byte, size)
+	for i := range msg {
+		msg[i] = byte(i)
+	}
+	if sc, ok := c.(*shm.Conn); ok && transport == "shm-channel" {
+		return func() error {
+			if err := sc.Sender().Send(msg); err != nil {
+				return err
+			}
+			var err error
+			if buf, err = sc.Receiver().Recv(buf[:0]); err != nil {
+				return err
+			}
+			if len(buf) != size {
+				return fmt.Errorf("echo of %d bytes, want %d", len(buf), size)
+			}
+			return nil
+		}
+	}
+	return func() error {
+		if _, err := c.Write(msg); err != nil {
+			return err
+		}
+		_, err := io.ReadFull(c, buf[:size])
+		return err
+	}
+}
+
+// BenchmarkConnRoundTrip measures a write of size bytes and the read of its
+// echo, per ServiceConnTransports. ns/op is one round trip.
+func BenchmarkConnRoundTrip(b *testing.B) {
+	for _, tr := range ServiceConnTransports {
+		b.Run("transport="+tr, func(b *testing.B) {
+			for _, size := range []int{64, 4096} {
+				b.Run(fmt.Sprintf("size=%d", size), func(b *testing.B) {
+					rt := svcEcho(b, tr, size)
+					for range 1000 {
+						if err := rt(); err != nil {
+							b.Fatal(err)
+						}
+					}
+					lat := make([]time.Duration, 0, b.N)
+					b.SetBytes(int64(2 * size))
+					b.ResetTimer()
+					for b.Loop() {
+						t0 := time.Now()
+						if err := rt(); err != nil {
+							b.Fatal(err)
+						}
+						lat = append(lat, time.Since(t0))
+					}
+					b.StopTimer()
+					svcPercentiles(b, lat)
+				})
+			}
+		})
+	}
+}
+
+// BenchmarkGRPCUnary measures unary calls of the health service over shm
+// and over a unix socket. ns/op is one call.
+func BenchmarkGRPCUnary(b *testing.B) {
+	for _, network := range GRPCTransports {
+		b.Run("transport="+network, func(b *testing.B) {
+			a := svcAddr(b, network)
+			svcServer(b, "svc-grpc-server", network, a)
+			hc := svcGRPC(b, network, a)
+			req := &healthpb.HealthCheckRequest{}
+			for range 100 { // warm up: connection, HTTP/2 settings, buffers
+				if _, err := hc.Check(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+			}
+			lat := make([]time.Duration, 0, b.N)
+			b.ResetTimer()
+			for b.Loop() {
+				t0 := time.Now()
+				if _, err := hc.Check(context.Background(), req); err != nil {
+					b.Fatal(err)
+				}
+				lat = append(lat, time.Since(t0))
+			}
+			b.StopTimer()
+			svcPercentiles(b, lat)
+		})
+	}
+}
+
+func svcPercentiles(b *testing.B, lat []time.Duration) {
+	if len(lat) == 0 {
+		return
+	}
+	slices.Sort(lat)
+	b.ReportMetric(float64(lat[len(lat)/2].Nanoseconds()), "p50-ns")
+	b.ReportMetric(float64(lat[len(lat)*99/100].Nanoseconds()), "p99-ns")
+}
+
+// TestServiceServers runs each services benchmark's server once: an echo
+// per transport and 100 gRPC calls per network.
+func TestServiceServers(t *testing.T) {
+	for _, tr := range ServiceConnTransports {
+		t.Run(tr, func(t *testing.T) {
+			rt := svcEcho(t, tr, 100)
+			for range 10 {
+				if err := rt(); err != nil {
+					t.Fatal(err)
+				}
+			}
+		})
+	}
+	for _, network := range GRPCTransports {
+		t.Run("grpc-"+network, func(t *testing.T) {
+			a := svcAddr(t, network)
+			svcServer(t, "svc-grpc-server", network, a)
+			hc := svcGRPC(t, network, a)
+			for i := range 100 {
+				resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{})
+				if err != nil {
+					t.Fatalf("call %d: %v", i, err)
+				}
+				if resp.Status != healthpb.HealthCheckResponse_SERVING {
+					t.Fatalf("call %d: status %v", i, resp.Status)
+				}
+			}
+		})
+	}
+}
