@@ -1518,10 +1518,23 @@ int shmchan_internal_role_lock(const shmchan_segment *seg, uint64_t start);
 void shmchan_internal_role_unlock(const shmchan_segment *seg, uint64_t start);
 int shmchan_internal_role_held(const shmchan_segment *seg, uint64_t start);
 
+/*
+ * The listener's locks are byte ranges of its segment's descriptor (Linux,
+ * docs/layout.md "Listener", "Lock ranges"); Windows' role locks are named
+ * mutexes per channel role, which listeners do not use (the C client is not
+ * built for Windows). The Linux lock functions only read seg->fd, so the
+ * const is cast away for them alone.
+ */
+#if ROLE_LOCKS && !defined(_WIN32)
+#define LISTENER_LOCKS 1
+#else
+#define LISTENER_LOCKS 0
+#endif
+
 /* shmchan_internal_role_lock: OK, BUSY (another description holds it), UNSUPPORTED, SYSTEM. */
 int shmchan_internal_role_lock(const shmchan_segment *seg, uint64_t start) {
-#if ROLE_LOCKS
-	return role_lock(seg, start);
+#if LISTENER_LOCKS
+	return role_lock((shmchan_segment *)seg, start);
 #else
 	(void)seg;
 	(void)start;
@@ -1529,12 +1542,19 @@ int shmchan_internal_role_lock(const shmchan_segment *seg, uint64_t start) {
 #endif
 }
 
-void shmchan_internal_role_unlock(const shmchan_segment *seg, uint64_t start) { role_unlock(seg, start); }
+void shmchan_internal_role_unlock(const shmchan_segment *seg, uint64_t start) {
+#if LISTENER_LOCKS
+	role_unlock((shmchan_segment *)seg, start);
+#else
+	(void)seg;
+	(void)start;
+#endif
+}
 
 /* shmchan_internal_role_held: 1 if another description holds it (or the test failed), else 0. */
 int shmchan_internal_role_held(const shmchan_segment *seg, uint64_t start) {
-#if ROLE_LOCKS
-	return role_held(seg, start);
+#if LISTENER_LOCKS
+	return role_held((shmchan_segment *)seg, start);
 #else
 	(void)seg;
 	(void)start;
