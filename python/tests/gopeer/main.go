@@ -160,25 +160,50 @@ func size(r *rand.Rand, max int) int {
 	return min(n, max-headerLen)
 }
 
+// pair is the two channels of a two-way exchange: it receives on one and
+// sends on the other.
+type pair struct {
+	rx       *shm.Receiver
+	tx       *shm.Sender
+	max      int // the largest message tx takes
+	rch, wch *shm.Channel
+}
+
+// openPair opens the pair that receives on in and sends on out; close
+// closes both channels.
+func openPair(in, out string) (*pair, error) {
+	p := new(pair)
+	var err error
+	if p.rch, err = shm.OpenChannel(in, strategy()); err != nil {
+		return nil, err
+	}
+	if p.wch, err = shm.OpenChannel(out, strategy()); err != nil {
+		p.rch.Close()
+		return nil, err
+	}
+	if p.rx, err = p.rch.Receiver(); err == nil {
+		p.tx, err = p.wch.Sender()
+	}
+	if err != nil {
+		p.close()
+		return nil, err
+	}
+	p.max = p.wch.MaxMessage()
+	return p, nil
+}
+
+func (p *pair) close() {
+	p.wch.Close()
+	p.rch.Close()
+}
+
 func exchange(in, out string, n int, seed uint64) error {
-	rch, err := shm.OpenChannel(in, strategy())
+	p, err := openPair(in, out)
 	if err != nil {
 		return err
 	}
-	defer rch.Close()
-	wch, err := shm.OpenChannel(out, strategy())
-	if err != nil {
-		return err
-	}
-	defer wch.Close()
-	rx, err := rch.Receiver()
-	if err != nil {
-		return err
-	}
-	tx, err := wch.Sender()
-	if err != nil {
-		return err
-	}
+	defer p.close()
+	rx, tx := p.rx, p.tx
 
 	var wg sync.WaitGroup
 	var sendErr error
@@ -189,7 +214,7 @@ func exchange(in, out string, n int, seed uint64) error {
 		rng := rand.NewChaCha8([32]byte{byte(seed)})
 		var buf []byte
 		for i := range n {
-			buf = message(buf, uint64(i), size(r, wch.MaxMessage()), rng)
+			buf = message(buf, uint64(i), size(r, p.max), rng)
 			if err := tx.Send(buf); err != nil {
 				sendErr = fmt.Errorf("send %d: %w", i, err)
 				return
@@ -305,24 +330,12 @@ func sendUntilError(name string) error {
 }
 
 func pong(in, out string) error {
-	rch, err := shm.OpenChannel(in, strategy())
+	p, err := openPair(in, out)
 	if err != nil {
 		return err
 	}
-	defer rch.Close()
-	wch, err := shm.OpenChannel(out, strategy())
-	if err != nil {
-		return err
-	}
-	defer wch.Close()
-	rx, err := rch.Receiver()
-	if err != nil {
-		return err
-	}
-	tx, err := wch.Sender()
-	if err != nil {
-		return err
-	}
+	defer p.close()
+	rx, tx := p.rx, p.tx
 	var msg []byte
 	n := 0
 	for {
@@ -345,24 +358,12 @@ func pong(in, out string) error {
 // ping measures n round trips of size-byte messages: send on out, wait for
 // the echo on in. It prints the percentiles in nanoseconds.
 func ping(in, out string, n, size int) error {
-	wch, err := shm.OpenChannel(out, strategy())
+	p, err := openPair(in, out)
 	if err != nil {
 		return err
 	}
-	defer wch.Close()
-	rch, err := shm.OpenChannel(in, strategy())
-	if err != nil {
-		return err
-	}
-	defer rch.Close()
-	tx, err := wch.Sender()
-	if err != nil {
-		return err
-	}
-	rx, err := rch.Receiver()
-	if err != nil {
-		return err
-	}
+	defer p.close()
+	rx, tx := p.rx, p.tx
 	msg := make([]byte, size)
 	back := make([]byte, 0, size)
 	rtts := make([]time.Duration, 0, n)
