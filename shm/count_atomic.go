@@ -1,4 +1,4 @@
-//go:build race || !(amd64 || arm64)
+//go:build (race || !(amd64 || arm64)) && !shmchan_nocount
 
 package shm
 
