@@ -73,9 +73,10 @@ for cgo in 1 0; do
 			summary+=("FAIL $pkg cgo=$cgo: $counts, $((SECONDS - s)) s")
 			status=1
 		fi
-		# Which tests skipped, and why (the line after --- SKIP).
-		mapfile -t -O ${#summary[@]} summary < <(grep -A1 '^--- SKIP' "$log" | grep -v '^--$' | paste - - |
-			sed 's/^--- SKIP: /     skipped: /; s/\t */ -- /')
+		# Which tests skipped, and why: go test -v streams a test's log as it
+		# runs, so t.Skip's message is the last line logged before "--- SKIP".
+		mapfile -t -O ${#summary[@]} summary < <(awk '/^--- SKIP: / { sub(/^--- SKIP: /, ""); print "     skipped: " $0 " -- " why; next }
+			/^=== / { why = ""; next } { why = $0; sub(/^ +/, "", why) }' "$log")
 	done < <(go list -f '{{if or .TestGoFiles .XTestGoFiles}}{{.Dir}} {{.ImportPath}}{{end}}' "${pkgs[@]}")
 done
 unset GOOS GOARCH CGO_ENABLED CC
