@@ -545,7 +545,7 @@ func DialContext(ctx context.Context, name string, opts ...Option) (*Conn, error
 		return fail(wrap("dial", name, err))
 	}
 	d := &dialer{ctx: ctx, name: name, o: &o, fd: seg.fd, h: (*lsnHead)(unsafe.Pointer(&seg.mem[0])), slots: slots, capacity: capacity}
-	d.lsn = listenerRole(seg.fd, d.h, new(atomic.Bool)) // never claimed: only asked (live.1-3)
+	d.lsn = listenerRole(seg.fd, d.h, new(atomic.Bool)) // never claimed: only asked (live.1-4)
 	d.live = newPeerRole(&d.lsn)
 	c, err := d.dial()
 	if err != nil {

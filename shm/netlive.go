@@ -29,7 +29,7 @@ import (
 const liveCacheFor = 100 * time.Millisecond
 
 // peerRole is what a waitPoint asks about the other side: a role, whose
-// gone answer (role.gone: live.1 to live.3) is cached for liveCacheFor. It
+// gone answer (role.gone: live.1 to live.4) is cached for liveCacheFor. It
 // is safe for concurrent use (the poller's sweeper and the waiting goroutine
 // both ask).
 type peerRole struct {

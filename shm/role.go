@@ -123,7 +123,7 @@ func (r *role) release() {
 	}
 }
 
-// gone answers docs/layout.md's liveness question (live.1 to live.3) about a
+// gone answers docs/layout.md's liveness question (live.1 to live.4) about a
 // peer's role: an error matching ErrPeerGone only when a holder took the
 // role, did not close, and is dead. No holder yet counts as alive: one may
 // come. It makes at most one system call; waiters ask every 50 ms.
@@ -149,6 +149,20 @@ func (r *role) gone() error {
 	tok := platform.Token(atomic.LoadUint64(r.owner))
 	if tok == 0 || (!r.locked() && platform.Alive(tok)) {
 		return nil
+	}
+	if r.locked() {
+		// STEP(live.4) The token may be a claimer's that locked after
+		// live.2: ask the lock again, then whether the token is still
+		// there, before calling anyone dead.
+		if held, err := r.lock.Held(); held || err != nil {
+			return nil
+		}
+		// SYNC(tx_closed)/SYNC(rx_closed)/SYNC(mb_closed): seq_cst, as in
+		// live.3. SYNC(tx_owner)/SYNC(rx_owner)/SYNC(mb_owner): acquire, as
+		// in live.3.
+		if atomic.LoadUint32(r.closed) != 0 || platform.Token(atomic.LoadUint64(r.owner)) != tok {
+			return nil
+		}
 	}
 	return fmt.Errorf("%s (pid %d): %w", r.name, tok.PID(), ErrPeerGone)
 }

@@ -1477,7 +1477,7 @@ static void unclaim(shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner
 
 /*
  * peer_gone answers the liveness question of docs/layout.md (live.1 to
- * live.3) about the role whose lock is at lock: 1 if its holder died
+ * live.4) about the role whose lock is at lock: 1 if its holder died
  * without closing. self_holds is whether this handle holds that role itself.
  */
 static int peer_gone(shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owner, _Atomic uint32_t *closed,
@@ -1499,7 +1499,11 @@ static int peer_gone(shmchan_segment *seg, uint64_t lock, _Atomic uint64_t *owne
 	uint64_t tok = atomic_load_explicit(owner, memory_order_acquire);
 	if (tok == 0) return 0;
 #if ROLE_LOCKS
-	return 1;
+	/* STEP(live.4) tok may be a claimer's that locked after live.2: ask the lock again, then whether the
+	 * token is still there, before calling it dead. SYNC as in live.3. */
+	if (role_held(seg, lock)) return 0;
+	if (atomic_load_explicit(closed, memory_order_seq_cst)) return 0;
+	return atomic_load_explicit(owner, memory_order_acquire) == tok;
 #else
 	return !shmchan_token_alive(tok);
 #endif

@@ -112,7 +112,7 @@ static uint64_t new_conn_id(void) {
 
 /*
  * listening: STEP(dial.1)'s check, also made while waiting (at most every
- * LIVENESS_NS there): the listener's liveness as docs/layout.md's live.1-3
+ * LIVENESS_NS there): the listener's liveness as docs/layout.md's live.1-4
  * ask it of a role, with closed and a zero owner meaning "no listener".
  */
 static int listening(const shmchan_segment *seg) {
@@ -128,8 +128,14 @@ static int listening(const shmchan_segment *seg) {
 	/* STEP(live.3) SYNC(lsn_closed): seq_cst; a listener that closed released its lock after storing it. */
 	if (atomic_load_explicit(u32at(h, SHMCHAN_LSN_OFF_CLOSED), memory_order_seq_cst) != 0) return SHMCHAN_ERR_CLOSED;
 	/* SYNC(lsn_owner): acquire; its close stored 0 before the unlock. */
-	if (atomic_load_explicit(u64at(h, SHMCHAN_LSN_OFF_OWNER), memory_order_acquire) == 0) return SHMCHAN_ERR_CLOSED;
-	return SHMCHAN_ERR_PEER_GONE; /* the lock is free and the owner never gave the segment back: it died */
+	tok = atomic_load_explicit(u64at(h, SHMCHAN_LSN_OFF_OWNER), memory_order_acquire);
+	if (tok == 0) return SHMCHAN_ERR_CLOSED;
+	/* STEP(live.4): a new listener may have locked after live.2 and stored its token before live.3:
+	 * ask the lock again, then whether that token is still there (SYNC as above). */
+	if (shmchan_internal_role_held(seg, SHMCHAN_LSN_LOCK_OWNER)) return SHMCHAN_OK;
+	if (atomic_load_explicit(u32at(h, SHMCHAN_LSN_OFF_CLOSED), memory_order_seq_cst) != 0) return SHMCHAN_ERR_CLOSED;
+	if (atomic_load_explicit(u64at(h, SHMCHAN_LSN_OFF_OWNER), memory_order_acquire) != tok) return SHMCHAN_OK;
+	return SHMCHAN_ERR_PEER_GONE; /* the lock is still free and the owner never gave the segment back: it died */
 }
 
 /* slot_lock is the offset of slot i's lock range: its client word. */
