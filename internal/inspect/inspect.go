@@ -206,11 +206,11 @@ func (o *Object) decode(mem []byte, fd int) {
 		h := snapshot[layout.ChanHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.Capacity, o.MaxMessage = h.Capacity, h.MaxMessage
-		o.Creator = ptr(roleOf("creator", h.Creator, 0, holder{fd: -1}))
-		locks := holder{fd: fd, locks: h.Version >= 2}
+		o.Creator = ptr(roleOf("creator", h.Creator, 0, tokenOnly))
+		locks := o.locks(h.Version, fd)
 		o.Roles = []Role{
-			roleOf("sender", h.TxOwner, h.TxClosed, locks.at(layout.LockTx)),
-			roleOf("receiver", h.RxOwner, h.RxClosed, locks.at(layout.LockRx)),
+			roleOf("sender", h.TxOwner, h.TxClosed, locks.role("sender", layout.LockTx)),
+			roleOf("receiver", h.RxOwner, h.RxClosed, locks.role("receiver", layout.LockRx)),
 		}
 		if h.Flags&layout.ChanFlagStats != 0 {
 			o.Stats = map[string]Counters{"sender": Counters(h.TxStats), "receiver": Counters(h.RxStats)}
@@ -231,12 +231,20 @@ func (o *Object) decode(mem []byte, fd int) {
 		h := snapshot[layout.MboxHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.MaxValue, o.Latest = h.MaxValue, h.Latest
-		o.Creator = ptr(roleOf("creator", h.Creator, 0, holder{fd: -1}))
-		o.Roles = []Role{roleOf("writer", h.Owner, h.Closed, holder{fd: fd, locks: h.Version >= 2, lock: layout.LockMbWriter})}
+		o.Creator = ptr(roleOf("creator", h.Creator, 0, tokenOnly))
+		o.Roles = []Role{roleOf("writer", h.Owner, h.Closed, o.locks(h.Version, fd).role("writer", layout.LockMbWriter))}
 		if h.Flags&layout.MboxFlagStats != 0 {
 			o.Stats = map[string]Counters{"writer": Counters(h.WriterStats)}
 		}
 	}
+}
+
+// locks is the holder of o's roles in layout version, mapped with the
+// descriptor fd (-1 if none): by role lock from version 2 on, through fd
+// (Linux) or by o's name (Windows' role mutexes, in the Local\ namespace,
+// the only one Load opens).
+func (o *Object) locks(version uint32, fd int) holder {
+	return holder{locks: version >= 2, key: platform.RoleKey{FD: fd, Segment: o.Name}}
 }
 
 // judge records the first error of the library's checks.
