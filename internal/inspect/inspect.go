@@ -61,10 +61,10 @@ type Object struct {
 	Kind    string `json:"kind"`
 	Version uint32 `json:"version,omitempty"` // layout version
 	Flags   uint32 `json:"flags,omitempty"`
-	Size    int64  `json:"size"` // segment bytes
-	UID     int    `json:"uid"`
-	Mode    string `json:"mode"` // permission bits, "0600"
-	AgeSec  int64  `json:"age_seconds"`
+	Size    int64  `json:"size"`        // segment bytes
+	UID     int    `json:"uid"`         // -1 if not known (Windows)
+	Mode    string `json:"mode"`        // permission bits, "0600"; "?" if not known
+	AgeSec  int64  `json:"age_seconds"` // -1 if not known (Windows)
 
 	Capacity   uint64 `json:"capacity,omitempty"`    // channel: ring bytes
 	MaxMessage uint64 `json:"max_message,omitempty"` // channel: largest message
@@ -145,7 +145,9 @@ func List() ([]*Object, error) {
 // Load reads the object name. Its error is only for an object that does not
 // exist; anything else wrong is in the Object's Problem.
 func Load(name string) (*Object, error) {
-	o := &Object{Name: name, Kind: KindRaw, Mode: "?"}
+	// Where there is no directory (Windows), the owner and the age are not
+	// known: -1.
+	o := &Object{Name: name, Kind: KindRaw, Mode: "?", UID: -1, AgeSec: -1}
 	if dir := Dir(); dir != "" {
 		fi, err := os.Lstat(filepath.Join(dir, name))
 		if err != nil {
