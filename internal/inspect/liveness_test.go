@@ -319,3 +319,55 @@ func TestInspectRoleLockDecides(t *testing.T) {
 		t.Fatalf("Load after RemoveGarbage: %v, want fs.ErrNotExist", err)
 	}
 }
+
+// TestInspectRoleMailboxWriter: a mailbox's writer, held in this process
+// after its first Publish, is alive (its own lock or mutex: "writer"), and
+// closed after the writer's Close; a second handle keeps the object open
+// (on Windows it would go with the last handle).
+func TestInspectRoleMailboxWriter(t *testing.T) {
+	name := testproc.Name(t, "inspmb")
+	mb, err := shm.CreateMailbox(name, 64)
+	if errors.Is(err, errors.ErrUnsupported) {
+		t.Skipf("no segments on %s: %v", platform.Implementation(), err)
+	}
+	if err != nil {
+		t.Fatalf("CreateMailbox(%q): %v", name, err)
+	}
+	t.Cleanup(func() {
+		if err := shm.Remove(name); err != nil && !errors.Is(err, fs.ErrNotExist) {
+			t.Errorf("Remove(%q): %v", name, err)
+		}
+	})
+	defer mb.Close()
+	other, err := shm.OpenMailbox(name)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer other.Close()
+	writer := func() Role {
+		t.Helper()
+		o, err := Load(name)
+		if err != nil || o.Kind != KindMailbox || len(o.Roles) != 1 {
+			t.Fatalf("Load(%q) = %+v, %v; want a mailbox with one role", name, o, err)
+		}
+		return o.Roles[0]
+	}
+	if r := writer(); r.State != StateNone {
+		t.Fatalf("writer before any Publish: %+v, want none", r)
+	}
+	if _, err := mb.Publish([]byte("one")); err != nil {
+		t.Fatal(err)
+	}
+	if r := writer(); r.State != StateAlive || r.PID != os.Getpid() {
+		t.Fatalf("writer after Publish: %+v, want alive (pid %d)", r, os.Getpid())
+	}
+	if _, err := mb.Publish([]byte("two")); err != nil { // the probe took nothing
+		t.Fatalf("Publish after the probe: %v", err)
+	}
+	if err := mb.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if r := writer(); r.State != StateClosed {
+		t.Fatalf("writer after Close: %+v, want closed", r)
+	}
+}
