@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # .ci/windows.sh: cross-compile the Windows build with mingw-w64 and run the
-# shm, sync and internal test suites under Wine, with CGO_ENABLED=1 (the C
+# shm, sync, internal and cmd test suites under Wine, with CGO_ENABLED=1 (the C
 # shims) and with CGO_ENABLED=0 (golang.org/x/sys/windows). Each run logs, and
 # checks, which implementation it tested (shm.Implementation()).
 #
@@ -26,7 +26,7 @@ export WINEDLLOVERRIDES="mscoree,mshtml="
 unset DISPLAY WAYLAND_DISPLAY
 
 # shellcheck disable=SC2206
-pkgs=(${SHMCHAN_WINDOWS_PKGS:-./shm/ ./sync/... ./internal/...})
+pkgs=(${SHMCHAN_WINDOWS_PKGS:-./shm/ ./sync/... ./internal/... ./cmd/...})
 
 step() { printf '\n== %s\n' "$*"; }
 t0=$SECONDS

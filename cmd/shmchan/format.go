@@ -26,10 +26,13 @@ func size(n uint64) string {
 	return fmt.Sprintf("%.1f%ciB", float64(n)/float64(d), "KMGTPE"[e])
 }
 
-// age formats seconds as "42s", "3m", "5h", "2d".
+// age formats seconds as "42s", "3m", "5h", "2d"; a negative age (not
+// known: Windows keeps no creation time for a named mapping) as "?".
 func age(sec int64) string {
 	d := time.Duration(sec) * time.Second
 	switch {
+	case sec < 0:
+		return "?"
 	case d < time.Minute:
 		return fmt.Sprintf("%ds", sec)
 	case d < time.Hour:
@@ -38,6 +41,14 @@ func age(sec int64) string {
 		return fmt.Sprintf("%dh", sec/3600)
 	}
 	return fmt.Sprintf("%dd", sec/86400)
+}
+
+// uid formats an owner's uid, "?" if not known (-1).
+func uid(id int) string {
+	if id < 0 {
+		return "?"
+	}
+	return fmt.Sprint(id)
 }
 
 // roles formats who holds an object's roles: "sender 1234 alive, receiver closed".

@@ -40,7 +40,7 @@ func runInspect(c *cli, args []string) int {
 	if d.Version != 0 {
 		fmt.Fprintf(w, ", layout version %d", d.Version)
 	}
-	fmt.Fprintf(w, ", %d bytes, mode %s, uid %d, age %s\n", d.Size, d.Mode, d.UID, age(d.AgeSec))
+	fmt.Fprintf(w, ", %d bytes, mode %s, uid %s, age %s\n", d.Size, d.Mode, uid(d.UID), age(d.AgeSec))
 	switch d.Kind {
 	case inspect.KindChannel:
 		fmt.Fprintf(w, "ring:    %d bytes, largest message %d, %s\n", d.Capacity, d.MaxMessage, fill(d.Object))

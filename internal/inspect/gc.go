@@ -45,7 +45,8 @@ func Garbage(o *Object) bool {
 // (wrapped, with who holds it) if it is not. It never removes an object that
 // a live process holds a role in, even one that claims a role meanwhile: it
 // first takes every unclosed role itself, as a claimer would (docs/layout.md,
-// "Roles (all objects)"): its role lock in layout version 2 on Linux, or the
+// "Roles (all objects)"): its role lock in layout version 2 (the range lock
+// on Linux, the named mutex on Windows), or the
 // compare-and-swap of its owner token from the value judged dead. A
 // concurrent claim then either wins (and RemoveGarbage gives up) or fails
 // with ErrBusy; only with every role fenced does it remove the name, and
@@ -71,6 +72,7 @@ func RemoveGarbage(name string) error {
 // go.
 func fenceAndRemove(name string, o *Object, mem []byte, fd int) error {
 	type role struct {
+		name   string // "sender", "receiver", "writer": the Windows mutex's name
 		owner  *uint64
 		closed *uint32
 		lock   int64
@@ -81,18 +83,20 @@ func fenceAndRemove(name string, o *Object, mem []byte, fd int) error {
 	case o.Kind == KindChannel && len(mem) >= layout.ChanHeaderSize:
 		h := (*layout.ChanHeader)(unsafe.Pointer(&mem[0]))
 		version = atomic.LoadUint32(&h.Version)
-		roles = []role{{&h.TxOwner, &h.TxClosed, layout.LockTx}, {&h.RxOwner, &h.RxClosed, layout.LockRx}}
+		roles = []role{{"sender", &h.TxOwner, &h.TxClosed, layout.LockTx}, {"receiver", &h.RxOwner, &h.RxClosed, layout.LockRx}}
 	case o.Kind == KindMailbox && len(mem) >= layout.MboxHeaderSize:
 		h := (*layout.MboxHeader)(unsafe.Pointer(&mem[0]))
 		version = atomic.LoadUint32(&h.Version)
-		roles = []role{{&h.Owner, &h.Closed, layout.LockMbWriter}}
+		roles = []role{{"writer", &h.Owner, &h.Closed, layout.LockMbWriter}}
 	case o.Kind == KindListener && uint64(len(mem)) >= layout.ListenerDoc["const.header"]:
 		d := layout.ListenerDoc
-		roles = []role{{(*uint64)(unsafe.Pointer(&mem[d["owner"]])), (*uint32)(unsafe.Pointer(&mem[d["closed"]])), -1}}
+		roles = []role{{"listener", (*uint64)(unsafe.Pointer(&mem[d["owner"]])), (*uint32)(unsafe.Pointer(&mem[d["closed"]])), -1}}
 	default:
 		return fmt.Errorf("%s: changed kind since it was read: %w", name, ErrLive)
 	}
-	locks := version >= 2 && platform.RoleLocks && fd >= 0
+	// A listener's version stays 0 here: its owner is fenced by token, as
+	// Load judged it.
+	locks := version >= 2 && platform.RoleLocks
 	self := uint64(platform.Self())
 	var undo []func()
 	defer func() {
@@ -106,12 +110,19 @@ func fenceAndRemove(name string, o *Object, mem []byte, fd int) error {
 		if atomic.LoadUint32(r.closed) != 0 {
 			continue
 		}
+		var l *platform.RoleLock
 		if locks {
-			// STEP(claim.2), as a claimer: the kernel decides.
-			l, err := platform.NewRoleLock(platform.RoleKey{FD: fd, Start: r.lock})
+			// The lock a claimer takes: the range through fd on Linux (nil
+			// without a descriptor), the role's named mutex on Windows
+			// (created if no handle has it open, as a claimer would).
+			var err error
+			l, err = platform.NewRoleLock(platform.RoleKey{FD: fd, Start: r.lock, Segment: name, Role: r.name})
 			if err != nil {
 				return err
 			}
+		}
+		if l != nil {
+			// STEP(claim.2), as a claimer: the kernel decides.
 			if err := l.Lock(); err != nil {
 				_ = l.Close()
 				if errors.Is(err, platform.ErrLocked) {

@@ -61,10 +61,10 @@ type Object struct {
 	Kind    string `json:"kind"`
 	Version uint32 `json:"version,omitempty"` // layout version
 	Flags   uint32 `json:"flags,omitempty"`
-	Size    int64  `json:"size"` // segment bytes
-	UID     int    `json:"uid"`
-	Mode    string `json:"mode"` // permission bits, "0600"
-	AgeSec  int64  `json:"age_seconds"`
+	Size    int64  `json:"size"`        // segment bytes
+	UID     int    `json:"uid"`         // -1 if not known (Windows)
+	Mode    string `json:"mode"`        // permission bits, "0600"; "?" if not known
+	AgeSec  int64  `json:"age_seconds"` // -1 if not known (Windows)
 
 	Capacity   uint64 `json:"capacity,omitempty"`    // channel: ring bytes
 	MaxMessage uint64 `json:"max_message,omitempty"` // channel: largest message
@@ -145,7 +145,9 @@ func List() ([]*Object, error) {
 // Load reads the object name. Its error is only for an object that does not
 // exist; anything else wrong is in the Object's Problem.
 func Load(name string) (*Object, error) {
-	o := &Object{Name: name, Kind: KindRaw, Mode: "?"}
+	// Where there is no directory (Windows), the owner and the age are not
+	// known: -1.
+	o := &Object{Name: name, Kind: KindRaw, Mode: "?", UID: -1, AgeSec: -1}
 	if dir := Dir(); dir != "" {
 		fi, err := os.Lstat(filepath.Join(dir, name))
 		if err != nil {
@@ -206,11 +208,11 @@ func (o *Object) decode(mem []byte, fd int) {
 		h := snapshot[layout.ChanHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.Capacity, o.MaxMessage = h.Capacity, h.MaxMessage
-		o.Creator = ptr(roleOf("creator", h.Creator, 0, holder{fd: -1}))
-		locks := holder{fd: fd, locks: h.Version >= 2}
+		o.Creator = ptr(roleOf("creator", h.Creator, 0, tokenOnly))
+		locks := o.locks(h.Version, fd)
 		o.Roles = []Role{
-			roleOf("sender", h.TxOwner, h.TxClosed, locks.at(layout.LockTx)),
-			roleOf("receiver", h.RxOwner, h.RxClosed, locks.at(layout.LockRx)),
+			roleOf("sender", h.TxOwner, h.TxClosed, locks.role("sender", layout.LockTx)),
+			roleOf("receiver", h.RxOwner, h.RxClosed, locks.role("receiver", layout.LockRx)),
 		}
 		if h.Flags&layout.ChanFlagStats != 0 {
 			o.Stats = map[string]Counters{"sender": Counters(h.TxStats), "receiver": Counters(h.RxStats)}
@@ -231,12 +233,20 @@ func (o *Object) decode(mem []byte, fd int) {
 		h := snapshot[layout.MboxHeader](mem)
 		o.Version, o.Flags = h.Version, h.Flags
 		o.MaxValue, o.Latest = h.MaxValue, h.Latest
-		o.Creator = ptr(roleOf("creator", h.Creator, 0, holder{fd: -1}))
-		o.Roles = []Role{roleOf("writer", h.Owner, h.Closed, holder{fd: fd, locks: h.Version >= 2, lock: layout.LockMbWriter})}
+		o.Creator = ptr(roleOf("creator", h.Creator, 0, tokenOnly))
+		o.Roles = []Role{roleOf("writer", h.Owner, h.Closed, o.locks(h.Version, fd).role("writer", layout.LockMbWriter))}
 		if h.Flags&layout.MboxFlagStats != 0 {
 			o.Stats = map[string]Counters{"writer": Counters(h.WriterStats)}
 		}
 	}
+}
+
+// locks is the holder of o's roles in layout version, mapped with the
+// descriptor fd (-1 if none): by role lock from version 2 on, through fd
+// (Linux) or by o's name (Windows' role mutexes, in the Local\ namespace,
+// the only one Load opens).
+func (o *Object) locks(version uint32, fd int) holder {
+	return holder{locks: version >= 2, key: platform.RoleKey{FD: fd, Segment: o.Name}}
 }
 
 // judge records the first error of the library's checks.

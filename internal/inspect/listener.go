@@ -22,8 +22,8 @@ func (o *Object) decodeListener(mem []byte) {
 	u32 := func(off uint64) uint32 { return le.Uint32(mem[off:]) }
 	u64 := func(off uint64) uint64 { return le.Uint64(mem[off:]) }
 	o.Version, o.Flags = u32(d["version"]), u32(d["flags"])
-	o.Creator = ptr(roleOf("creator", u64(d["creator"]), 0, holder{fd: -1}))
-	o.Roles = []Role{roleOf("listener", u64(d["owner"]), u32(d["closed"]), holder{fd: -1})}
+	o.Creator = ptr(roleOf("creator", u64(d["creator"]), 0, tokenOnly))
+	o.Roles = []Role{roleOf("listener", u64(d["owner"]), u32(d["closed"]), tokenOnly)}
 	if o.Err != nil {
 		return
 	}

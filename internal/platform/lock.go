@@ -24,6 +24,14 @@ import "errors"
 //     goroutines between threads. The kernel abandons the mutex when its
 //     owning thread or process ends, so a holder's death frees it.
 
+// RoleHeld (in each OS file) asks the same question as RoleLock.Held from
+// a process that holds no handle of the role, the shmchan command's: on
+// Linux through the caller's own descriptor of the object, on Windows by
+// opening the role's mutex (never creating it). Where there are no role
+// locks, or none to ask, it returns errors.ErrUnsupported and the caller
+// judges the owner token (Alive). It never takes the role for longer than
+// a probe (Windows: two system calls, which a claim waits out).
+
 // LockLen is the length of every role's lock range on Linux: the 8 bytes of
 // the role's owner field.
 const LockLen = 8

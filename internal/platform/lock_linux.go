@@ -56,6 +56,20 @@ func (l *RoleLock) Unlock() error { return unlockRange(l.fd, l.start) }
 // 50 ms, never per message.
 func (l *RoleLock) Held() (bool, error) { return rangeHeld(l.fd, l.start) }
 
+// RoleHeld reports whether an open file description holds the role lock
+// k.Start of the object open as k.FD, other than k.FD's own (live.2, asked
+// by a process that holds no role: shmchan ls, inspect and gc, through a
+// descriptor of their own). It makes one system call (F_OFD_GETLK) and
+// takes nothing. Without a descriptor (k.FD < 0: a file mapped by MapFile)
+// it returns errors.ErrUnsupported: there is no lock to ask, and the
+// caller judges the owner token. An error comes with held = true.
+func RoleHeld(k RoleKey) (bool, error) {
+	if k.FD < 0 {
+		return false, fmt.Errorf("role lock without a descriptor: %w", errors.ErrUnsupported)
+	}
+	return rangeHeld(k.FD, k.Start)
+}
+
 // Close forgets the lock. The descriptor belongs to the mapping, whose
 // Unmap closes it (which releases the lock if it is still held).
 func (l *RoleLock) Close() error { return nil }

@@ -24,5 +24,9 @@ func (*RoleLock) Unlock() error { return errors.ErrUnsupported }
 // Held returns errors.ErrUnsupported: there are no role locks here.
 func (*RoleLock) Held() (bool, error) { return false, errors.ErrUnsupported }
 
+// RoleHeld returns errors.ErrUnsupported: there are no role locks here,
+// and the caller judges the owner token.
+func RoleHeld(RoleKey) (bool, error) { return false, errors.ErrUnsupported }
+
 // Close does nothing.
 func (*RoleLock) Close() error { return nil }

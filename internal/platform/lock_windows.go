@@ -36,13 +36,16 @@ import (
 // WAIT_ABANDONED. That is the role lock's guarantee: a holder's death frees
 // the role.
 //
-// Held asks without a query call (the documented Win32 API has none for a
-// mutex's owner): it waits on the mutex with a zero timeout, on a locked
-// thread, and if that succeeds (free, or abandoned by a dead holder)
-// releases it at once. For that instant the probe owns the mutex, so a
-// claim that arrives then would see it held: Lock therefore waits up to
-// claimWait for the mutex before it says ErrLocked. A claim of a role a live
-// process holds costs that wait.
+// Held (through a handle's own RoleLock) and RoleHeld (a diagnostic's
+// probe, which opens the mutex without creating it) ask without a query
+// call (the documented Win32 API has none for a mutex's owner): they wait
+// on the mutex with a zero timeout, on a locked thread, and if that
+// succeeds (free, or abandoned by a dead holder) release it at once. For
+// that instant the probe owns the mutex, so a claim that arrives then would
+// see it held: Lock therefore waits up to claimWait for the mutex before it
+// says ErrLocked. A claim of a role a live process holds costs that wait.
+// Two probes at the same instant may see each other as a holder: the safe
+// way round (a false "held", never a false "free").
 //
 // Handles are not inheritable, and ownership is per thread anyway, so a
 // child process never holds its parent's roles.
@@ -206,24 +209,71 @@ func (l *RoleLock) Held() (bool, error) {
 	if l.held {
 		return true, nil
 	}
-	// The wait and the release must run on one thread: the mutex is that
-	// thread's in between.
+	return probe(l.h, l.obj)
+}
+
+// probe reports whether a thread other than the caller's holds the mutex
+// h: it waits on it with a zero timeout and, if that succeeds (free, or
+// abandoned by a dead holder), releases it at once. The wait and the
+// release run on one thread, locked for the purpose: the mutex is that
+// thread's in between. That thread is never a RoleLock's owner thread (an
+// owner goroutine is locked to its thread, so no other goroutine runs
+// there), so a role this process holds reads as held, as another
+// process's does, and the probe cannot end up owning it twice over. An
+// error comes with held = true.
+func probe(h windows.Handle, obj string) (bool, error) {
 	runtime.LockOSThread()
 	defer runtime.UnlockOSThread()
-	ev, err := windows.WaitForSingleObject(l.h, 0)
+	ev, err := windows.WaitForSingleObject(h, 0)
 	switch {
 	case err != nil:
-		return true, fmt.Errorf("WaitForSingleObject %s: %w", l.obj, err)
+		return true, fmt.Errorf("WaitForSingleObject %s: %w", obj, err)
 	case ev == uint32(windows.WAIT_TIMEOUT):
 		return true, nil
 	case ev != windows.WAIT_OBJECT_0 && ev != windows.WAIT_ABANDONED:
-		return true, fmt.Errorf("WaitForSingleObject %s: unexpected result %#x", l.obj, ev)
+		return true, fmt.Errorf("WaitForSingleObject %s: unexpected result %#x", obj, ev)
 	}
 	// Free, or abandoned by a dead holder: ours now; give it back at once.
-	if err := windows.ReleaseMutex(l.h); err != nil {
-		return false, fmt.Errorf("ReleaseMutex %s: %w", l.obj, err)
+	if err := windows.ReleaseMutex(h); err != nil {
+		// It cannot fail for the thread that has just taken the mutex;
+		// if it did, the caller must treat the role as held anyway.
+		return true, fmt.Errorf("ReleaseMutex %s: %w", obj, err)
 	}
 	return false, nil
+}
+
+// RoleHeld reports whether a live thread holds the role mutex of
+// k.Segment, k.Global and k.Role (live.2, asked by a process that holds no
+// handle of the role: shmchan ls, inspect and gc). It opens the mutex
+// without creating it: if there is none, no process has a handle of the
+// role open, so nobody holds it (false, nil). Otherwise it probes it as
+// Held does (owning a free or abandoned mutex for two system calls, which
+// a claim's claimWait absorbs) and closes its handle, so it never keeps
+// the role nor leaves a kernel object behind. A mutex that a dead holder
+// abandoned reads as free, and the probe, having taken it, leaves it
+// merely free: the next claim gets WAIT_OBJECT_0, not WAIT_ABANDONED (the
+// library does not rely on which; the token tells a takeover). An error
+// comes with held = true.
+func RoleHeld(k RoleKey) (bool, error) {
+	obj := roleObject(k.Segment, k.Global, k.Role)
+	p, err := windows.UTF16PtrFromString(obj)
+	if err != nil {
+		return true, fmt.Errorf("role mutex name %q: %w", obj, err)
+	}
+	h, err := windows.OpenMutex(windows.SYNCHRONIZE|windows.MUTEX_MODIFY_STATE, false, p)
+	switch {
+	case errors.Is(err, windows.ERROR_FILE_NOT_FOUND):
+		return false, nil
+	case errors.Is(err, windows.ERROR_INVALID_HANDLE):
+		return true, fmt.Errorf("OpenMutex %s: the name belongs to another kind of kernel object: %w (%w)", obj, fs.ErrExist, err)
+	case err != nil:
+		return true, fmt.Errorf("OpenMutex %s: %w", obj, err)
+	}
+	held, err := probe(h, obj)
+	if cerr := windows.CloseHandle(h); cerr != nil {
+		err = errors.Join(err, fmt.Errorf("CloseHandle %s: %w", obj, cerr))
+	}
+	return held, err
 }
 
 // Close releases the mutex if this handle holds it, ends the owner thread

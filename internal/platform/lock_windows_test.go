@@ -6,12 +6,14 @@ import (
 	"fmt"
 	"io"
 	"os"
+	"os/exec"
 	"strings"
 	"sync"
 	"testing"
 	"time"
 
 	"github.com/shmchan/shmchan/internal/testproc"
+	"golang.org/x/sys/windows"
 )
 
 // Windows role locks (lock_windows.go): a named mutex owned by a thread kept
@@ -231,5 +233,137 @@ func TestRoleLockProbeNeverRefusesAClaim(t *testing.T) {
 	t.Logf("%d claims, all taken, against %d probes (%d of which found the mutex free)", n, probes, free)
 	if free == 0 {
 		t.Errorf("no probe found the mutex free: the probes never overlapped a free mutex, the test showed nothing")
+	}
+}
+
+// mutexExists reports whether the role's mutex exists (some handle of it is
+// open somewhere).
+func mutexExists(t *testing.T, seg, role string) bool {
+	t.Helper()
+	p, err := windows.UTF16PtrFromString(roleObject(seg, false, role))
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := windows.OpenMutex(windows.SYNCHRONIZE, false, p)
+	if errors.Is(err, windows.ERROR_FILE_NOT_FOUND) {
+		return false
+	}
+	if err != nil {
+		t.Fatal(err)
+	}
+	windows.CloseHandle(h)
+	return true
+}
+
+// TestRoleHeldProbe: RoleHeld, the probe of a process that holds no handle
+// of the role (shmchan ls, inspect, gc), reads a role whose mutex does not
+// exist as free and creates nothing; reads a role held by another process,
+// or by this process's own owner thread, as held, and takes nothing away
+// (a claim still gets ErrLocked); reads the mutex that a holder killed by
+// TerminateProcess abandoned as free; and reads a role whose every handle
+// is gone (the killed holder's was the only one) as free, the mutex gone.
+func TestRoleHeldProbe(t *testing.T) {
+	seg := testproc.Name(t, "wp")
+	key := func(role string) RoleKey { return RoleKey{FD: -1, Segment: seg, Role: role} }
+	if held, err := RoleHeld(key("sender")); err != nil || held {
+		t.Fatalf("RoleHeld with no mutex = %v, %v; want free", held, err)
+	}
+	if mutexExists(t, seg, "sender") {
+		t.Fatal("RoleHeld created the mutex")
+	}
+
+	// Held by another process.
+	holder := func(role string) *exec.Cmd {
+		cmd := testproc.Command(t, "win-hold-role", seg, role)
+		out, err := cmd.StdoutPipe()
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := cmd.Start(); err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+		r := bufio.NewReader(out)
+		if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "locked" {
+			t.Fatalf("holder said %q, %v; want \"locked\"", line, err)
+		}
+		go io.Copy(io.Discard, r)
+		return cmd
+	}
+	cmd := holder("sender")
+	l := newTestLock(t, seg, "sender") // keeps the mutex alive after the kill: abandoned, not gone
+	for i := 0; i < 3; i++ {
+		if held, err := RoleHeld(key("sender")); err != nil || !held {
+			t.Fatalf("RoleHeld (probe %d) while another process holds it = %v, %v; want held", i, held, err)
+		}
+	}
+	if err := l.Lock(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("Lock after the probes, the holder alive: %v, want ErrLocked", err)
+	}
+
+	// Held by this process's own owner thread: still held, still ours.
+	mine := newTestLock(t, seg, "receiver")
+	if err := mine.Lock(); err != nil {
+		t.Fatal(err)
+	}
+	for i := 0; i < 3; i++ {
+		if held, err := RoleHeld(key("receiver")); err != nil || !held {
+			t.Fatalf("RoleHeld (probe %d) of a role this process holds = %v, %v; want held", i, held, err)
+		}
+	}
+	if err := newTestLock(t, seg, "receiver").Lock(); !errors.Is(err, ErrLocked) {
+		t.Fatalf("another handle's Lock after the probes: %v, want ErrLocked", err)
+	}
+	if err := mine.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+	if held, err := RoleHeld(key("receiver")); err != nil || held {
+		t.Fatalf("RoleHeld after Unlock = %v, %v; want free", held, err)
+	}
+
+	// Killed: the mutex is abandoned, and reads as free.
+	if err := cmd.Process.Kill(); err != nil { // TerminateProcess
+		t.Fatal(err)
+	}
+	kill := time.Now()
+	for {
+		held, err := RoleHeld(key("sender"))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !held {
+			t.Logf("abandoned mutex free to RoleHeld %v after TerminateProcess", time.Since(kill).Round(time.Microsecond))
+			break
+		}
+		if time.Since(kill) > 5*time.Second {
+			t.Fatal("RoleHeld says held 5 s after TerminateProcess")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if err := l.Lock(); err != nil {
+		t.Fatalf("Lock after the probe of the abandoned mutex: %v", err)
+	}
+	if err := l.Unlock(); err != nil {
+		t.Fatal(err)
+	}
+
+	// Killed, and its handle was the only one: the mutex is gone.
+	cmd = holder("writer")
+	if held, err := RoleHeld(key("writer")); err != nil || !held {
+		t.Fatalf("RoleHeld(writer) while another process holds it = %v, %v; want held", held, err)
+	}
+	if err := cmd.Process.Kill(); err != nil {
+		t.Fatal(err)
+	}
+	cmd.Wait()
+	kill = time.Now()
+	for mutexExists(t, seg, "writer") {
+		if time.Since(kill) > 5*time.Second {
+			t.Fatal("the writer's mutex still exists 5 s after its only holder was killed")
+		}
+		time.Sleep(time.Millisecond)
+	}
+	if held, err := RoleHeld(key("writer")); err != nil || held {
+		t.Fatalf("RoleHeld(writer) with the mutex gone = %v, %v; want free", held, err)
 	}
 }
