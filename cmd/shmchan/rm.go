@@ -26,7 +26,7 @@ func runRm(c *cli, args []string) int {
 		}
 		if err == nil && !*force {
 			if live := liveHolders(o); live != "" {
-				c.errorf("rm %s: in use (%s); it stays (--force removes it: the holders keep their mapping, and peers that open the name later will not find it)", name, live)
+				c.errorf("rm %s: in use (%s); %s", name, live, inUseNote)
 				status = exitProblem
 				continue
 			}
