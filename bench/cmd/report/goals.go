@@ -194,6 +194,9 @@ func goalsTable(d *doc, rs *results) {
 		detail := g.detail
 		if len(g.ratios) == 0 {
 			detail = g.absent
+			if detail == "" {
+				detail = "the run has no figure for it"
+			}
 		}
 		rows = append(rows, []string{g.what, g.target, g.measured(), res, detail})
 	}
