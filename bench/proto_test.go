@@ -546,12 +546,13 @@ func TestProtos(t *testing.T) {
 			s := c.s
 			s.inPlace, s.k = inPlace, 1+7*btoi(inPlace)
 			t.Run(fmt.Sprintf("ring/%s/inplace=%v", c.name, inPlace), func(t *testing.T) {
-				// A ring round trip and a stream of two laps, each record checked.
+				// Round trips past one lap and a stream of two laps, each record
+				// checked.
 				r := startProto(t, 2*s.ringBytes(), append([]string{"kind=ring", "role=echo"}, s.args()...)...)
 				data := r.mem[protoData:]
 				tx, rx := newRing(s, data), newRing(s, data[s.ringBytes():])
 				msg, buf := make([]byte, s.size), make([]byte, s.size)
-				for i := range 2*protoSlots + 5 {
+				for i := range protoSlots + 5 {
 					binary.LittleEndian.PutUint64(msg, uint64(i))
 					if !tx.send(msg, r.dead) {
 						t.Fatalf("peer gone at %d", i)

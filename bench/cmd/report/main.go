@@ -115,12 +115,18 @@ func run(ctx context.Context, cfg *config) error {
 		return err
 	}
 	latency := filepath.Join(cfg.img, "latency."+cfg.format)
-	if err := latencyChart(res, latency); err != nil {
-		return fmt.Errorf("latency chart: %w", err)
+	// A run without the suite's ping-pong or throughput (a saved run of
+	// some benchmarks only) has no chart to draw: the old one stays.
+	if res.has("PingPong") {
+		if err := latencyChart(res, latency); err != nil {
+			return fmt.Errorf("latency chart: %w", err)
+		}
 	}
 	throughput := filepath.Join(cfg.img, "throughput."+cfg.format)
-	if err := throughputChart(res, throughput); err != nil {
-		return fmt.Errorf("throughput chart: %w", err)
+	if res.has("Throughput") {
+		if err := throughputChart(res, throughput); err != nil {
+			return fmt.Errorf("throughput chart: %w", err)
+		}
 	}
 	// The report links the charts and the raw output relative to itself.
 	links := map[string]string{"latency": latency, "throughput": throughput, "raw": cfg.raw}

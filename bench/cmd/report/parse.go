@@ -96,6 +96,17 @@ func parse(raw []byte) (*results, error) {
 	return rs, nil
 }
 
+// has reports whether the run has a result of the suite's benchmark b (one
+// with a transport parameter).
+func (rs *results) has(b string) bool {
+	for _, r := range rs.list {
+		if r.bench == b && !strings.Contains(r.transport, "=") && r.transport != "" {
+			return true
+		}
+	}
+	return false
+}
+
 // all returns every run's value of a metric, in run order.
 func (rs *results) all(bench, transport string, size int, unit string) []float64 {
 	var vs []float64

@@ -73,6 +73,9 @@ func protoTable(d *doc, rs *results) {
 
 // loadLine says where and under which load the figures were taken.
 func loadLine(m *machine) string {
+	if m.from != "" {
+		return fmt.Sprintf("the saved run `%s` (%s), rewritten on %s", m.from, m.cpu, m.date.Format("2006-01-02 15:04 MST"))
+	}
 	s := fmt.Sprintf("`make bench` on %s, %s", m.date.Format("2006-01-02 15:04 MST"), m.cpu)
 	if m.load[0] != "" {
 		s += fmt.Sprintf(", load average %s at the start and %s at the end", m.load[0], m.load[1])
@@ -97,7 +100,12 @@ func protoSection(d *doc, rs *results) {
 // and the run it comes from.
 func designBlock(rs *results, m *machine) []byte {
 	var d doc
-	d.p("Measured by %s; %d runs of each prototype.", loadLine(m), protoRuns(rs))
+	n := protoRuns(rs)
+	runs := "runs"
+	if n == 1 {
+		runs = "run"
+	}
+	d.p("Measured by %s; %d %s of each prototype.", loadLine(m), n, runs)
 	d.p("")
 	protoTable(&d, rs)
 	return d.Bytes()
@@ -111,7 +119,11 @@ func protoRuns(rs *results) int {
 // the goals, from the same run as docs/benchmarks.md.
 func readmeBlock(rs *results, m *machine) []byte {
 	var d doc
-	d.p("One run of %s", loadLine(m)+".")
+	if m.from != "" {
+		d.p("From %s.", loadLine(m))
+	} else {
+		d.p("One run of %s.", loadLine(m))
+	}
 	if m.elapsed > 0 {
 		d.p("The run took %s.", m.elapsed.Round(time.Second))
 	}

@@ -59,7 +59,7 @@ func plan(cfg *config) []group {
 			group{bench: roundPingPong, benchtime: cfg.roundtime, count: 2 + 3*n, round: r},
 			group{bench: roundThroughput, benchtime: cfg.roundtime, count: 7, round: r},
 			group{bench: roundMemcpy, benchtime: "0.1s", count: n, round: r},
-			group{bench: roundProto, benchtime: cfg.roundtime, count: protoCount, round: r},
+			group{bench: roundProto, benchtime: "0.1s", count: protoCount, round: r},
 			group{bench: roundInterop, benchtime: cfg.roundtime, count: 2, round: r, interop: true},
 		)
 	}
