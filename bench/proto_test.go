@@ -418,7 +418,7 @@ func protoChild(args []string) error {
 		}
 	}
 	s.inPlace = kv["inplace"] == "true"
-	if s.size < 8 || s.slot < 8+s.size || s.k < 1 || len(data) < 2*s.ringBytes() && kv["role"] == "echo" || len(data) < s.ringBytes() {
+	if s.size < 8 || s.slot < 8+s.size || s.slot%8 != 0 || s.k < 1 || len(data) < 2*s.ringBytes() && kv["role"] == "echo" || len(data) < s.ringBytes() {
 		return fmt.Errorf("bad ring %+v for %d bytes", s, len(data))
 	}
 	rx := newRing(s, data)
