@@ -23,6 +23,7 @@ type goal struct {
 	unit         string // how a ratio prints: "×", or a unit such as "M msg/s"
 	detail       string // the medians behind the ratio
 	absent       string // why there is no figure, when ratios is empty
+	worst        bool   // ratios holds one value, the worst over every run
 }
 
 // seriesRatio pairs two series run by run, aligned at their ends (the
@@ -57,6 +58,9 @@ func (g *goal) measured() string {
 		return "—"
 	}
 	m, _ := g.result()
+	if g.worst {
+		return fmt.Sprintf("%s %s (the worst of every run)", sig3(m), g.unit)
+	}
 	lo, hi := slices.Min(g.ratios), slices.Max(g.ratios)
 	runs := "runs"
 	if len(g.ratios) == 1 {
@@ -150,7 +154,7 @@ func goals(rs *results) []*goal {
 		absent: "the C interop benchmarks did not run (no C compiler or cgo?)",
 	})
 	worst, where, seen := worstAllocs(rs)
-	a := &goal{what: "allocations per message, every shmchan transport, both processes", target: "0", limit: 0, unit: "allocs/msg", absent: "the run has no allocation figures"}
+	a := &goal{what: "allocations per message, every shmchan transport, both processes", target: "0", limit: 0, unit: "allocs/msg", absent: "the run has no allocation figures", worst: true}
 	if seen {
 		a.ratios = []float64{worst}
 		if worst > 0 {

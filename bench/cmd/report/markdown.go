@@ -314,6 +314,9 @@ func machineSection(d *doc, m *machine, links map[string]string) {
 	if m.elapsed > 0 {
 		rows = append(rows, []string{"report run time", m.elapsed.Round(time.Second).String()})
 	}
+	if m.load[0] != "" {
+		rows = append(rows, []string{"load average (1, 5, 15 min)", fmt.Sprintf("%s at the start, %s at the end", m.load[0], m.load[1])})
+	}
 	d.p("| | |")
 	d.p("| --- | --- |")
 	for _, r := range rows {
