@@ -10,7 +10,7 @@
 //	go run ./cmd/report                  # run the suite (a few minutes), write the files
 //	go run ./cmd/report -in old.txt      # rewrite the report from saved output
 //	go run ./cmd/report -benchtime=1s    # longer runs, steadier numbers
-//	go run ./cmd/report -quick           # a check that everything runs (seconds per group; figures worthless)
+//	go run ./cmd/report -quick           # a check that everything runs (figures worthless; writes under $TMPDIR/shmchan-quick)
 //
 // After the suite it runs -rounds interleaved rounds of the benchmarks that
 // the goals of issue 16 and the prototypes need; each goal's ratio is taken
@@ -48,10 +48,27 @@ func main() {
 	flag.StringVar(&cfg.roundtime, "roundtime", "0.2s", "-benchtime of each benchmark in a round")
 	flag.StringVar(&cfg.readme, "readme", "../README.md", "the README whose benchmark table to rewrite (between "+readmeBegin+" and "+readmeEnd+"); empty: leave it")
 	flag.StringVar(&cfg.design, "design", "../docs/design.md", "the design notes whose prototypes table to rewrite (between "+designBegin+" and "+designEnd+"); empty: leave it")
-	quick := flag.Bool("quick", false, "a quick check that everything runs: -benchtime=0.02s -roundtime=0.02s -idletime=2x -rounds=2 (figures worthless)")
+	quick := flag.Bool("quick", false, "a quick check that everything runs: -benchtime=0.02s -roundtime=0.02s -idletime=2x -rounds=2 (figures worthless), writing under $TMPDIR/shmchan-quick and not README.md or design.md unless told")
 	flag.Parse()
 	if *quick {
 		cfg.benchtime, cfg.roundtime, cfg.idletime, cfg.rounds = "0.02s", "0.02s", "2x", 2
+		// Its figures are worthless: unless told otherwise, it writes under
+		// the temporary directory and leaves README.md and design.md alone.
+		set := map[string]bool{}
+		flag.Visit(func(f *flag.Flag) { set[f.Name] = true })
+		dir := filepath.Join(os.TempDir(), "shmchan-quick")
+		for _, f := range []struct {
+			name string
+			p    *string
+			v    string
+		}{
+			{"md", &cfg.md, filepath.Join(dir, "benchmarks.md")}, {"img", &cfg.img, filepath.Join(dir, "img")},
+			{"raw", &cfg.raw, filepath.Join(dir, "benchmarks.txt")}, {"readme", &cfg.readme, ""}, {"design", &cfg.design, ""},
+		} {
+			if !set[f.name] {
+				*f.p = f.v
+			}
+		}
 	}
 	if cfg.format != "svg" && cfg.format != "png" {
 		fmt.Fprintf(os.Stderr, "report: -format=%s: want svg or png\n", cfg.format)
