@@ -198,6 +198,8 @@ func (r *result) summary() string {
 		s = fmt.Sprintf("%s lost, %s torn of %d", pct(r.metrics["lost/op"]), pct(r.metrics["torn/op"]), r.iters)
 	case r.metrics["msg/s"] > 0:
 		s = fmt.Sprintf("%s msg/s  %s", count(r.metrics["msg/s"]), bytesPerSec(r.metrics["MB/s"]))
+	case r.metrics["msgs/s"] > 0: // the C interop package's unit
+		s = fmt.Sprintf("%s msg/s  %s", count(r.metrics["msgs/s"]), bytesPerSec(r.metrics["MB/s"]))
 	case r.metrics["MB/s"] > 0:
 		s = bytesPerSec(r.metrics["MB/s"])
 	case r.bench == "Idle":
