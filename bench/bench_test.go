@@ -24,12 +24,18 @@ func forEach(b *testing.B, names []string, f func(*testing.B, *transport, int)) 
 }
 
 // BenchmarkPingPong measures round trips: the floors first (no payload,
-// size=0), then every transport at every size.
+// size=0), then the payload floors at their size, then every transport at
+// every size.
 func BenchmarkPingPong(b *testing.B) {
 	for _, name := range Floors {
 		b.Run("transport="+name, func(b *testing.B) {
 			f := floorNamed(b, name)
 			b.Run("size=0", func(b *testing.B) { floorPingPong(b, f) })
+		})
+	}
+	for _, name := range PayloadFloorNames {
+		b.Run("transport="+name, func(b *testing.B) {
+			b.Run(fmt.Sprintf("size=%d", PayloadFloors[name]), func(b *testing.B) { payloadFloor(b, name) })
 		})
 	}
 	forEach(b, PingPongTransports, pingPong)

@@ -20,6 +20,8 @@
 //	gochan                                         a Go channel of pooled buffers, in one process
 //	floor-atomic                                   two processes bouncing one cache line of a /dev/shm page
 //	floor-futex                                    two processes waking each other with raw futex(2) calls
+//	floor-payload64                                two processes handing a 64-byte payload and a sequence
+//	                                               word back and forth in two cache lines (size=64)
 //
 // The benchmarks, named benchstat-style by their parameters:
 //
@@ -39,6 +41,10 @@
 //	                                         (shm-channel) and a unix-socket net.Conn (unix-conn).
 //	BenchmarkGRPCUnary/transport=T          a grpc-go unary call over shm (default wait), shm-block
 //	                                         (WithWait(shm.Block)) and a unix socket; p50-ns, p99-ns.
+//	BenchmarkProtoTurn, BenchmarkProtoRing,  the prototypes (proto_test.go): minimal two-process
+//	BenchmarkProtoPublish, BenchmarkProtoCopy  programs, no library code, each isolating one
+//	                                         cache-line effect (docs/design.md, "Where the cache
+//	                                         lines go"); p50-ns for round trips, msg/s one-way.
 //
 // A parent process always drives the workload and takes the measurement; the
 // child (the peer) echoes, sinks or idles, and reports on its standard output.

@@ -1,8 +1,11 @@
 #!/usr/bin/env bash
-# make bench: run the bounded benchmark suite (a few minutes on 2 cores, a
-# progress line per benchmark) and write docs/benchmarks.md, the charts
-# docs/img/latency.svg and docs/img/throughput.svg, and the raw output for
-# benchstat in bench/results/benchmarks.txt. Arguments go to the report
+# make bench: run the bounded benchmark suite, then five interleaved rounds of
+# the benchmarks behind the goals of issue 16 and the prototypes (7 min 35 s
+# on the 2-core development machine at load average 5 to 9, 2026-12-01; a
+# progress line per benchmark), and write docs/benchmarks.md, the charts
+# docs/img/latency.svg and docs/img/throughput.svg, the raw output for
+# benchstat in bench/results/benchmarks.txt, and the generated blocks of
+# README.md (the benchmark table) and docs/design.md (the prototypes). Arguments go to the report
 # generator (go run ./cmd/report -h in bench/ lists them), for
 # example -benchtime=1s for steadier numbers, or -in FILE to rewrite the
 # report from a saved run. Stop other CPU-heavy work first: the spinning

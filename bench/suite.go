@@ -12,6 +12,13 @@ var Sizes = []int{8, 64, 1 << 10, 64 << 10, 1 << 20}
 // as size=0.
 var Floors = []string{"floor-atomic", "floor-futex"}
 
+// PayloadFloors are the floors that move a payload, which BenchmarkPingPong
+// runs after Floors at their own size (transport=NAME/size=N).
+var PayloadFloors = map[string]int{"floor-payload64": 64}
+
+// PayloadFloorNames lists PayloadFloors in report order.
+var PayloadFloorNames = []string{"floor-payload64"}
+
 // Transports of each benchmark, in report order.
 var (
 	PingPongTransports   = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "streaming", "uds", "pipe", "tcp", "gochan"}
@@ -33,6 +40,7 @@ var Descriptions = map[string]string{
 	"gochan":           "Go channel of pooled buffers between two goroutines (one process, reference only)",
 	"floor-atomic":     "two processes bouncing one cache line with sync/atomic, no payload",
 	"floor-futex":      "two processes waking each other with raw FUTEX_WAIT/FUTEX_WAKE, no payload",
+	"floor-payload64":  "two processes handing a 64-byte payload and a sequence word back and forth in two cache lines (payload line, then word line), sync/atomic",
 	"memcpy":           "copy() of the message in one goroutine: single-core memory bandwidth",
 }
 

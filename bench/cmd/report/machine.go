@@ -22,7 +22,8 @@ type machine struct {
 	date    time.Time
 	groups  []group
 	elapsed time.Duration
-	from    string // the saved output the report was made from, if any
+	from    string    // the saved output the report was made from, if any
+	load    [2]string // the load average (/proc/loadavg) before and after the run
 }
 
 func describeMachine(ctx context.Context, rs *results) (*machine, error) {

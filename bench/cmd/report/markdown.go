@@ -27,7 +27,8 @@ func (d *doc) p(format string, args ...any) { fmt.Fprintf(&d.Buffer, format+"\n"
 func (d *doc) table(head []string, rows [][]string) {
 	d.p("| %s |", strings.Join(head, " | "))
 	// Figures align right; the first column and prose columns align left.
-	prose := map[string]bool{"what": true, "target": true, "measured": true, "result": true, "missed by": true, "what it is": true}
+	prose := map[string]bool{"what": true, "target": true, "measured": true, "result": true, "missed by": true, "what it is": true,
+		"goal": true, "medians": true, "effect": true, "A": true, "B": true, "measure": true}
 	seps := make([]string, len(head))
 	for i, h := range head {
 		seps[i] = "---"
@@ -51,6 +52,7 @@ func markdown(rs *results, m *machine, links map[string]string) []byte {
 	d.p("of that run: absolute times drift on a shared 2-core machine, ratios much less.")
 	d.p("")
 	headline(&d, rs, links)
+	goalsSection(&d, rs)
 	targets(&d, rs)
 	machineSection(&d, m, links)
 	latencySection(&d, rs)
@@ -58,14 +60,24 @@ func markdown(rs *results, m *machine, links map[string]string) []byte {
 	integritySection(&d, rs)
 	idleSection(&d, rs)
 	servicesSection(&d, rs)
+	protoSection(&d, rs)
 	methodSection(&d, rs)
 	return d.Bytes()
 }
 
-// headline is the table for the README.
+// headline is the headline section: the README's table and the charts.
 func headline(d *doc, rs *results, links map[string]string) {
 	d.p("## Headline")
 	d.p("")
+	headlineTable(d, rs)
+	d.p("![Round-trip latency per transport and size](%s)", links["latency"])
+	d.p("")
+	d.p("![One-way throughput per transport and size](%s)", links["throughput"])
+	d.p("")
+}
+
+// headlineTable is the table that README.md shows too.
+func headlineTable(d *doc, rs *results) {
 	cols := []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "uds", "tcp", "streaming"}
 	head := []string{""}
 	for _, c := range cols {
@@ -102,12 +114,8 @@ func headline(d *doc, rs *results, links map[string]string) {
 		}),
 	}
 	d.table(head, rows)
-	d.p("Floors in the same run: %s for two processes bouncing one cache line (p50 round trip), %s for a raw futex wake-up ping-pong.",
-		ns(rs.val("PingPong", "floor-atomic", 0, "p50-ns")), ns(rs.val("PingPong", "floor-futex", 0, "p50-ns")))
-	d.p("")
-	d.p("![Round-trip latency per transport and size](%s)", links["latency"])
-	d.p("")
-	d.p("![One-way throughput per transport and size](%s)", links["throughput"])
+	d.p("Floors in the same run (p50 round trip): %s for two processes bouncing one cache line, %s for a 64-byte payload and a flag in two lines (floor-payload64), %s for a raw futex wake-up ping-pong.",
+		ns(rs.val("PingPong", "floor-atomic", 0, "p50-ns")), ns(rs.val("PingPong", "floor-payload64", 64, "p50-ns")), ns(rs.val("PingPong", "floor-futex", 0, "p50-ns")))
 	d.p("")
 }
 
@@ -306,6 +314,9 @@ func machineSection(d *doc, m *machine, links map[string]string) {
 	if m.elapsed > 0 {
 		rows = append(rows, []string{"report run time", m.elapsed.Round(time.Second).String()})
 	}
+	if m.load[0] != "" {
+		rows = append(rows, []string{"load average (1, 5, 15 min)", fmt.Sprintf("%s at the start, %s at the end", m.load[0], m.load[1])})
+	}
 	d.p("| | |")
 	d.p("| --- | --- |")
 	for _, r := range rows {
@@ -320,10 +331,18 @@ func machineSection(d *doc, m *machine, links map[string]string) {
 			d.p("The report builds the test binary once and runs, in this order:")
 		}
 		d.p("")
+		suite, round, rounds := commands(m.groups, ".")
 		d.p("```sh")
 		d.p("cd bench")
-		for _, g := range m.groups {
-			d.p("%s", g.command("."))
+		for _, c := range suite {
+			d.p("%s", c)
+		}
+		if rounds > 0 {
+			d.p("for round in $(seq %d); do   # the interleaved rounds of the goals and the prototypes", rounds)
+			for _, c := range round {
+				d.p("  %s", c)
+			}
+			d.p("done")
 		}
 		d.p("```")
 		d.p("")
@@ -347,7 +366,12 @@ func latencySection(d *doc, rs *results) {
 		rows = append(rows, []string{f, ns(rs.val("PingPong", f, 0, "p50-ns")), ns(rs.val("PingPong", f, 0, "p99-ns")),
 			ns(rs.val("PingPong", f, 0, "p99.9-ns")), ns(rs.val("PingPong", f, 0, "max-ns")), bench.Descriptions[f]})
 	}
-	d.p("**Floors** (no payload):")
+	for _, f := range bench.PayloadFloorNames {
+		n := bench.PayloadFloors[f]
+		rows = append(rows, []string{f, ns(rs.val("PingPong", f, n, "p50-ns")), ns(rs.val("PingPong", f, n, "p99-ns")),
+			ns(rs.val("PingPong", f, n, "p99.9-ns")), ns(rs.val("PingPong", f, n, "max-ns")), bench.Descriptions[f]})
+	}
+	d.p("**Floors** (no payload, except floor-payload64's 64 bytes):")
 	d.p("")
 	d.table([]string{"floor", "p50", "p99", "p99.9", "max", "what"}, rows)
 	floorA := rs.val("PingPong", "floor-atomic", 0, "p50-ns")

@@ -16,36 +16,91 @@ import (
 	"github.com/shmchan/shmchan/bench"
 )
 
-// group is one invocation of the test binary: one top-level benchmark.
+// group is one invocation of a test binary: one top-level benchmark, or the
+// part of several that a round needs.
 type group struct {
-	bench     string // BenchmarkPingPong, ...
+	bench     string // BenchmarkPingPong, or a -bench pattern
 	benchtime string
-	count     int // benchmarks it reports, for the progress line
+	count     int  // benchmarks it reports, for the progress line
+	interop   bool // run by the C interop package's binary (../shm/c/interop), not bench's
+	round     int  // 1.. for the interleaved rounds, 0 for the suite
 }
 
-// plan lists the groups of the bounded suite.
+// The interleaved rounds: the benchmarks that the goals of issue 16 and
+// the prototypes table need, each run once per round, rounds one after the
+// other, so that every ratio can be taken within a round and summarised by
+// its median and range over the rounds (slow phases of a shared host then
+// hit both sides of a ratio, or one round of several).
+var (
+	roundPingPong   = "^BenchmarkPingPong$/^transport=(floor-atomic|floor-payload64|shmchan-spin|shmchan-adaptive|shmchan-zc)$"
+	roundThroughput = "^BenchmarkThroughput$/^transport=(shmchan-spin|shmchan-adaptive|shmchan-zc|shmchan-batch)$/^size=(64|1048576)$"
+	roundMemcpy     = "^BenchmarkMemcpy$"
+	roundProto      = "^BenchmarkProto"
+	// The C interop package's one-way 64-byte stream with WithWait(Block),
+	// into a C and into a Go receiver.
+	roundInterop = "^BenchmarkThroughput$/^peer=(c|go)$/^wait=block$"
+)
+
+// plan lists the groups of the bounded suite, then the rounds.
 func plan(cfg *config) []group {
 	n := len(bench.Sizes)
-	return []group{
-		{"BenchmarkClock", "0.2s", 1},
-		{"BenchmarkMemcpy", "0.2s", n},
-		{"BenchmarkPingPong", cfg.benchtime, len(bench.Floors) + n*len(bench.PingPongTransports)},
-		{"BenchmarkThroughput", cfg.benchtime, n * len(bench.ThroughputTransports)},
-		{"BenchmarkIntegrity", cfg.benchtime, n * len(bench.IntegrityTransports)},
-		{"BenchmarkIdle", cfg.idletime, len(bench.IdleTransports)},
-		{"BenchmarkConnRoundTrip", cfg.benchtime, 2 * len(serviceConnTransports)},
-		{"BenchmarkGRPCUnary", cfg.benchtime, len(grpcTransports)},
+	gs := []group{
+		{bench: "BenchmarkClock", benchtime: "0.2s", count: 1},
+		{bench: "BenchmarkMemcpy", benchtime: "0.2s", count: n},
+		{bench: "BenchmarkPingPong", benchtime: cfg.benchtime, count: len(bench.Floors) + len(bench.PayloadFloorNames) + n*len(bench.PingPongTransports)},
+		{bench: "BenchmarkThroughput", benchtime: cfg.benchtime, count: n * len(bench.ThroughputTransports)},
+		{bench: "BenchmarkIntegrity", benchtime: cfg.benchtime, count: n * len(bench.IntegrityTransports)},
+		{bench: "BenchmarkIdle", benchtime: cfg.idletime, count: len(bench.IdleTransports)},
+		{bench: "BenchmarkConnRoundTrip", benchtime: cfg.benchtime, count: 2 * len(serviceConnTransports)},
+		{bench: "BenchmarkGRPCUnary", benchtime: cfg.benchtime, count: len(grpcTransports)},
 	}
+	for r := 1; r <= cfg.rounds; r++ {
+		gs = append(gs,
+			group{bench: roundPingPong, benchtime: cfg.roundtime, count: 2 + 3*n, round: r},
+			group{bench: roundThroughput, benchtime: cfg.roundtime, count: 7, round: r},
+			group{bench: roundMemcpy, benchtime: "0.1s", count: n, round: r},
+			group{bench: roundProto, benchtime: "0.1s", count: protoCount, round: r},
+			group{bench: roundInterop, benchtime: cfg.roundtime, count: 2, round: r, interop: true},
+		)
+	}
+	return gs
 }
+
+// protoCount is how many benchmarks BenchmarkProto* reports (bench/proto_test.go).
+const protoCount = 25
 
 // command returns the go test command line equivalent to running g.
 func (g group) command(pkg string) string {
-	return fmt.Sprintf("go test -run='^$' -bench='^%s$' -benchtime=%s %s", g.bench, g.benchtime, pkg)
+	pat := g.bench
+	if !strings.HasPrefix(pat, "^") {
+		pat = "^" + pat + "$"
+	}
+	if g.interop {
+		return fmt.Sprintf("(cd .. && go test -run='^$' -bench='%s' -benchtime=%s ./shm/c/interop)", pat, g.benchtime)
+	}
+	return fmt.Sprintf("go test -run='^$' -bench='%s' -benchtime=%s %s", pat, g.benchtime, pkg)
 }
 
-// runSuite builds the test binary once and runs every group, echoing a
+// commands returns the distinct command lines of groups, in order: the
+// rounds repeat the same few.
+func commands(groups []group, pkg string) (suite []string, round []string, rounds int) {
+	for _, g := range groups {
+		switch {
+		case g.round == 0:
+			suite = append(suite, g.command(pkg))
+		case g.round == 1:
+			round = append(round, g.command(pkg))
+		}
+		rounds = max(rounds, g.round)
+	}
+	return suite, round, rounds
+}
+
+// runSuite builds the test binaries once and runs every group, echoing a
 // progress line per result. It returns the raw output of all groups, and an
-// error if any group failed (the output of the others is still returned).
+// error if any group of the suite failed (the output of the others is still
+// returned). The C interop binary is optional: if it does not build (no C
+// compiler, no cgo), its groups are skipped and the report says "not run".
 func runSuite(ctx context.Context, cfg *config, groups []group) ([]byte, error) {
 	tmp, err := os.MkdirTemp("", "shmchan-report")
 	if err != nil {
@@ -59,6 +114,17 @@ func runSuite(ctx context.Context, cfg *config, groups []group) ([]byte, error) 
 	if err := build.Run(); err != nil {
 		return nil, fmt.Errorf("go test -c %s: %w", cfg.pkg, err)
 	}
+	interop := filepath.Join(tmp, "interop.test")
+	if cfg.rounds > 0 {
+		fmt.Fprintf(os.Stderr, "report: building ../shm/c/interop\n")
+		build := exec.CommandContext(ctx, "go", "test", "-c", "-o", interop, "./shm/c/interop")
+		build.Dir = ".."
+		build.Stdout, build.Stderr = os.Stderr, os.Stderr
+		if err := build.Run(); err != nil {
+			fmt.Fprintf(os.Stderr, "report: the C interop benchmarks will not run: go test -c ./shm/c/interop: %v\n", err)
+			interop = ""
+		}
+	}
 
 	total := 0
 	for _, g := range groups {
@@ -68,10 +134,27 @@ func runSuite(ctx context.Context, cfg *config, groups []group) ([]byte, error) 
 	var raw bytes.Buffer
 	var errs []error
 	for i, g := range groups {
-		fmt.Fprintf(os.Stderr, "report: %s (%d benchmarks, -benchtime=%s)\n", g.bench, g.count, g.benchtime)
-		args := []string{"-test.run=^$", "-test.bench=^" + g.bench + "$", "-test.benchtime=" + g.benchtime, "-test.timeout=9m"}
-		cmd := exec.CommandContext(ctx, bin, args...)
+		pat, exe := g.bench, bin
+		if !strings.HasPrefix(pat, "^") {
+			pat = "^" + pat + "$"
+		}
+		if g.interop {
+			if exe = interop; exe == "" {
+				p.done += g.count
+				continue
+			}
+		}
+		what := fmt.Sprintf("%s (%d benchmarks, -benchtime=%s)", g.bench, g.count, g.benchtime)
+		if g.round > 0 {
+			what = fmt.Sprintf("round %d of %d: %s", g.round, cfg.rounds, what)
+		}
+		fmt.Fprintf(os.Stderr, "report: %s\n", what)
+		args := []string{"-test.run=^$", "-test.bench=" + pat, "-test.benchtime=" + g.benchtime, "-test.timeout=9m"}
+		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Dir = tmp
+		if g.interop {
+			cmd.Dir = "../shm/c/interop" // its tests read testdata/ and ../shmchan.c
+		}
 		cmd.Stderr = os.Stderr
 		out, err := cmd.StdoutPipe()
 		if err != nil {
