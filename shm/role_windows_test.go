@@ -1,13 +1,10 @@
 package shm_test
 
 import (
-	"bufio"
 	"context"
 	"errors"
 	"fmt"
-	"io"
 	"os"
-	"strings"
 	"testing"
 	"time"
 
@@ -60,20 +57,9 @@ func winHoldRole(args []string) int {
 // startRoleHolder starts a win-hold-role child and waits for "ready".
 func startRoleHolder(t *testing.T, name, which string) func() {
 	t.Helper()
-	cmd := testproc.Command(t, "win-hold-role", name, which)
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	r := bufio.NewReader(out)
-	if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "ready" {
-		t.Fatalf("holder of the %s said %q, %v; want \"ready\"", which, line, err)
-	}
-	go io.Copy(io.Discard, r)
+	c := testproc.Start(t, testproc.Command(t, "win-hold-role", name, which), "ready")
+	c.Discard()
+	cmd := c.Cmd
 	return func() {
 		if err := cmd.Process.Kill(); err != nil { // TerminateProcess
 			t.Fatal(err)

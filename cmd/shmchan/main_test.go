@@ -219,48 +219,28 @@ func childPingPong(args []string) int {
 }
 
 // child is a started child process.
-type child struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-}
+type child struct{ *testproc.Child }
 
 // start starts role and waits for its first line, which must be want.
 func start(t *testing.T, want string, role string, args ...string) *child {
 	t.Helper()
-	cmd := testproc.Command(t, role, args...)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd, stdin, bufio.NewReader(stdout)}
-	if line, err := c.out.ReadString('\n'); line != want+"\n" {
-		t.Fatalf("%s %v: first line %q, %v; want %q", role, args, line, err, want)
-	}
-	return c
+	return &child{testproc.Start(t, testproc.Command(t, role, args...), want)}
 }
 
 // end closes the child's stdin and waits for it.
 func (c *child) end(t *testing.T) {
 	t.Helper()
-	c.stdin.Close()
-	if err := c.cmd.Wait(); err != nil {
-		t.Errorf("%v: %v", c.cmd.Args, err)
+	c.Stdin.Close()
+	if err := c.Cmd.Wait(); err != nil {
+		t.Errorf("%v: %v", c.Cmd.Args, err)
 	}
 }
 
 // kill SIGKILLs the child and reaps it.
 func (c *child) kill(t *testing.T) {
 	t.Helper()
-	_ = c.cmd.Process.Kill()
-	_ = c.cmd.Wait()
+	_ = c.Cmd.Process.Kill()
+	_ = c.Cmd.Wait()
 }
 
 // object returns a fresh object name, removed when the test ends.
@@ -524,9 +504,9 @@ func TestGCRace(t *testing.T) {
 		name := object(t, fmt.Sprintf("race-%d", i))
 		start(t, "ready", "channel", name, "hold").kill(t)
 		c := start(t, "opened", "claim", name)
-		fmt.Fprintln(c.stdin, "go")
+		fmt.Fprintln(c.Stdin, "go")
 		st, out, errs := run(t, "gc", "--yes", "--prefix", name)
-		line, err := c.out.ReadString('\n')
+		line, err := c.Out.ReadString('\n')
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -791,22 +771,8 @@ func TestDoctorPeerPIDNamespace(t *testing.T) {
 	cmd := testproc.Command(t, "channel", name, "hold")
 	cmd.Args = append([]string{"unshare", "--pid", "--fork", "--mount", "--mount-proc", cmd.Path}, cmd.Args[1:]...)
 	cmd.Path, _ = exec.LookPath("unshare")
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	c := &child{cmd, stdin, bufio.NewReader(stdout)}
+	c := &child{testproc.Start(t, cmd, "ready")}
 	defer c.end(t)
-	if line, err := c.out.ReadString('\n'); line != "ready\n" {
-		t.Fatalf("holder in a new PID namespace: %q, %v", line, err)
-	}
 	st, out, _ := run(t, "ls", "--prefix", name)
 	if st != exitOK || !regexp.MustCompile(`sender \d+ alive`).MatchString(out) {
 		t.Errorf("ls of a channel held from another PID namespace: status %d\n%s", st, out)

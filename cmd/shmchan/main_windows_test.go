@@ -27,7 +27,7 @@ func TestWindowsTool(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer ch.Close()
-	pid := c.cmd.Process.Pid
+	pid := c.Cmd.Process.Pid
 
 	for _, cmd := range []string{"ls", "gc"} {
 		if st, out, errs := run(t, cmd); st != exitProblem || !strings.Contains(errs, "cannot be listed") {

@@ -7,8 +7,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/exec"
-	"strings"
 	"testing"
 	"time"
 
@@ -64,40 +62,11 @@ func holdSender(args []string) int {
 	return 0
 }
 
-// sender is a running hold-sender child.
-type sender struct {
-	cmd   *exec.Cmd
-	stdin io.WriteCloser
-	out   *bufio.Reader
-}
-
 // startSender starts hold-sender on name and waits for its first line,
 // which must be want.
-func startSender(t *testing.T, name, want string) *sender {
+func startSender(t *testing.T, name, want string) *testproc.Child {
 	t.Helper()
-	cmd := testproc.Command(t, "hold-sender", name)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	s := &sender{cmd, stdin, bufio.NewReader(stdout)}
-	t.Cleanup(func() { _ = cmd.Process.Kill(); _ = cmd.Wait() })
-	s.expect(t, want)
-	return s
-}
-
-func (s *sender) expect(t *testing.T, want string) {
-	t.Helper()
-	if line, err := s.out.ReadString('\n'); strings.TrimSpace(line) != want {
-		t.Fatalf("hold-sender said %q, %v; want %q", line, err, want)
-	}
+	return testproc.Start(t, testproc.Command(t, "hold-sender", name), want)
 }
 
 // newChannel creates the channel name in this process, removed when the
@@ -156,9 +125,9 @@ func TestInspectRoleHolder(t *testing.T) {
 	first := startSender(t, name, "ready")
 	for i := range 3 { // a probe gives the role back: the next one still sees it held
 		o, tx, rxr := load(t, name)
-		if tx.State != StateAlive || tx.PID != first.cmd.Process.Pid || rxr.State != StateClosed {
+		if tx.State != StateAlive || tx.PID != first.Cmd.Process.Pid || rxr.State != StateClosed {
 			t.Fatalf("probe %d: sender %+v, receiver %+v; want sender alive (pid %d), receiver closed",
-				i, tx, rxr, first.cmd.Process.Pid)
+				i, tx, rxr, first.Cmd.Process.Pid)
 		}
 		if Garbage(o) {
 			t.Fatalf("probe %d: Garbage with a live sender", i)
@@ -176,19 +145,19 @@ func TestInspectRoleHolder(t *testing.T) {
 	if _, err := ch.Sender(); !errors.Is(err, shm.ErrBusy) {
 		t.Fatalf("Sender() here while the child holds it: %v, want ErrBusy", err)
 	}
-	startSender(t, name, "busy").cmd.Wait()
+	startSender(t, name, "busy").Cmd.Wait()
 
-	if err := first.cmd.Process.Kill(); err != nil {
+	if err := first.Cmd.Process.Kill(); err != nil {
 		t.Fatal(err)
 	}
-	_ = first.cmd.Wait()
+	_ = first.Cmd.Wait()
 	killed := time.Now()
 	for {
 		o, tx, _ := load(t, name)
 		if tx.State == StateDead {
 			t.Logf("sender dead %v after the kill; token pid %d", time.Since(killed).Round(time.Microsecond), tx.PID)
-			if tx.PID != first.cmd.Process.Pid {
-				t.Errorf("dead sender's pid %d, want %d", tx.PID, first.cmd.Process.Pid)
+			if tx.PID != first.Cmd.Process.Pid {
+				t.Errorf("dead sender's pid %d, want %d", tx.PID, first.Cmd.Process.Pid)
 			}
 			if !Garbage(o) {
 				t.Errorf("not Garbage with the sender dead and the receiver closed")
@@ -202,22 +171,22 @@ func TestInspectRoleHolder(t *testing.T) {
 	}
 
 	second := startSender(t, name, "ready") // takes the dead one's role over
-	if _, tx, _ := load(t, name); tx.State != StateAlive || tx.PID != second.cmd.Process.Pid {
-		t.Fatalf("after the takeover: sender %+v, want alive (pid %d)", tx, second.cmd.Process.Pid)
+	if _, tx, _ := load(t, name); tx.State != StateAlive || tx.PID != second.Cmd.Process.Pid {
+		t.Fatalf("after the takeover: sender %+v, want alive (pid %d)", tx, second.Cmd.Process.Pid)
 	}
 	if err := RemoveGarbage(name); !errors.Is(err, ErrLive) {
 		t.Fatalf("RemoveGarbage with the new live sender: %v, want ErrLive", err)
 	}
-	if _, err := io.WriteString(second.stdin, "close\n"); err != nil {
+	if _, err := io.WriteString(second.Stdin, "close\n"); err != nil {
 		t.Fatal(err)
 	}
-	second.expect(t, "closed")
+	second.Expect(t, "closed")
 	o, tx, _ := load(t, name)
 	if tx.State != StateClosed {
 		t.Fatalf("after the sender's Close: sender %+v, want closed", tx)
 	}
-	second.stdin.Close()
-	if err := second.cmd.Wait(); err != nil {
+	second.Stdin.Close()
+	if err := second.Cmd.Wait(); err != nil {
 		t.Fatalf("hold-sender: %v", err)
 	}
 	if !Garbage(o) {
@@ -288,8 +257,8 @@ func TestInspectRoleLockDecides(t *testing.T) {
 		t.Fatal(err)
 	}
 	s := startSender(t, name, "ready")
-	_ = s.cmd.Process.Kill()
-	_ = s.cmd.Wait()
+	_ = s.Cmd.Process.Kill()
+	_ = s.Cmd.Wait()
 	seg, err := shm.Open(name)
 	if err != nil {
 		t.Fatal(err)

@@ -1,13 +1,10 @@
 package platform
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
-	"io"
 	"os"
 	"os/exec"
-	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -79,20 +76,9 @@ func newTestLock(t *testing.T, seg, role string) *RoleLock {
 // TerminateProcess the lock is free and can be taken within 200 ms.
 func TestRoleLockKilledHolder(t *testing.T) {
 	seg := testproc.Name(t, "wl")
-	cmd := testproc.Command(t, "win-hold-role", seg, "sender")
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-	r := bufio.NewReader(out)
-	if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "locked" {
-		t.Fatalf("holder said %q, %v; want \"locked\"", line, err)
-	}
-	go io.Copy(io.Discard, r)
+	c := testproc.Start(t, testproc.Command(t, "win-hold-role", seg, "sender"), "locked")
+	c.Discard()
+	cmd := c.Cmd
 
 	l := newTestLock(t, seg, "sender")
 	for i := 0; i < 3; i++ { // a probe gives the mutex back: the next one still sees it held
@@ -274,21 +260,9 @@ func TestRoleHeldProbe(t *testing.T) {
 
 	// Held by another process.
 	holder := func(role string) *exec.Cmd {
-		cmd := testproc.Command(t, "win-hold-role", seg, role)
-		out, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
-		r := bufio.NewReader(out)
-		if line, err := r.ReadString('\n'); err != nil || strings.TrimSpace(line) != "locked" {
-			t.Fatalf("holder said %q, %v; want \"locked\"", line, err)
-		}
-		go io.Copy(io.Discard, r)
-		return cmd
+		c := testproc.Start(t, testproc.Command(t, "win-hold-role", seg, role), "locked")
+		c.Discard()
+		return c.Cmd
 	}
 	cmd := holder("sender")
 	l := newTestLock(t, seg, "sender") // keeps the mutex alive after the kill: abandoned, not gone
