@@ -35,7 +35,9 @@ import (
 //	                 Receiver().Recv): the raw channel round trip
 //	    shm-conn-block  shm-conn with WithWait(shm.Block) on Listen and
 //	                 Dial: each side parks for every answer (the parked
-//	                 round trip: two wakeups)
+//	                 round trip: two wakeups, through the poller)
+//	    shm-conn-direct  shm-conn-block with WithDirectPark: each end
+//	                 parks on its own futex (one thread hop per wakeup)
 //	    unix-conn    a unix-socket net.Conn as a byte stream
 //	BenchmarkGRPCUnary/transport=T  a unary call of grpc-go's health service
 //	    over an shm listener with the default wait (T shm), with
@@ -112,12 +114,15 @@ func svcEchoNetwork(transport string) string {
 		return "unix"
 	case "shm-conn-block":
 		return "shm-block"
+	case "shm-conn-direct":
+		return "shm-direct"
 	}
 	return "shm"
 }
 
 // svcListen listens on addr: network "shm", "shm-block" (shm with
-// WithWait(shm.Block)) or "unix".
+// WithWait(shm.Block)), "shm-direct" (shm-block with WithDirectPark) or
+// "unix".
 func svcListen(network, addr string) (net.Listener, error) {
 	if o, ok := svcShm(network); ok {
 		return shm.Listen(addr, o...)
@@ -132,6 +137,8 @@ func svcShm(network string) ([]shm.Option, bool) {
 		return nil, true
 	case "shm-block":
 		return []shm.Option{shm.WithWait(shm.Block)}, true
+	case "shm-direct":
+		return []shm.Option{shm.WithWait(shm.Block), shm.WithDirectPark()}, true
 	}
 	return nil, false
 }

@@ -39,9 +39,10 @@ var Descriptions = map[string]string{
 // ServiceConnTransports are the transports of BenchmarkConnRoundTrip
 // (services_test.go): a byte stream over an shm.Conn, the same Conn's
 // channels as messages (the raw channel round trip), the Conn with
-// WithWait(shm.Block) on both ends (every round trip parks: two wakeups),
-// and a unix-socket net.Conn.
-var ServiceConnTransports = []string{"shm-conn", "shm-channel", "shm-conn-block", "unix-conn"}
+// WithWait(shm.Block) on both ends (every round trip parks: two wakeups,
+// through the poller), the same with shm.WithDirectPark (each end parks on
+// its own futex), and a unix-socket net.Conn.
+var ServiceConnTransports = []string{"shm-conn", "shm-channel", "shm-conn-block", "shm-conn-direct", "unix-conn"}
 
 // GRPCTransports are the networks of BenchmarkGRPCUnary: grpc-go over an shm
 // listener with the default wait, with WithWait(shm.Block) on both ends,

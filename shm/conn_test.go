@@ -72,11 +72,18 @@ func shmConnEntries(t testing.TB, pid int) []string {
 }
 
 // TestConnNettest runs x/net's net.Conn conformance suite on a Listen/Dial
-// pair in one process.
+// pair in one process: with the default options, and with WithDirectPark and
+// WithWait(Block), where every wait parks on its own futex (while fewer than
+// four do), so that Close and deadlines must wake the sleeping thread.
 func TestConnNettest(t *testing.T) {
-	l := listen(t)
+	t.Run("default", func(t *testing.T) { connNettest(t) })
+	t.Run("direct-park", func(t *testing.T) { connNettest(t, shm.WithDirectPark(), shm.WithWait(shm.Block)) })
+}
+
+func connNettest(t *testing.T, opts ...shm.Option) {
+	l := listen(t, opts...)
 	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
-		a, b := pipe(t, l)
+		a, b := pipe(t, l, opts...)
 		return a, b, func() { _ = a.Close(); _ = b.Close() }, nil
 	})
 	if left := shmConnEntries(t, os.Getpid()); len(left) > 0 {

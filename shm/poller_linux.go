@@ -159,7 +159,6 @@ func (g *pollGroup) run() {
 	wv := make([]futexWaitv, 0, futexWaitvMax)
 	for {
 		g.mu.Lock()
-		fired := false
 		for i := 0; i < len(g.entries); {
 			e := g.entries[i]
 			// SYNC(data_seq)/SYNC(space_seq)/SYNC(lsn_bell)/SYNC(slot_seq):
@@ -167,20 +166,9 @@ func (g *pollGroup) run() {
 			if atomic.LoadUint32(e.p.seq) != e.val {
 				g.removeLocked(i)
 				e.n.signal()
-				fired = true
 				continue
 			}
 			i++
-		}
-		if fired {
-			// Run the goroutines just readied on this thread before
-			// sleeping again: they sit in this P's queue, and a goroutine
-			// in a system call keeps its P, so without this they would wait
-			// for another thread to steal them or for the runtime's monitor
-			// to take the P back (with GOMAXPROCS=1 there is no other).
-			g.mu.Unlock()
-			runtime.Gosched()
-			continue
 		}
 		wv = wv[:0]
 		// SYNC(poll_ctrl): loaded under g.mu; pairs with the bump in kickLocked.

@@ -14,14 +14,15 @@ var (
 	serviceConnTransports = bench.ServiceConnTransports
 	grpcTransports        = bench.GRPCTransports
 	serviceDescriptions   = map[string]string{
-		"shm-conn":       "byte stream over an shm.Conn (Write, io.ReadFull)",
-		"shm-channel":    "the same Conn's channels as messages (Send, Recv): the raw channel",
-		"shm-conn-block": "shm-conn with WithWait(shm.Block): every answer parks (the parked round trip)",
-		"unix-conn":      "byte stream over a unix-socket net.Conn",
-		"shm":            "grpc-go over shm.Listen / shm.DialContext, default wait",
-		"shm-block":      "the same with WithWait(shm.Block) on both ends",
-		"unix":           "grpc-go over a unix socket",
-		"bufconn":        "grpc-go over its in-memory bufconn, server in the same process: gRPC's own cost",
+		"shm-conn":        "byte stream over an shm.Conn (Write, io.ReadFull)",
+		"shm-channel":     "the same Conn's channels as messages (Send, Recv): the raw channel",
+		"shm-conn-block":  "shm-conn with WithWait(shm.Block): every answer parks, through the poller",
+		"shm-conn-direct": "shm-conn-block with WithDirectPark: each end parks on its own futex",
+		"unix-conn":       "byte stream over a unix-socket net.Conn",
+		"shm":             "grpc-go over shm.Listen / shm.DialContext, default wait",
+		"shm-block":       "the same with WithWait(shm.Block) on both ends",
+		"unix":            "grpc-go over a unix socket",
+		"bufconn":         "grpc-go over its in-memory bufconn, server in the same process: gRPC's own cost",
 	}
 )
 
