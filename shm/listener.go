@@ -54,8 +54,8 @@ func WithConnCapacity(capacity int64) Option {
 // than 4 ends of the process do so (for at most 500 ms, then through the
 // poller), instead of through the process's poller at once. The wakeup is
 // one thread hop instead of the poller's several: a parked 64-byte round
-// trip measured 7471 ns instead of 38267 ns (medians of 5 interleaved runs,
-// load 9.6, docs/services.md). But a goroutine in a system call keeps its
+// trip measured p50 7752 ns instead of 38267 ns (medians of 5 interleaved
+// runs, load 9.6 to 9.9, docs/services.md). But a goroutine in a system call keeps its
 // Go processor, so the goroutines it just readied wait for another thread:
 // gRPC's unary p50 got worse with it (docs/services.md), and it is off by
 // default. It suits a process whose connection goroutines do the work
