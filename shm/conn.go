@@ -21,7 +21,8 @@ import (
 // spin only as long as recent waits showed the peer answers quickly, then
 // park (see Conn.await); WithWait(Spin) or WithWait(Block) on Listen and
 // Dial selects the channels' strategies instead. A parked Read or Write holds no OS
-// thread of its own (see the package doc, "Waiting on many channels").
+// thread of its own (see the package doc, "Waiting on many channels"),
+// unless WithDirectPark let it sleep on its own thread (see there).
 // Deadlines follow net.Conn: an expired one fails with an error matching
 // os.ErrDeadlineExceeded whose Timeout() is true, and setting a new one
 // (or the zero time) affects calls already blocked.
