@@ -63,9 +63,12 @@ func servicesSection(d *doc, rs *results) {
 	d.p("## Services: Conn and gRPC")
 	d.p("")
 	d.p("A round trip over an `shm.Conn` (a byte stream; see docs/services.md), over the same")
-	d.p("connection's channels as messages, and over a unix-socket `net.Conn`; then a unary call of")
-	d.p("grpc-go's health service over `shm.Listen`/`shm.DialContext` and over a unix socket. The")
-	d.p("server is a second process; p50 and p99 are of every timed round trip or call.")
+	d.p("connection's channels as messages, over the Conn parked at every answer (through the poller,")
+	d.p("and with `WithDirectPark`), and over a unix-socket `net.Conn`; then a unary call of grpc-go's")
+	d.p("health service over `shm.Listen`/`shm.DialContext`, over a unix socket, and over grpc-go's")
+	d.p("in-memory bufconn (server in the same process: gRPC's own cost, the floor of any transport).")
+	d.p("The server is a second process except for bufconn; p50 and p99 are of every timed round trip")
+	d.p("or call.")
 	d.p("")
 	var rows [][]string
 	for _, size := range []int{64, 4096} {
