@@ -20,6 +20,7 @@ import (
 	"google.golang.org/grpc/credentials/insecure"
 	"google.golang.org/grpc/health"
 	healthpb "google.golang.org/grpc/health/grpc_health_v1"
+	"google.golang.org/grpc/test/bufconn"
 
 	"github.com/shmchan/shmchan/internal/testproc"
 	"github.com/shmchan/shmchan/shm"
@@ -32,11 +33,20 @@ import (
 //	    shm-conn     a byte stream over an shm.Conn (Write, then io.ReadFull)
 //	    shm-channel  the same Conn's channels as messages (Sender().Send, then
 //	                 Receiver().Recv): the raw channel round trip
+//	    shm-conn-block  shm-conn with WithWait(shm.Block) on Listen and
+//	                 Dial: each side parks for every answer (the parked
+//	                 round trip: two wakeups, through the poller)
+//	    shm-conn-direct  shm-conn-block with WithDirectPark: each end
+//	                 parks on its own futex (one thread hop per wakeup)
 //	    unix-conn    a unix-socket net.Conn as a byte stream
 //	BenchmarkGRPCUnary/transport=T  a unary call of grpc-go's health service
 //	    over an shm listener with the default wait (T shm), with
 //	    WithWait(shm.Block) on Listen and Dial (T shm-block, the setting
-//	    docs/services.md recommends for gRPC), or a unix socket (T unix).
+//	    docs/services.md recommends for gRPC), a unix socket (T unix), or
+//	    grpc-go's in-memory bufconn listener, server in the benchmark's own
+//	    process (T bufconn): no transport to speak of, so its p50 is gRPC's
+//	    own cost per call, and unix/bufconn bounds the speedup any transport
+//	    could show over the socket.
 //
 // Custom units: p50-ns and p99-ns are the median and the 99th percentile of
 // every timed round trip or call, in nanoseconds.
@@ -61,11 +71,7 @@ func init() {
 	// svc-echo-server TRANSPORT ADDR: echo every connection as a byte
 	// stream, or message by message over the Conn's channels (shm-channel).
 	testproc.Register("svc-echo-server", func(args []string) int {
-		network := "shm"
-		if args[0] == "unix-conn" {
-			network = "unix"
-		}
-		l, err := svcListen(network, args[1])
+		l, err := svcListen(svcEchoNetwork(args[0]), args[1])
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
@@ -101,8 +107,22 @@ func init() {
 	})
 }
 
+// svcEchoNetwork is the network of a BenchmarkConnRoundTrip transport.
+func svcEchoNetwork(transport string) string {
+	switch transport {
+	case "unix-conn":
+		return "unix"
+	case "shm-conn-block":
+		return "shm-block"
+	case "shm-conn-direct":
+		return "shm-direct"
+	}
+	return "shm"
+}
+
 // svcListen listens on addr: network "shm", "shm-block" (shm with
-// WithWait(shm.Block)) or "unix".
+// WithWait(shm.Block)), "shm-direct" (shm-block with WithDirectPark) or
+// "unix".
 func svcListen(network, addr string) (net.Listener, error) {
 	if o, ok := svcShm(network); ok {
 		return shm.Listen(addr, o...)
@@ -117,6 +137,8 @@ func svcShm(network string) ([]shm.Option, bool) {
 		return nil, true
 	case "shm-block":
 		return []shm.Option{shm.WithWait(shm.Block)}, true
+	case "shm-direct":
+		return []shm.Option{shm.WithWait(shm.Block), shm.WithDirectPark()}, true
 	}
 	return nil, false
 }
@@ -151,10 +173,34 @@ func svcAddr(tb testing.TB, network string) string {
 	return name
 }
 
-func svcGRPC(tb testing.TB, network, address string) healthpb.HealthClient {
+// svcGRPCClient starts the health server of network (in a child process,
+// or in this one for bufconn) and returns a client of it.
+func svcGRPCClient(tb testing.TB, network string) healthpb.HealthClient {
+	tb.Helper()
+	if network == "bufconn" {
+		l := bufconn.Listen(1 << 20)
+		s := grpc.NewServer()
+		healthpb.RegisterHealthServer(s, health.NewServer())
+		go func() { _ = s.Serve(l) }()
+		tb.Cleanup(s.Stop)
+		return svcGRPC(tb, network, "bufconn", func(ctx context.Context, _ string) (net.Conn, error) {
+			return l.DialContext(ctx)
+		})
+	}
+	a := svcAddr(tb, network)
+	svcServer(tb, "svc-grpc-server", network, a)
+	return svcGRPC(tb, network, a, nil)
+}
+
+// svcGRPC returns a client of the health service at address, dialled with
+// dial, or else over network.
+func svcGRPC(tb testing.TB, network, address string, dial func(context.Context, string) (net.Conn, error)) healthpb.HealthClient {
 	tb.Helper()
 	cc, err := grpc.NewClient("passthrough:///"+address,
 		grpc.WithContextDialer(func(ctx context.Context, a string) (net.Conn, error) {
+			if dial != nil {
+				return dial(ctx, a)
+			}
 			if o, ok := svcShm(network); ok {
 				return shm.DialContext(ctx, a, o...)
 			}
@@ -172,16 +218,13 @@ func svcGRPC(tb testing.TB, network, address string) healthpb.HealthClient {
 // svcEcho dials the echo server of transport and returns one round trip.
 func svcEcho(tb testing.TB, transport string, size int) func() error {
 	tb.Helper()
-	network := "shm"
-	if transport == "unix-conn" {
-		network = "unix"
-	}
+	network := svcEchoNetwork(transport)
 	a := svcAddr(tb, network)
 	svcServer(tb, "svc-echo-server", transport, a)
 	var c net.Conn
 	var err error
-	if network == "shm" {
-		c, err = shm.Dial(a)
+	if o, ok := svcShm(network); ok {
+		c, err = shm.Dial(a, o...)
 	} else {
 		c, err = net.Dial(network, a)
 	}
@@ -253,9 +296,7 @@ func BenchmarkConnRoundTrip(b *testing.B) {
 func BenchmarkGRPCUnary(b *testing.B) {
 	for _, network := range GRPCTransports {
 		b.Run("transport="+network, func(b *testing.B) {
-			a := svcAddr(b, network)
-			svcServer(b, "svc-grpc-server", network, a)
-			hc := svcGRPC(b, network, a)
+			hc := svcGRPCClient(b, network)
 			req := &healthpb.HealthCheckRequest{}
 			for range 100 { // warm up: connection, HTTP/2 settings, buffers
 				if _, err := hc.Check(context.Background(), req); err != nil {
@@ -301,9 +342,7 @@ func TestServiceServers(t *testing.T) {
 	}
 	for _, network := range GRPCTransports {
 		t.Run("grpc-"+network, func(t *testing.T) {
-			a := svcAddr(t, network)
-			svcServer(t, "svc-grpc-server", network, a)
-			hc := svcGRPC(t, network, a)
+			hc := svcGRPCClient(t, network)
 			for i := range 100 {
 				resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{})
 				if err != nil {

@@ -46,11 +46,15 @@ var Descriptions = map[string]string{
 
 // ServiceConnTransports are the transports of BenchmarkConnRoundTrip
 // (services_test.go): a byte stream over an shm.Conn, the same Conn's
-// channels as messages (the raw channel round trip), and a unix-socket
-// net.Conn.
-var ServiceConnTransports = []string{"shm-conn", "shm-channel", "unix-conn"}
+// channels as messages (the raw channel round trip), the Conn with
+// WithWait(shm.Block) on both ends (every round trip parks: two wakeups,
+// through the poller), the same with shm.WithDirectPark (each end parks on
+// its own futex), and a unix-socket net.Conn.
+var ServiceConnTransports = []string{"shm-conn", "shm-channel", "shm-conn-block", "shm-conn-direct", "unix-conn"}
 
 // GRPCTransports are the networks of BenchmarkGRPCUnary: grpc-go over an shm
-// listener with the default wait, with WithWait(shm.Block) on both ends, and
-// over a unix socket.
-var GRPCTransports = []string{"shm", "shm-block", "unix"}
+// listener with the default wait, with WithWait(shm.Block) on both ends,
+// over a unix socket, and over grpc-go's in-memory bufconn listener with
+// the server in the same process (a transport that costs nearly nothing:
+// gRPC's own cost per call, the floor any transport could reach).
+var GRPCTransports = []string{"shm", "shm-block", "unix", "bufconn"}

@@ -4,6 +4,8 @@ import (
 	"errors"
 	"io"
 	"net"
+	"runtime"
+	"runtime/debug"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -19,7 +21,8 @@ import (
 // spin only as long as recent waits showed the peer answers quickly, then
 // park (see Conn.await); WithWait(Spin) or WithWait(Block) on Listen and
 // Dial selects the channels' strategies instead. A parked Read or Write holds no OS
-// thread of its own (see the package doc, "Waiting on many channels").
+// thread of its own (see the package doc, "Waiting on many channels"),
+// unless WithDirectPark let it sleep on its own thread (see there).
 // Deadlines follow net.Conn: an expired one fails with an error matching
 // os.ErrDeadlineExceeded whose Timeout() is true, and setting a new one
 // (or the zero time) affects calls already blocked.
@@ -34,6 +37,7 @@ type Conn struct {
 	tx       *Sender
 	rp, sp   waitPoint
 	strategy WaitStrategy
+	direct   bool // WithDirectPark: park may sleep on the futex itself
 	local    Addr
 	remote   Addr
 	chunk    int
@@ -60,7 +64,7 @@ var _ net.Conn = (*Conn)(nil)
 
 // newConn claims the receiver of in and the sender of out. On failure it
 // releases what it claimed; the channels stay open.
-func newConn(in, out *Channel, local, remote Addr, strategy WaitStrategy) (*Conn, error) {
+func newConn(in, out *Channel, local, remote Addr, strategy WaitStrategy, direct bool) (*Conn, error) {
 	rx, err := in.Receiver()
 	if err != nil {
 		return nil, err
@@ -71,13 +75,15 @@ func newConn(in, out *Channel, local, remote Addr, strategy WaitStrategy) (*Conn
 	}
 	c := &Conn{
 		in: in, out: out, rx: rx, tx: tx, rp: recvPoint(rx), sp: sendPoint(tx),
-		strategy: strategy, local: local, remote: remote,
+		strategy: strategy, direct: direct, local: local, remote: remote,
 		chunk: max(1, out.MaxMessage()/2), closing: make(chan struct{}),
-		rd: newConnDeadline(), wd: newConnDeadline(),
 		rspin: spinGuess{spin: connSpinMax}, wspin: spinGuess{spin: connSpinMax},
 	}
-	c.readable = func() bool { _, err := c.rx.TryPeek(); return err != ErrEmpty }
-	c.writable = func() bool { _, err := c.tx.TryReserve(c.want); return err != ErrFull }
+	c.rd = newConnDeadline(func() { wakeParked(c.rp) })
+	c.wd = newConnDeadline(func() { wakeParked(c.sp) })
+	// Called within Read's and Write's fault guard.
+	c.readable = func() bool { _, err := c.rx.tryPeek(); return err != ErrEmpty }
+	c.writable = func() bool { _, err := c.tx.tryReserve(c.want); return err != ErrFull }
 	return c, nil
 }
 
@@ -86,15 +92,26 @@ func newConn(in, out *Channel, local, remote Addr, strategy WaitStrategy) (*Conn
 func (c *Conn) MaxChunk() int { return c.chunk }
 
 // Read reads up to len(p) bytes, waiting until at least one is there.
-func (c *Conn) Read(p []byte) (int, error) {
+func (c *Conn) Read(p []byte) (n int, err error) {
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
+	// One fault guard for the whole call (the channel's unexported calls
+	// below carry none of their own: see fault.go).
+	defer c.guard("read", &err, debug.SetPanicOnFault(true))
+	return c.read(p)
+}
+
+// read is Read's body, in its own function so that Read's two defers stay
+// open-coded (the compiler stops open-coding defers when returns times
+// defers exceeds 15, and then each call costs about 130 more instructions:
+// callgrind, BenchmarkConnCost).
+func (c *Conn) read(p []byte) (int, error) {
 	if c.closed.Load() {
 		return 0, c.opError("read", errConnClosed)
 	}
 	dl := c.rd.wait()
-	if err := stopped(dl, c.closing); err != nil {
-		return 0, c.opError("read", c.stopError(err))
+	if dl.passed.Load() {
+		return 0, c.opError("read", errTimeout)
 	}
 	if len(p) == 0 {
 		return 0, nil
@@ -105,20 +122,28 @@ func (c *Conn) Read(p []byte) (int, error) {
 			c.roff += n
 			if c.roff == len(c.rmsg) {
 				c.rmsg = nil
-				if err := c.rx.Release(); err != nil {
+				if err := c.rx.release(); err != nil {
 					return n, c.opError("read", err)
 				}
 			}
 			return n, nil
 		}
-		msg, err := c.rx.TryPeek()
+		msg, err := c.rx.tryPeek()
 		switch {
 		case err == nil:
 			if len(msg) == 0 {
-				if err := c.rx.Release(); err != nil {
+				if err := c.rx.release(); err != nil {
 					return 0, c.opError("read", err)
 				}
 				continue
+			}
+			if len(msg) <= len(p) {
+				// The whole message fits: copy and release at once.
+				n := copy(p, msg)
+				if err := c.rx.release(); err != nil {
+					return n, c.opError("read", err)
+				}
+				return n, nil
 			}
 			c.rmsg, c.roff = msg, 0
 		case err == io.EOF:
@@ -135,9 +160,15 @@ func (c *Conn) Read(p []byte) (int, error) {
 
 // Write writes p as one or more messages, waiting while the ring is full.
 // On an error it returns how many bytes were sent whole.
-func (c *Conn) Write(p []byte) (int, error) {
+func (c *Conn) Write(p []byte) (n int, err error) {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
+	defer c.guard("write", &err, debug.SetPanicOnFault(true))
+	return c.write(p)
+}
+
+// write is Write's body (see read).
+func (c *Conn) write(p []byte) (n int, err error) {
 	if c.closed.Load() {
 		return 0, c.opError("write", errConnClosed)
 	}
@@ -145,13 +176,12 @@ func (c *Conn) Write(p []byte) (int, error) {
 		return 0, c.opError("write", errWriteClosed)
 	}
 	dl := c.wd.wait()
-	if err := stopped(dl, c.closing); err != nil {
-		return 0, c.opError("write", c.stopError(err))
+	if dl.passed.Load() {
+		return 0, c.opError("write", errTimeout)
 	}
-	n := 0
 	for len(p) > 0 {
 		k := min(len(p), c.chunk)
-		buf, err := c.tx.TryReserve(k)
+		buf, err := c.tx.tryReserve(k)
 		if err == ErrFull {
 			c.want = k
 			if err := c.await(c.sp, &c.wspin, c.writable, dl); err != nil {
@@ -163,13 +193,23 @@ func (c *Conn) Write(p []byte) (int, error) {
 			return n, c.opError("write", err)
 		}
 		copy(buf, p[:k])
-		if err := c.tx.Commit(k); err != nil {
+		if err := c.tx.commit(k); err != nil {
 			return n, c.opError("write", err)
 		}
 		n += k
 		p = p[k:]
 	}
 	return n, nil
+}
+
+// guard is the fault guard of Read and Write (fault.go's guard, with the
+// error in a *net.OpError).
+func (c *Conn) guard(op string, err *error, prev bool) {
+	r := recover()
+	debug.SetPanicOnFault(prev)
+	if r != nil {
+		*err = c.opError(op, faultError(r))
+	}
 }
 
 // A Conn's Adaptive wait learns how long to spin before it parks, per
@@ -202,10 +242,16 @@ type spinGuess struct {
 }
 
 // await waits on p until ready, with the Conn's strategy; Adaptive spins
-// for g's learned time and then parks through the poller (Block).
-func (c *Conn) await(p waitPoint, g *spinGuess, ready func() bool, dl <-chan struct{}) error {
-	if c.strategy != Adaptive {
-		return await(p, c.strategy, ready, dl, c.closing)
+// for g's learned time and then parks (Conn.park). With GOMAXPROCS=1 the
+// spin gives the processor to the process's other goroutines every
+// checkEvery polls: there it holds the only P, and the goroutines that
+// produce the awaited answer (gRPC's writer and handler) could not run.
+func (c *Conn) await(p waitPoint, g *spinGuess, ready func() bool, dl *deadlineState) error {
+	switch c.strategy {
+	case Block:
+		return c.park(p, ready, dl)
+	case Spin:
+		return await(p, Spin, ready, dl.c, c.closing)
 	}
 	g.waits++
 	limit := g.spin
@@ -213,24 +259,124 @@ func (c *Conn) await(p waitPoint, g *spinGuess, ready func() bool, dl <-chan str
 		limit = connSpinMax // the probe
 	}
 	if limit >= connSpinMin {
+		oneP := runtime.GOMAXPROCS(0) == 1
 		began := time.Now()
 		for i := 1; ; i++ {
 			if ready() {
 				g.spin = min(2*limit, connSpinMax)
 				return nil
 			}
-			if i%64 == 0 {
-				if err := stopped(dl, c.closing); err != nil {
+			if i%checkEvery == 0 {
+				if err := c.stopped(dl); err != nil {
 					return err
 				}
 				if time.Since(began) >= limit {
 					break
 				}
+				if oneP {
+					runtime.Gosched()
+				}
 			}
 		}
 		g.spin = limit / 4
 	}
-	return await(p, Block, ready, dl, c.closing)
+	return c.park(p, ready, dl)
+}
+
+// stopped is stopped(dl, c.closing) without a select: the flags are set
+// before the channels are closed.
+func (c *Conn) stopped(dl *deadlineState) error {
+	// SYNC(conn_closed): seq_cst; pairs with the store in Close, made before its wakeParked.
+	if c.closed.Load() {
+		return errStopped
+	}
+	// SYNC(conn_deadline): seq_cst; pairs with the store in connDeadline.fire.
+	if dl.passed.Load() {
+		return errTimeout
+	}
+	return nil
+}
+
+// connDirectMax is how many ends of a process may park on their own futex
+// at once (Conn.park); connDirectFor is how long one does before it hands
+// its wait to the poller.
+const (
+	connDirectMax = 4
+	connDirectFor = pollLiveEvery
+)
+
+// directParked counts the ends parked on their own futex (Conn.park).
+var directParked atomic.Int32
+
+// park waits at p until ready: through the poller (await with Block), so
+// that a parked end holds no thread of its own and its goroutine's P runs
+// the process's other goroutines. With WithDirectPark, while fewer than
+// connDirectMax ends of this process do so, it sleeps on p's futex word
+// itself instead (holding its OS thread, as Receiver.Recv does): the peer's
+// FUTEX_WAKE then wakes this goroutine's thread, one hop, where the poller
+// takes several (its registration's kick, its thread's wakeup, the Go
+// scheduler's hand-off). After connDirectFor without an answer it hands the
+// wait to the poller, so that idle connections hold no thread of their own
+// (TestConnIdleThreads). Close and an expiring deadline wake a direct
+// sleeper by bumping its word (wakeParked).
+func (c *Conn) park(p waitPoint, ready func() bool, dl *deadlineState) error {
+	if !c.direct || p.word == nil || p.parked == nil {
+		return await(p, Block, ready, dl.c, c.closing)
+	}
+	if directParked.Add(1) > connDirectMax {
+		directParked.Add(-1)
+		return await(p, Block, ready, dl.c, c.closing)
+	}
+	began := time.Now()
+	for {
+		// SYNC(data_seq)/SYNC(space_seq): acquire; loaded before the stop
+		// checks and the parked flag, so that a bump after them (the peer's
+		// notify, or wakeParked after Close or a deadline set its flag)
+		// makes the Wait below return at once.
+		val := atomic.LoadUint32(p.seq)
+		if err := c.stopped(dl); err != nil {
+			directParked.Add(-1)
+			return err
+		}
+		// SYNC(rx_parked)/SYNC(tx_parked): seq_cst store, then ready()
+		// re-checks the ring: pairs with the peer's store then parked load
+		// in notify (Dekker), as in await.
+		atomic.StoreUint32(p.parked, 1)
+		ok := ready()
+		var werr error
+		if !ok {
+			// No runtime.Gosched first (to run the goroutines this one
+			// readied before the P sits in the system call): measured
+			// slower, gRPC p50 172727..183563 against 121801..192416 ns.
+			werr = p.word.Wait(val, connDirectFor)
+		}
+		// SYNC(rx_parked)/SYNC(tx_parked): seq_cst; pairs with the load in the peer's notify.
+		atomic.StoreUint32(p.parked, 0)
+		if ok || ready() {
+			directParked.Add(-1)
+			return nil
+		}
+		if werr != nil || time.Since(began) >= connDirectFor {
+			directParked.Add(-1)
+			if p.peer != nil && p.peer.gone() {
+				if ready() {
+					return nil
+				}
+				return ErrPeerGone
+			}
+			return await(p, Block, ready, dl.c, c.closing)
+		}
+	}
+}
+
+// wakeParked bumps the word of p, so that a Read or Write parked on it by
+// park re-checks its stop flags. The bump is harmless to the peer, which
+// never waits on the word (as the waiter's onCancel).
+func wakeParked(p waitPoint) {
+	_ = guarded(func() error {
+		bump(p.seq, p.word)
+		return nil
+	})
 }
 
 // CloseWrite shuts down the sending direction, as *net.TCPConn's: the peer
@@ -260,6 +406,7 @@ func (c *Conn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
+		// SYNC(conn_closed): seq_cst store before wakeParked below; pairs with the load in Conn.stopped.
 		c.closed.Store(true)
 		close(c.closing)
 	})
@@ -268,7 +415,11 @@ func (c *Conn) Close() error {
 	}
 	c.rd.stop()
 	c.wd.stop()
-	// Wait for blocked calls to leave: they watch c.closing.
+	// Wake calls parked on their own futex (park); the memory is mapped
+	// until the channels' Close below.
+	wakeParked(c.rp)
+	wakeParked(c.sp)
+	// Wait for blocked calls to leave: they watch c.closed and c.closing.
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	c.wmu.Lock()
@@ -339,61 +490,84 @@ var (
 	errWriteClosed = &netClosedError{"write after CloseWrite"}
 )
 
-// connDeadline is a deadline that blocked calls watch: its channel is closed
-// when the deadline passes, and a new deadline replaces a passed one with a
-// fresh channel (the shape of net.Pipe's deadlines).
+// connDeadline is a deadline that blocked calls watch: its state's channel
+// is closed (and its passed flag set, first) when the deadline passes, and a
+// new deadline replaces a passed one with a fresh state (the shape of
+// net.Pipe's deadlines). Read and Write load the state with one atomic load
+// and test the flag, so a Conn without deadlines pays no lock and no select.
 type connDeadline struct {
 	mu    sync.Mutex
 	timer *time.Timer
-	c     chan struct{}
+	dead  bool   // stop was called: the Conn's memory may be unmapped
+	wake  func() // wakes a call parked on its own futex (Conn.park)
+	st    atomic.Pointer[deadlineState]
 }
 
-func newConnDeadline() *connDeadline { return &connDeadline{c: make(chan struct{})} }
+// deadlineState is one deadline's channel and flag.
+type deadlineState struct {
+	c      chan struct{}
+	passed atomic.Bool // set before c is closed
+}
 
-// set arms the deadline at t; the zero time clears it.
+func newConnDeadline(wake func()) *connDeadline {
+	d := &connDeadline{wake: wake}
+	d.st.Store(&deadlineState{c: make(chan struct{})})
+	return d
+}
+
+// set arms the deadline at t; the zero time clears it. After stop it does
+// nothing.
 func (d *connDeadline) set(t time.Time) {
 	d.mu.Lock()
 	defer d.mu.Unlock()
+	if d.dead {
+		return
+	}
 	if d.stopLocked() {
-		d.c = make(chan struct{}) // it had passed: calls from now on watch a fresh one
+		// It had passed: calls from now on watch a fresh one.
+		d.st.Store(&deadlineState{c: make(chan struct{})})
 	}
 	if t.IsZero() {
 		return
 	}
+	st := d.st.Load()
 	if dur := time.Until(t); dur > 0 {
-		c := d.c
-		d.timer = time.AfterFunc(dur, func() { close(c) })
+		d.timer = time.AfterFunc(dur, func() { d.fire(st) })
 		return
 	}
-	close(d.c)
+	d.fire(st)
 }
 
-// stopLocked stops the timer and reports whether the channel is closed.
+// fire marks st passed, wakes a directly parked call, and closes st's
+// channel last, so that stopLocked's wait for the channel also waits for
+// the wakeup (which touches the Conn's memory).
+func (d *connDeadline) fire(st *deadlineState) {
+	// SYNC(conn_deadline): seq_cst store before the bump in wake; pairs
+	// with the load in Conn.stopped, made after Conn.park loads its word.
+	st.passed.Store(true)
+	d.wake()
+	close(st.c)
+}
+
+// stopLocked stops the timer and reports whether the deadline has passed.
 func (d *connDeadline) stopLocked() bool {
+	st := d.st.Load()
 	if d.timer != nil {
 		if !d.timer.Stop() {
-			<-d.c // the timer fired: wait for its close
+			<-st.c // the timer fired: wait for its fire to finish
 		}
 		d.timer = nil
 	}
-	select {
-	case <-d.c:
-		return true
-	default:
-		return false
-	}
+	return st.passed.Load()
 }
 
-// stop cancels a pending timer (at Close).
+// stop cancels a pending timer for good (at Close, before the unmap).
 func (d *connDeadline) stop() {
 	d.mu.Lock()
 	defer d.mu.Unlock()
 	d.stopLocked()
+	d.dead = true
 }
 
-// wait returns the channel closed when the deadline passes.
-func (d *connDeadline) wait() <-chan struct{} {
-	d.mu.Lock()
-	defer d.mu.Unlock()
-	return d.c
-}
+// wait returns the state that the calls starting now watch.
+func (d *connDeadline) wait() *deadlineState { return d.st.Load() }

@@ -129,7 +129,11 @@ func init() {
 	// then report the process's thread count and CPU use while idle.
 	testproc.Register("net-idle-server", func(args []string) int {
 		n, _ := strconv.Atoi(args[1])
-		l, err := shm.Listen(args[0], shm.WithBacklog(256))
+		opts := []shm.Option{shm.WithBacklog(256)}
+		if len(args) > 2 && args[2] == "direct" {
+			opts = append(opts, shm.WithDirectPark())
+		}
+		l, err := shm.Listen(args[0], opts...)
 		if err != nil {
 			return fail("Listen: %v", err)
 		}
@@ -463,8 +467,17 @@ func TestConnIdleThreads(t *testing.T) {
 	if testing.Short() {
 		n = 200
 	}
+	// park=direct: the server's connections park on their own futex while
+	// fewer than 4 do, for up to 500 ms (WithDirectPark), then through the
+	// poller, so the bound holds with it too.
+	for _, park := range []string{"poller", "direct"} {
+		t.Run("park="+park, func(t *testing.T) { idleThreads(t, n, park) })
+	}
+}
+
+func idleThreads(t *testing.T, n int, park string) {
 	name := newName(t)
-	cmd := testproc.Command(t, "net-idle-server", name, strconv.Itoa(n))
+	cmd := testproc.Command(t, "net-idle-server", name, strconv.Itoa(n), park)
 	stdin, _ := cmd.StdinPipe()
 	out, _ := cmd.StdoutPipe()
 	if err := cmd.Start(); err != nil {

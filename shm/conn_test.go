@@ -72,11 +72,18 @@ func shmConnEntries(t testing.TB, pid int) []string {
 }
 
 // TestConnNettest runs x/net's net.Conn conformance suite on a Listen/Dial
-// pair in one process.
+// pair in one process: with the default options, and with WithDirectPark and
+// WithWait(Block), where every wait parks on its own futex (while fewer than
+// four do), so that Close and deadlines must wake the sleeping thread.
 func TestConnNettest(t *testing.T) {
-	l := listen(t)
+	t.Run("default", func(t *testing.T) { connNettest(t) })
+	t.Run("direct-park", func(t *testing.T) { connNettest(t, shm.WithDirectPark(), shm.WithWait(shm.Block)) })
+}
+
+func connNettest(t *testing.T, opts ...shm.Option) {
+	l := listen(t, opts...)
 	nettest.TestConn(t, func() (c1, c2 net.Conn, stop func(), err error) {
-		a, b := pipe(t, l)
+		a, b := pipe(t, l, opts...)
 		return a, b, func() { _ = a.Close(); _ = b.Close() }, nil
 	})
 	if left := shmConnEntries(t, os.Getpid()); len(left) > 0 {
@@ -338,5 +345,92 @@ func TestConnWriteAfterPeerClose(t *testing.T) {
 	}
 	if _, err := c.Write([]byte("x")); !errors.Is(err, shm.ErrClosed) {
 		t.Errorf("Write after the peer's Close: %v, want ErrClosed", err)
+	}
+}
+
+// A Read parked on its own futex (WithDirectPark) is woken by a deadline,
+// by a data write and by Close, hands its wait to the poller when idle, and
+// gives its place back each time.
+func TestConnDirectParkWakes(t *testing.T) {
+	opts := []shm.Option{shm.WithDirectPark(), shm.WithWait(shm.Block)}
+	l := listen(t, opts...)
+	c, s := pipe(t, l, opts...)
+	defer c.Close()
+	parked := func() {
+		t.Helper()
+		for deadline := time.Now().Add(5 * time.Second); shm.DirectParkedForTest() != 1; {
+			if time.Now().After(deadline) {
+				t.Fatalf("the Read did not park on its own futex (%d parked)", shm.DirectParkedForTest())
+			}
+			time.Sleep(time.Millisecond)
+		}
+	}
+	read := func() chan error {
+		done := make(chan error, 1)
+		go func() {
+			_, err := s.Read(make([]byte, 8))
+			done <- err
+		}()
+		return done
+	}
+	within := func(done chan error, what string) error {
+		t.Helper()
+		select {
+		case err := <-done:
+			return err
+		case <-time.After(5 * time.Second):
+			t.Fatalf("the parked Read did not return after %s", what)
+			return nil
+		}
+	}
+
+	done := read()
+	parked()
+	if err := s.SetReadDeadline(time.Now().Add(20 * time.Millisecond)); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(done, "its deadline"); !errors.Is(err, os.ErrDeadlineExceeded) {
+		t.Fatalf("Read at the deadline: %v, want os.ErrDeadlineExceeded", err)
+	}
+	if err := s.SetReadDeadline(time.Time{}); err != nil {
+		t.Fatal(err)
+	}
+
+	done = read()
+	parked()
+	if _, err := c.Write([]byte("x")); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(done, "a write"); err != nil {
+		t.Fatalf("Read after a write: %v", err)
+	}
+
+	// Parked longer than 500 ms, it hands the wait to the poller, which
+	// wakes it in turn.
+	done = read()
+	parked()
+	for deadline := time.Now().Add(5 * time.Second); shm.DirectParkedForTest() != 0; {
+		if time.Now().After(deadline) {
+			t.Fatal("an idle Read kept its own futex wait")
+		}
+		time.Sleep(10 * time.Millisecond)
+	}
+	if _, err := c.Write([]byte("y")); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(done, "a write, through the poller"); err != nil {
+		t.Fatalf("Read after a write: %v", err)
+	}
+
+	done = read()
+	parked()
+	if err := s.Close(); err != nil {
+		t.Fatal(err)
+	}
+	if err := within(done, "Close"); !errors.Is(err, net.ErrClosed) {
+		t.Fatalf("Read at Close: %v, want net.ErrClosed", err)
+	}
+	if n := shm.DirectParkedForTest(); n != 0 {
+		t.Errorf("%d ends still counted as parked on their own futex", n)
 	}
 }

@@ -61,7 +61,9 @@
 // no system call unless the peer is parked. WaitAny is the select of
 // channels: one goroutine waits until any of many receivers has a message.
 // Sender.Send and Receiver.Recv keep their own wait (a thread per parked
-// call), which is the fastest way to wake one waiter.
+// call), which is the fastest way to wake one waiter; WithDirectPark lets a
+// few connection ends of a process wait so too (faster for a request/response
+// echo, slower for gRPC: see its doc).
 //
 // # Memory model
 //

@@ -32,3 +32,7 @@ func ListenerReapForTest(l *Listener) int {
 // threads here (futex_waitv: Linux 5.16 or later, and not under qemu-user
 // 7.2, which does not emulate it).
 func PollSupportedForTest() bool { return pollSupported() }
+
+// DirectParkedForTest returns how many connection ends of this process sleep
+// on their own futex now (WithDirectPark).
+func DirectParkedForTest() int { return int(directParked.Load()) }
