@@ -348,51 +348,57 @@ func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
+	// Locals, not fields, in the loop: the copy is a call, after which the
+	// compiler would reload every field it reads.
 	var (
+		data     = p.data
+		mask     = p.mask
+		capacity = uint64(len(data))
+		max      = p.max
+		cached   = p.cachedHead
 		pos      = p.pos
-		capacity = uint64(len(p.data))
 		firstAt  uint64 // the header word that publishes the batch
 		firstHdr uint64
 		n        int
 	)
 	for _, msg := range msgs {
-		if uint64(len(msg)) > p.max {
+		size := uint64(len(msg))
+		if size > max {
 			if n == 0 {
 				return 0, ErrTooLarge
 			}
 			break
 		}
-		rec := layout.ChanRecordHeader + layout.Align8(uint64(len(msg)))
-		at := pos & p.mask
+		rec := layout.ChanRecordHeader + layout.Align8(size)
+		at := pos & mask
 		var pad uint64
 		if at+rec > capacity {
 			pad = capacity - at
 		}
-		need := pad + rec + layout.ChanRecordHeader // and the terminator after it
-		if pos+need-p.cachedHead > capacity {
+		if pos+pad+rec+layout.ChanRecordHeader-cached > capacity { // and the terminator after it
 			// STEP(send_batch.1) SYNC(head): acquire; pairs with the store in Consumer.Release
 			// and Consumer.TryReadBatch. The consumer is done with every byte before it.
 			h := atomic.LoadUint64(p.head)
 			if h < p.cachedHead || h > p.pos || h%8 != 0 {
 				return 0, fmt.Errorf("ring: head moved from %d to %d with the producer at %d: %w", p.cachedHead, h, p.pos, ErrCorrupt)
 			}
-			p.cachedHead = h
-			if pos+need-h > capacity {
+			p.cachedHead, cached = h, h
+			if pos+pad+rec+layout.ChanRecordHeader-h > capacity {
 				if n == 0 {
 					return 0, ErrFull
 				}
 				break
 			}
 		}
-		recAt := (pos + pad) & p.mask
+		recAt := (pos + pad) & mask
 		// STEP(send_batch.2) The payload.
-		copy(p.data[recAt+layout.ChanRecordHeader:], msg)
-		hdr := header(uint64(len(msg)), layout.ChanKindMessage)
+		copy(data[recAt+layout.ChanRecordHeader:], msg)
+		hdr := header(size, layout.ChanKindMessage)
 		hdrAt := recAt
 		if pad > 0 {
 			// STEP(send_batch.3) Behind padding: the message's header at 0 (plain); the
 			// padding's header is the one that publishes it.
-			binary.LittleEndian.PutUint64(p.data[recAt:], hdr)
+			binary.LittleEndian.PutUint64(data[recAt:], hdr)
 			hdrAt, hdr = at, header(pad-layout.ChanRecordHeader, layout.ChanKindPadding)
 		}
 		if n == 0 {
@@ -400,13 +406,13 @@ func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
 		} else {
 			// STEP(send_batch.4) A later record's header (plain): the first record's header
 			// publishes it, and the consumer cannot reach it before that.
-			binary.LittleEndian.PutUint64(p.data[hdrAt:], hdr)
+			binary.LittleEndian.PutUint64(data[hdrAt:], hdr)
 		}
 		pos += pad + rec
 		n++
 	}
 	// STEP(send_batch.5) One terminator, after the last record, in the 8 bytes kept free.
-	binary.LittleEndian.PutUint64(p.data[pos&p.mask:], 0)
+	binary.LittleEndian.PutUint64(data[pos&mask:], 0)
 	p.pos = pos
 	// STEP(send_batch.6) SYNC(record): release (seq_cst); the first record's header, last:
 	// publishes every byte of the batch written above; pairs with the acquire load
@@ -427,36 +433,52 @@ func (c *Consumer) TryReadBatch(msgs [][]byte) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
-	pos := c.pos
-	n := 0
+	var (
+		data     = c.data
+		mask     = c.mask
+		capacity = uint64(len(data))
+		max      = c.max
+		released = c.released
+		room     = capacity - layout.ChanRecordHeader // no record ends further than this from released
+		pos      = c.pos
+		n        int
+	)
 	for n < len(msgs) {
-		at := pos & c.mask
+		at := pos & mask
 		// STEP(recv_batch.1) SYNC(record): acquire; pairs with the header store in
 		// Producer.Commit or Producer.TryWriteBatch (whose later headers were
 		// written before the first one's store).
-		hdr := atomic.LoadUint64(c.word(at))
+		hdr := atomic.LoadUint64((*uint64)(unsafe.Pointer(&data[at])))
 		if hdr == 0 {
 			break
 		}
-		// STEP(recv_batch.2) Check the record as recv.3 does, against the released position.
-		step, pad, size, err := c.record(hdr, at)
-		if err == nil && pos+step-c.released > uint64(len(c.data))-layout.ChanRecordHeader {
-			err = fmt.Errorf("ring: record at %d runs past one capacity from head %d: %w", pos, c.released, ErrCorrupt)
-		}
-		if err != nil {
-			if n == 0 {
-				c.pos = pos
-				return 0, err
+		// STEP(recv_batch.2) Check the record as recv.3 does, against the released
+		// position: a message inline, padding and anything odd by geometry.record.
+		size := hdr & 0xFFFFFFFF
+		step := layout.ChanRecordHeader + layout.Align8(size)
+		if hdr>>32 != layout.ChanKindMessage || size > max || at+step > capacity || pos+step-released > room {
+			step, pad, _, err := c.record(hdr, at)
+			if err == nil && pos+step-released > room {
+				err = fmt.Errorf("ring: record at %d runs past one capacity from head %d: %w", pos, c.released, ErrCorrupt)
 			}
-			break
-		}
-		pos += step
-		if pad {
-			continue
+			if err != nil {
+				if n == 0 {
+					c.pos = pos
+					return 0, err
+				}
+				break
+			}
+			if pad {
+				pos += step
+				continue
+			}
+			// A message checked by record is checked above: not reached.
+			return 0, fmt.Errorf("ring: record at %d: %w", pos, ErrCorrupt)
 		}
 		// STEP(recv_batch.3) Copy the message out.
 		start := at + layout.ChanRecordHeader
-		msgs[n] = append(msgs[n][:0], c.data[start:start+size]...)
+		msgs[n] = append(msgs[n][:0], data[start:start+size]...)
+		pos += step
 		n++
 	}
 	if n == 0 {
