@@ -73,17 +73,17 @@ func checkEcho(t *testing.T, tr *transport, size int) {
 func checkSink(t *testing.T, tr *transport, size int, role string) {
 	pr := startPeer(t, tr, role, peerParams{size: size, warmup: 4})
 	warmUp(t, pr, size, 4, tr.lossy)
-	msg := make([]byte, size)
 	pat := newPattern(size)
-	for i := range harnessMessages {
+	// As throughput streams: in batches over a batchSender.
+	err := newStream(pr.c, size).send(harnessMessages, func(msg []byte, i int) {
 		if role == "checked-sink" {
 			pat.fill(msg, uint32(i))
 		} else {
 			stampSeq(msg, uint64(i))
 		}
-		if err := pr.c.send(msg); err != nil {
-			t.Fatalf("send %d: %v", i, err)
-		}
+	})
+	if err != nil {
+		t.Fatal(err)
 	}
 	if err := pr.c.closeSend(); err != nil {
 		t.Fatal(err)

@@ -14,13 +14,23 @@ import (
 
 // shmchan's transports: one shm.Channel per direction, created by the
 // parent and opened by the child, in each wait strategy, and once through
-// the zero-copy API.
+// the zero-copy API, and once through the batch API.
+
+// chanMode is how a chanConn moves messages.
+type chanMode int
+
+const (
+	copying  chanMode = iota // Send and Recv
+	zeroCopy                 // Reserve/Commit and Peek/Release
+	batched                  // SendBatch (a stream's batches of batchSize) and RecvBatch
+)
 
 func init() {
-	register(newShmchan("shmchan-spin", shm.Spin, false))
-	register(newShmchan("shmchan-adaptive", shm.Adaptive, false))
-	register(newShmchan("shmchan-block", shm.Block, false))
-	register(newShmchan("shmchan-zc", shm.Adaptive, true))
+	register(newShmchan("shmchan-spin", shm.Spin, copying))
+	register(newShmchan("shmchan-adaptive", shm.Adaptive, copying))
+	register(newShmchan("shmchan-block", shm.Block, copying))
+	register(newShmchan("shmchan-zc", shm.Adaptive, zeroCopy))
+	register(newShmchan("shmchan-batch", shm.Spin, batched))
 }
 
 // ringFor returns the ring capacity for messages of size bytes: 1 MiB, or
@@ -31,7 +41,7 @@ func ringFor(size int) int64 {
 	return max(1<<20, int64(1)<<bits.Len64(need-1))
 }
 
-func newShmchan(name string, w shm.WaitStrategy, zeroCopy bool) *transport {
+func newShmchan(name string, w shm.WaitStrategy, mode chanMode) *transport {
 	return &transport{
 		name: name,
 		listen: func(tb testing.TB, size int) (*listening, error) {
@@ -48,10 +58,10 @@ func newShmchan(name string, w shm.WaitStrategy, zeroCopy bool) *transport {
 			tb.Cleanup(func() { shm.Remove(up) })
 			return &listening{
 				args:   []string{"down=" + down, "up=" + up},
-				accept: func() (conn, error) { return newChanConn(dch, uch, zeroCopy) },
+				accept: func() (conn, error) { return newChanConn(dch, uch, mode, size) },
 			}, nil
 		},
-		dial: func(args []string, _ []*os.File, _ int) (conn, error) {
+		dial: func(args []string, _ []*os.File, size int) (conn, error) {
 			down, err := argValue(args, "down")
 			if err != nil {
 				return nil, err
@@ -68,24 +78,34 @@ func newShmchan(name string, w shm.WaitStrategy, zeroCopy bool) *transport {
 			if err != nil {
 				return nil, errors.Join(err, dch.Close())
 			}
-			return newChanConn(uch, dch, zeroCopy)
+			return newChanConn(uch, dch, mode, size)
 		},
 	}
 }
 
 // chanConn sends on one channel and receives on the other.
 type chanConn struct {
-	out, in  *shm.Channel
-	tx       *shm.Sender
-	rx       *shm.Receiver
-	zeroCopy bool
-	peeked   bool // zero-copy: a message is peeked and not yet released
+	out, in *shm.Channel
+	tx      *shm.Sender
+	rx      *shm.Receiver
+	mode    chanMode
+	peeked  bool // zero-copy: a message is peeked and not yet released
+
+	// batched: the buffers RecvBatch fills, and the next one recv returns.
+	bufs       [][]byte
+	next, have int
 }
 
-// newChanConn claims the sender of out and the receiver of in. On failure it
-// closes both channels.
-func newChanConn(out, in *shm.Channel, zeroCopy bool) (conn, error) {
-	c := &chanConn{out: out, in: in, zeroCopy: zeroCopy}
+// newChanConn claims the sender of out and the receiver of in, for messages
+// of up to size bytes. On failure it closes both channels.
+func newChanConn(out, in *shm.Channel, mode chanMode, size int) (conn, error) {
+	c := &chanConn{out: out, in: in, mode: mode}
+	if mode == batched {
+		c.bufs = make([][]byte, batchSize)
+		for i := range c.bufs {
+			c.bufs[i] = make([]byte, 0, size)
+		}
+	}
 	var err error
 	if c.tx, err = out.Sender(); err != nil {
 		return nil, errors.Join(err, c.close())
@@ -97,7 +117,7 @@ func newChanConn(out, in *shm.Channel, zeroCopy bool) (conn, error) {
 }
 
 func (c *chanConn) send(msg []byte) error {
-	if !c.zeroCopy {
+	if c.mode != zeroCopy {
 		return c.tx.Send(msg)
 	}
 	// Zero copy: the producer writes its message straight into the ring.
@@ -109,9 +129,35 @@ func (c *chanConn) send(msg []byte) error {
 	return c.tx.Commit(len(msg))
 }
 
+// sendBatch makes a batched chanConn a batchSender: SendBatch sends what
+// fits, waiting only for the first, and is called again for the rest.
+func (c *chanConn) sendBatch(msgs [][]byte) error {
+	for len(msgs) > 0 {
+		n, err := c.tx.SendBatch(msgs)
+		if err != nil {
+			return err
+		}
+		msgs = msgs[n:]
+	}
+	return nil
+}
+
 func (c *chanConn) recv(buf []byte) ([]byte, error) {
-	if !c.zeroCopy {
+	switch c.mode {
+	case copying:
 		return c.rx.Recv(buf)
+	case batched:
+		// Up to batchSize messages per RecvBatch, handed out one by one;
+		// each stays valid until the next RecvBatch, after the last of them.
+		if c.next == c.have {
+			n, err := c.rx.RecvBatch(c.bufs)
+			if err != nil {
+				return buf, err
+			}
+			c.next, c.have = 0, n
+		}
+		c.next++
+		return c.bufs[c.next-1], nil
 	}
 	// Zero copy: the consumer reads the message in the ring, and releases it
 	// at its next recv.
@@ -129,3 +175,6 @@ func (c *chanConn) recv(buf []byte) ([]byte, error) {
 func (c *chanConn) closeSend() error { return c.tx.Close() }
 
 func (c *chanConn) close() error { return errors.Join(c.out.Close(), c.in.Close()) }
+
+// A batched chanConn streams through SendBatch.
+var _ batchSender = (*chanConn)(nil)

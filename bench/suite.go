@@ -22,7 +22,7 @@ var PayloadFloorNames = []string{"floor-payload64"}
 // Transports of each benchmark, in report order.
 var (
 	PingPongTransports   = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "streaming", "uds", "pipe", "tcp", "gochan"}
-	ThroughputTransports = PingPongTransports
+	ThroughputTransports = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "shmchan-batch", "streaming", "uds", "pipe", "tcp", "gochan"}
 	IntegrityTransports  = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "streaming", "uds"}
 	IdleTransports       = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "streaming", "uds"}
 )
@@ -33,6 +33,7 @@ var Descriptions = map[string]string{
 	"shmchan-adaptive": "shm.Channel per direction, WithWait(Adaptive) (the default)",
 	"shmchan-block":    "shm.Channel per direction, WithWait(Block)",
 	"shmchan-zc":       "shm.Channel (Adaptive) through Reserve/Commit and Peek/Release",
+	"shmchan-batch":    "shm.Channel (Spin) through SendBatch (32 messages a call) and RecvBatch (up to 32); Throughput only",
 	"streaming":        "the article's ShareMemoryChannel over shm.Segment's stream view (no flow control)",
 	"uds":              "unix domain stream socket, 4-byte length prefix",
 	"pipe":             "a pair of pipes, 4-byte length prefix",

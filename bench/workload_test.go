@@ -286,15 +286,12 @@ func sinkReport(pr *peer, lossy bool) (report, error) {
 func throughput(b *testing.B, tr *transport, size int) {
 	pr := startPeer(b, tr, "sink", peerParams{size: size, warmup: warmupRounds})
 	warmUp(b, pr, size, warmupRounds, tr.lossy)
-	msg := make([]byte, size)
+	st := newStream(pr.c, size)
 	b.SetBytes(int64(size))
 	b.ReportAllocs()
 	b.ResetTimer()
-	for i := range b.N {
-		stampSeq(msg, uint64(i))
-		if err := pr.c.send(msg); err != nil {
-			b.Fatalf("send %d: %v", i, err)
-		}
+	if err := st.send(b.N, func(msg []byte, i int) { stampSeq(msg, uint64(i)) }); err != nil {
+		b.Fatal(err)
 	}
 	if err := pr.c.closeSend(); err != nil {
 		b.Fatal(err)
@@ -384,4 +381,60 @@ func idleCost(b *testing.B, tr *transport) {
 	if err := pr.finish(); err != nil {
 		b.Fatal(err)
 	}
+}
+
+// batchSender is a conn that sends several messages with one call
+// (shmchan-batch): a one-way stream goes through it in batches of
+// batchSize.
+type batchSender interface {
+	// sendBatch sends every message of msgs, in order.
+	sendBatch(msgs [][]byte) error
+}
+
+// batchSize is how many messages a batchSender's stream sends per call.
+const batchSize = 32
+
+// stream sends numbered messages one way, one by one or, over a
+// batchSender, batchSize at a time. Its buffers are made before the
+// measured part.
+type stream struct {
+	c    conn
+	bs   batchSender // nil: one by one
+	msgs [][]byte
+}
+
+func newStream(c conn, size int) *stream {
+	s := &stream{c: c}
+	k := 1
+	if bs, ok := c.(batchSender); ok {
+		s.bs, k = bs, batchSize
+	}
+	s.msgs = make([][]byte, k)
+	for i := range s.msgs {
+		s.msgs[i] = make([]byte, size)
+	}
+	return s
+}
+
+// send sends messages 0..n-1, each filled by fill first.
+func (s *stream) send(n int, fill func(msg []byte, i int)) error {
+	if s.bs == nil {
+		for i := range n {
+			fill(s.msgs[0], i)
+			if err := s.c.send(s.msgs[0]); err != nil {
+				return fmt.Errorf("send %d: %w", i, err)
+			}
+		}
+		return nil
+	}
+	for i := 0; i < n; i += batchSize {
+		k := min(batchSize, n-i)
+		for j := range k {
+			fill(s.msgs[j], i+j)
+		}
+		if err := s.bs.sendBatch(s.msgs[:k]); err != nil {
+			return fmt.Errorf("send batch at %d: %w", i, err)
+		}
+	}
+	return nil
 }

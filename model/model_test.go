@@ -27,6 +27,7 @@ type config struct {
 var claims = map[string][]string{
 	"channel.pml": {"no_lost_wakeup", "no_lost_wakeup_tx", "eof_after_all"},
 	"mailbox.pml": {"no_lost_wakeup", "latest_names_complete"},
+	"batch.pml":   {"no_lost_wakeup", "no_lost_wakeup_tx", "eof_after_all"},
 }
 
 // clean are the configurations that must pass.
@@ -35,6 +36,7 @@ var clean = []config{
 	{"channel/sizes-3-3-1", "channel.pml", []string{"SIZES331"}},
 	{"mailbox/readers", "mailbox.pml", nil},
 	{"mailbox/wait", "mailbox.pml", []string{"WAIT"}},
+	{"batch", "batch.pml", nil},
 }
 
 // mutants are deliberate protocol bugs, each of which the checker must
@@ -62,6 +64,10 @@ var mutants = []struct {
 		"EOF without loading the header again after seeing tx_closed", "eof"},
 	{config{"MUT_NO_WALK", "channel.pml", []string{"MUT_NO_WALK"}},
 		"a new sender starts at head instead of walking to the first zero header", "torn"},
+	{config{"MUT_BATCH_FIRST_EARLY", "batch.pml", []string{"MUT_BATCH_FIRST_EARLY"}},
+		"a batch's first header is stored before its later records are written", "torn"},
+	{config{"MUT_BATCH_NOTIFY_FIRST", "batch.pml", []string{"MUT_BATCH_NOTIFY_FIRST"}},
+		"a batch receiver loads tx_parked before it stores head", "ltl no_lost_wakeup_tx"},
 	{config{"MUT_READER_NO_RECHECK", "mailbox.pml", []string{"MUT_READER_NO_RECHECK"}},
 		"a mailbox reader skips the seqlock's second check", "torn"},
 	{config{"MUT_LATEST_FIRST", "mailbox.pml", []string{"MUT_LATEST_FIRST"}},

@@ -182,9 +182,9 @@ func TestFuzzOpenChannelCorpus(t *testing.T) {
 }
 
 // FuzzOpenChannel treats arbitrary bytes as a channel segment: it runs the
-// opener's checks, attaches, claims the receiver and receives (copying and
-// in place) until the ring is empty or refused, then claims the sender and
-// sends a few messages. Nothing may panic or hang, every slice handed out
+// opener's checks, attaches, claims the receiver and receives (copying, in
+// place and in batches) until the ring is empty or refused, then claims the
+// sender and sends a batch and a few messages. Nothing may panic or hang, every slice handed out
 // lies inside the data region, and every error is one the API documents:
 // ErrCorrupt, ErrNotChannel, ErrVersionMismatch or ErrNotReady from the
 // open; ErrEmpty, ErrFull, io.EOF, ErrClosed, ErrBusy or ErrCorrupt after.
@@ -239,9 +239,24 @@ func FuzzOpenChannel(f *testing.F) {
 		switch {
 		case err == nil:
 			buf := make([]byte, 0, ch.MaxMessage())
+			bufs := make([][]byte, 3)
 			for i := range limit {
 				var msg []byte
-				if i%2 == 0 {
+				if i%3 == 2 {
+					// A batch receive of up to three.
+					var n int
+					if n, err = rx.TryRecvBatch(bufs); err == nil {
+						if n < 1 || n > len(bufs) {
+							t.Fatalf("TryRecvBatch #%d: %d messages of %d buffers", i, n, len(bufs))
+						}
+						for _, m := range bufs[:n] {
+							if len(m) > ch.MaxMessage() {
+								t.Fatalf("TryRecvBatch #%d: %d bytes, max %d", i, len(m), ch.MaxMessage())
+							}
+						}
+						continue
+					}
+				} else if i%3 == 0 {
 					msg, err = rx.TryRecv(buf[:0])
 				} else if msg, err = rx.TryPeek(); err == nil {
 					if !inside(msg) {
@@ -274,6 +289,10 @@ func FuzzOpenChannel(f *testing.F) {
 				t.Fatalf("Sender: %v", err)
 			}
 			return
+		}
+		batch := [][]byte{make([]byte, 5), make([]byte, 64), make([]byte, min(300, ch.MaxMessage()))}
+		if n, err := tx.TrySendBatch(batch); err != nil && !isAny(err, ErrFull, ErrClosed, ErrCorrupt) || n > len(batch) {
+			t.Fatalf("TrySendBatch: %d, %v", n, err)
 		}
 		for i := range 8 {
 			n := i * 97 % (ch.MaxMessage() + 1)

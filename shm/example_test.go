@@ -160,3 +160,54 @@ func ExampleValidateName() {
 	// "a/b": shm: invalid name: "a/b" has byte '/' at 1; allowed are letters, digits, '_', '-' and '.'
 	// "thirty-one-bytes-is-one-too-many": shm: invalid name: 32 bytes, the limit is 30
 }
+
+// SendBatch copies several messages into a channel and publishes them with
+// one store; RecvBatch takes up to len(bufs) messages and hands their space
+// back with one store. Either end may be a peer that sends and receives one
+// message at a time: the layout is the same.
+func ExampleSender_SendBatch() {
+	name := exampleName("batch")
+	ch, err := shm.CreateChannel(name, 1<<12)
+	if err != nil {
+		log.Fatal(err)
+	}
+	defer shm.Remove(name)
+	defer ch.Close()
+	tx, err := ch.Sender()
+	if err != nil {
+		log.Fatal(err)
+	}
+	rx, err := ch.Receiver()
+	if err != nil {
+		log.Fatal(err)
+	}
+
+	msgs := [][]byte{[]byte("one"), []byte("two"), []byte("three")}
+	for len(msgs) > 0 { // SendBatch sends what fits; send the rest again
+		n, err := tx.SendBatch(msgs)
+		if err != nil {
+			log.Fatal(err)
+		}
+		msgs = msgs[n:]
+	}
+
+	// Buffers with room take the messages without allocating.
+	bufs := make([][]byte, 8)
+	for i := range bufs {
+		bufs[i] = make([]byte, 0, 64)
+	}
+	n, err := rx.RecvBatch(bufs)
+	if err != nil {
+		log.Fatal(err)
+	}
+	for _, m := range bufs[:n] {
+		fmt.Printf("%s ", m)
+	}
+	st, err := ch.Stats()
+	if err != nil {
+		log.Fatal(err)
+	}
+	fmt.Println("| received", st.Receiver.Messages)
+	// Output:
+	// one two three | received 3
+}

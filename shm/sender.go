@@ -13,7 +13,7 @@ import (
 // concurrently with each other (one goroutine sends); Channel.Close must not
 // run concurrently with them either.
 //
-// Send, TrySend, Reserve and Commit make no allocation, no cgo call, and no
+// Send, TrySend, SendBatch, Reserve and Commit make no allocation, no cgo call, and no
 // system call unless the receiver is parked.
 type Sender struct {
 	ch     *Channel
@@ -154,6 +154,80 @@ func (s *Sender) commit(m int) error {
 	// STEP(send.7) notify.1–3 with rx_parked, data_seq.
 	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	return nil
+}
+
+// SendBatch copies as many of msgs as fit into the channel, in order, and
+// publishes them with one store and at most one wakeup of the receiver
+// (docs/layout.md, "Send a batch"; the layout is unchanged, so any receiver
+// reads them). It waits, as Send does, only while not even msgs[0] fits, and
+// returns how many it sent: fewer than len(msgs) when the ring filled up,
+// and the caller sends the rest with another call. It returns 0 and an error
+// matching ErrTooLarge if msgs[0] exceeds MaxMessage (a later message that
+// is too large ends the batch before it, and the next call reports it), and
+// Send's other errors. An empty msgs sends nothing.
+//
+// SendBatch makes no allocation, no cgo call, and no system call unless the
+// receiver is parked. The messages count one by one in Stats.
+func (s *Sender) SendBatch(msgs [][]byte) (int, error) {
+	return s.SendBatchContext(context.Background(), msgs)
+}
+
+// SendBatchContext is SendBatch with a context, as SendContext: when ctx is
+// done before msgs[0] fits, it returns 0 and ctx.Err().
+func (s *Sender) SendBatchContext(ctx context.Context, msgs [][]byte) (n int, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	n, err = s.trySendBatch(msgs)
+	if err != ErrFull {
+		return n, err
+	}
+	count(&s.st.Waits, 1)
+	s.w.start()
+	defer s.w.finish()
+	for {
+		if err := s.w.pause(ctx); err != nil {
+			return 0, wrap("send", s.ch.Name(), err)
+		}
+		// STEP(park.3) After a pause that armed (park.1–2), this retry is the re-check.
+		if n, err = s.trySendBatch(msgs); err != ErrFull {
+			return n, err
+		}
+	}
+}
+
+// TrySendBatch is SendBatch without waiting: it returns 0 and ErrFull at
+// once if not even msgs[0] fits now.
+func (s *Sender) TrySendBatch(msgs [][]byte) (n int, err error) {
+	defer guard(&err, debug.SetPanicOnFault(true))
+	return s.trySendBatch(msgs)
+}
+
+func (s *Sender) trySendBatch(msgs [][]byte) (int, error) {
+	if s.closed {
+		return 0, wrap("send", s.ch.Name(), ErrClosed)
+	}
+	// STEP(send.1) SYNC(rx_closed): seq_cst load; pairs with the store in Receiver.close.
+	if atomic.LoadUint32(&s.h.RxClosed) != 0 {
+		return 0, wrap("send", s.ch.Name(), errReceiverClosed)
+	}
+	n, err := s.p.TryWriteBatch(msgs)
+	if err == ring.ErrFull {
+		return 0, ErrFull
+	}
+	if err != nil {
+		return 0, wrap("send", s.ch.Name(), lift(err))
+	}
+	if n == 0 {
+		return 0, nil
+	}
+	var bytes uint64
+	for _, m := range msgs[:n] {
+		bytes += uint64(len(m))
+	}
+	count(&s.st.Messages, uint64(n))
+	count(&s.st.Bytes, bytes)
+	// STEP(send_batch.7) notify.1–3 with rx_parked, data_seq: once for the batch.
+	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
+	return n, nil
 }
 
 // Free returns the bytes free in the ring as far as the sender knows (a

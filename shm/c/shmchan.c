@@ -1787,6 +1787,112 @@ static int commit_impl(shmchan_sender *tx, size_t len) {
 	return SHMCHAN_OK;
 }
 
+/*
+ * tx_send_batch copies as many of the nmsgs messages as fit now into the
+ * ring and publishes them with one store (docs/layout.md, "Send a batch"):
+ * the records after the first are written whole, their headers with relaxed
+ * stores, then one terminator after the last, then the first record's
+ * header (seq_cst). A receiver that loads it sees the whole batch, so any
+ * receiver reads a batch. *sent is how many; FULL, TOO_LARGE or INVALID only
+ * if the first message fails (a later one ends the batch before it).
+ */
+static int tx_send_batch(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs, size_t *sent) {
+	shmchan_channel *ch = tx->ch;
+	struct chan_header *h = ch->h;
+	tx->reserving = 0;
+	*sent = 0;
+	if (nmsgs == 0) return SHMCHAN_OK;
+	/* STEP(send.1) SYNC(rx_closed): seq_cst; pairs with the receiver's store in shmchan_receiver_close. */
+	if (atomic_load_explicit(&h->rx_closed, memory_order_seq_cst)) return SHMCHAN_ERR_CLOSED;
+	uint64_t pos = tx->pos, first_at = 0, first_hdr = 0, bytes = 0;
+	size_t n = 0;
+	for (; n < nmsgs; n++) {
+		uint64_t len = (uint64_t)lens[n];
+		int bad = len > ch->max_msg ? SHMCHAN_ERR_TOO_LARGE : len > 0 && msgs[n] == NULL ? SHMCHAN_ERR_INVALID : 0;
+		if (bad != 0) {
+			if (n == 0) return bad;
+			break;
+		}
+		uint64_t rec = SHMCHAN_RECORD_HEADER + align8(len);
+		uint64_t at = pos & ch->mask;
+		uint64_t pad = at + rec > ch->cap ? ch->cap - at : 0;
+		uint64_t need = pad + rec + SHMCHAN_RECORD_HEADER; /* and the terminator after it */
+		if (pos + need - tx->cached_head > ch->cap) {
+			/* STEP(send_batch.1) SYNC(head): acquire; pairs with the receiver's seq_cst store (rx_consume,
+			 * rx_recv_batch): it is done with every byte before it. */
+			uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+			if (head < tx->cached_head || head > tx->pos || head % 8 != 0) return SHMCHAN_ERR_CORRUPT;
+			tx->cached_head = head;
+			if (pos + need - head > ch->cap) {
+				if (n == 0) return SHMCHAN_ERR_FULL;
+				break;
+			}
+		}
+		uint64_t rec_at = (pos + pad) & ch->mask;
+		/* STEP(send_batch.2) */
+		if (len > 0) memcpy(ch->data + rec_at + SHMCHAN_RECORD_HEADER, msgs[n], (size_t)len);
+		uint64_t hdr = record_header(len, SHMCHAN_KIND_MESSAGE), hdr_at = rec_at;
+		if (pad > 0) {
+			/* STEP(send_batch.3) SYNC(record): relaxed; the record at 0 is published by the padding's header. */
+			atomic_store_explicit(word(ch, rec_at), hdr, memory_order_relaxed);
+			hdr_at = at;
+			hdr = record_header(pad - SHMCHAN_RECORD_HEADER, SHMCHAN_KIND_PADDING);
+		}
+		if (n == 0) {
+			first_at = hdr_at;
+			first_hdr = hdr;
+		} else {
+			/* STEP(send_batch.4) SYNC(record): relaxed; a later record's header, published by the first one's
+			 * store below (the receiver cannot reach it before). */
+			atomic_store_explicit(word(ch, hdr_at), hdr, memory_order_relaxed);
+		}
+		pos += pad + rec;
+		bytes += len;
+	}
+	/* STEP(send_batch.5) SYNC(record): relaxed; the one terminator, after the last record. */
+	atomic_store_explicit(word(ch, pos & ch->mask), 0, memory_order_relaxed);
+	tx->pos = pos;
+	/* STEP(send_batch.6) SYNC(record): seq_cst store of the first record's header, last. Publishes the whole
+	 * batch; pairs with the receiver's acquire load (rx_next, rx_recv_batch) and, as a Dekker pair with the
+	 * load of rx_parked below, with the receiver's park in rx_wait. */
+	atomic_store_explicit(word(ch, first_at), first_hdr, memory_order_seq_cst);
+	count(&ch->tx_st->messages, (uint64_t)n);
+	count(&ch->tx_st->bytes, bytes);
+	/* STEP(send_batch.7) STEP(notify.1) SYNC(rx_parked): seq_cst load after the header store, once per batch;
+	 * pairs with the receiver's store in rx_wait. */
+	if (atomic_load_explicit(&h->rx_parked, memory_order_seq_cst)) {
+		/* STEP(notify.2) SYNC(data_seq): release increment before the wake; pairs with the receiver's load in rx_wait. */
+		atomic_fetch_add_explicit(&h->data_seq, 1, memory_order_release);
+		/* STEP(notify.3) */
+		wword_wake(&ch->data_word);
+		count(&ch->tx_st->wakes, 1);
+	}
+	*sent = n;
+	return SHMCHAN_OK;
+}
+
+static int send_batch_args(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs, size_t *sent) {
+	int rc = tx_check(tx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (sent == NULL || (nmsgs > 0 && (msgs == NULL || lens == NULL))) return SHMCHAN_ERR_INVALID;
+	*sent = 0;
+	return SHMCHAN_OK;
+}
+
+static int try_send_batch_impl(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs,
+                               size_t *sent) {
+	int rc = send_batch_args(tx, msgs, lens, nmsgs, sent);
+	if (rc != SHMCHAN_OK) return rc;
+	return tx_send_batch(tx, msgs, lens, nmsgs, sent);
+}
+
+static int send_batch_impl(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs,
+                           size_t *sent, int64_t timeout_ns) {
+	int rc = send_batch_args(tx, msgs, lens, nmsgs, sent);
+	if (rc != SHMCHAN_OK) return rc;
+	TX_WAIT_LOOP(tx, timeout_ns, tx_send_batch(tx, msgs, lens, nmsgs, sent));
+}
+
 /* close_end stores closed = 1, wakes the peer, and then gives the role back. */
 static void close_end(shmchan_segment *seg, uint64_t lock, _Atomic uint32_t *closed, struct wword *peer,
                       _Atomic uint64_t *owner, uint64_t self) {
@@ -1898,6 +2004,87 @@ static int rx_peek(shmchan_receiver *rx, const void **msg, size_t *len) {
 	return SHMCHAN_OK;
 }
 
+/*
+ * rx_recv_batch copies up to nmsgs messages out, the i-th into bufs[i]
+ * (caps[i] bytes, its length into lens[i]), and hands their space back
+ * with one store of head and at most one wake of a parked sender
+ * (docs/layout.md, "Receive a batch"). It reads records of any sender,
+ * batched or not. *received is how many; EMPTY, EOF, CORRUPT or
+ * SHORT_BUFFER (lens[0] is the length needed; nothing consumed) only if
+ * the first fails: a later record that is corrupt or does not fit its
+ * buffer ends the batch before it.
+ */
+static int rx_recv_batch(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                         size_t *received) {
+	shmchan_channel *ch = rx->ch;
+	struct chan_header *h = ch->h;
+	*received = 0;
+	if (nmsgs == 0) return SHMCHAN_OK;
+	rx->peeking = 0; /* a peeked message is received again, as the first */
+	uint64_t pos = rx->pos, bytes = 0;
+	size_t n = 0;
+	while (n < nmsgs) {
+		uint64_t at = pos & ch->mask;
+		/* STEP(recv_batch.1) SYNC(record): acquire; pairs with the sender's header store (tx_commit,
+		 * tx_send_batch, whose later headers were stored before the first one's). */
+		uint64_t hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
+		if (hdr == 0) {
+			if (n > 0) break;
+			rx->pos = pos;
+			/* STEP(recv.2) SYNC(tx_closed): seq_cst, loaded after finding the ring empty; the sender stores it
+			 * after its last header. */
+			if (!atomic_load_explicit(&h->tx_closed, memory_order_seq_cst)) return SHMCHAN_ERR_EMPTY;
+			/* STEP(recv.2) SYNC(record): acquire; re-read after seeing tx_closed, so nothing published is missed. */
+			hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
+			if (hdr == 0) return SHMCHAN_EOF;
+		}
+		uint64_t step, len;
+		int pad;
+		/* STEP(recv_batch.2) Check the record as recv.3 does, against the released position. */
+		if (record(ch, hdr, at, &step, &pad, &len) != SHMCHAN_OK ||
+		    pos + step - rx->released > ch->cap - SHMCHAN_RECORD_HEADER) {
+			if (n > 0) break;
+			rx->pos = pos;
+			return SHMCHAN_ERR_CORRUPT;
+		}
+		if (pad) {
+			pos += step;
+			continue;
+		}
+		if (len > (uint64_t)caps[n] || (len > 0 && bufs[n] == NULL)) {
+			if (n > 0) break;
+			rx->pos = pos;
+			lens[0] = (size_t)len;
+			return bufs[0] == NULL && len <= (uint64_t)caps[0] ? SHMCHAN_ERR_INVALID : SHMCHAN_ERR_SHORT_BUFFER;
+		}
+		/* STEP(recv_batch.3) */
+		if (len > 0) memcpy(bufs[n], ch->data + at + SHMCHAN_RECORD_HEADER, (size_t)len);
+		lens[n] = (size_t)len;
+		bytes += len;
+		pos += step;
+		n++;
+	}
+	rx->pos = pos;
+	rx->released = pos;
+	/* STEP(recv_batch.4) SYNC(head): seq_cst store, one for the batch. Hands the bytes back to the sender (our
+	 * reads are done); pairs with the sender's acquire load of head and, as a Dekker pair with the load of
+	 * tx_parked below, its park. */
+	atomic_store_explicit(&h->head, pos, memory_order_seq_cst);
+	count(&ch->rx_st->messages, (uint64_t)n);
+	count(&ch->rx_st->bytes, bytes);
+	/* STEP(recv_batch.5) STEP(notify.1) SYNC(tx_parked): seq_cst load after the head store, once per batch;
+	 * pairs with the sender's store in tx_wait. */
+	if (atomic_load_explicit(&h->tx_parked, memory_order_seq_cst)) {
+		/* STEP(notify.2) SYNC(space_seq): release increment before the wake; pairs with the sender's load in tx_wait. */
+		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
+		/* STEP(notify.3) */
+		wword_wake(&ch->space_word);
+		count(&ch->rx_st->wakes, 1);
+	}
+	*received = n;
+	return SHMCHAN_OK;
+}
+
 static int rx_check(const shmchan_receiver *rx) {
 	if (rx == NULL) return SHMCHAN_ERR_INVALID;
 	return rx->open ? SHMCHAN_OK : SHMCHAN_ERR_CLOSED;
@@ -1952,6 +2139,29 @@ static int peek_impl(shmchan_receiver *rx, const void **msg, size_t *len, int64_
 	*msg = NULL;
 	*len = 0;
 	RX_WAIT_LOOP(rx, timeout_ns, rx_peek(rx, msg, len));
+}
+
+static int recv_batch_args(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                           size_t *received) {
+	int rc = rx_check(rx);
+	if (rc != SHMCHAN_OK) return rc;
+	if (received == NULL || (nmsgs > 0 && (bufs == NULL || caps == NULL || lens == NULL))) return SHMCHAN_ERR_INVALID;
+	*received = 0;
+	return SHMCHAN_OK;
+}
+
+static int try_recv_batch_impl(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                               size_t *received) {
+	int rc = recv_batch_args(rx, bufs, caps, lens, nmsgs, received);
+	if (rc != SHMCHAN_OK) return rc;
+	return rx_recv_batch(rx, bufs, caps, lens, nmsgs, received);
+}
+
+static int recv_batch_impl(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                           size_t *received, int64_t timeout_ns) {
+	int rc = recv_batch_args(rx, bufs, caps, lens, nmsgs, received);
+	if (rc != SHMCHAN_OK) return rc;
+	RX_WAIT_LOOP(rx, timeout_ns, rx_recv_batch(rx, bufs, caps, lens, nmsgs, received));
 }
 
 static int release_impl(shmchan_receiver *rx) {
@@ -2625,6 +2835,22 @@ int shmchan_commit(shmchan_sender *tx, size_t len) {
 	return rc;
 }
 
+int shmchan_try_send_batch(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs,
+                           size_t *sent) {
+	if (tx == NULL) return try_send_batch_impl(tx, msgs, lens, nmsgs, sent);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, try_send_batch_impl(tx, msgs, lens, nmsgs, sent));
+	return rc;
+}
+
+int shmchan_send_batch(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs, size_t *sent,
+                       int64_t timeout_ns) {
+	if (tx == NULL) return send_batch_impl(tx, msgs, lens, nmsgs, sent, timeout_ns);
+	int rc;
+	GUARD_CALL(tx->ch->seg, rc, send_batch_impl(tx, msgs, lens, nmsgs, sent, timeout_ns));
+	return rc;
+}
+
 int shmchan_sender_close(shmchan_sender *tx) {
 	if (tx == NULL) return sender_close_impl(tx);
 	int rc;
@@ -2677,6 +2903,22 @@ int shmchan_peek(shmchan_receiver *rx, const void **msg, size_t *len, int64_t ti
 	if (rx == NULL) return peek_impl(rx, msg, len, timeout_ns);
 	int rc;
 	GUARD_CALL(rx->ch->seg, rc, peek_impl(rx, msg, len, timeout_ns));
+	return rc;
+}
+
+int shmchan_try_recv_batch(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                           size_t *received) {
+	if (rx == NULL) return try_recv_batch_impl(rx, bufs, caps, lens, nmsgs, received);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, try_recv_batch_impl(rx, bufs, caps, lens, nmsgs, received));
+	return rc;
+}
+
+int shmchan_recv_batch(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                       size_t *received, int64_t timeout_ns) {
+	if (rx == NULL) return recv_batch_impl(rx, bufs, caps, lens, nmsgs, received, timeout_ns);
+	int rc;
+	GUARD_CALL(rx->ch->seg, rc, recv_batch_impl(rx, bufs, caps, lens, nmsgs, received, timeout_ns));
 	return rc;
 }
 

@@ -205,6 +205,22 @@ int shmchan_reserve(shmchan_sender *tx, size_t len, void **buf, int64_t timeout_
 int shmchan_try_reserve(shmchan_sender *tx, size_t len, void **buf);
 /* shmchan_commit publishes the first len bytes (len <= the reserved length) of the reservation. */
 int shmchan_commit(shmchan_sender *tx, size_t len);
+/*
+ * shmchan_send_batch copies as many of the nmsgs messages (msgs[i], lens[i]
+ * bytes) as fit into the ring, in order, and publishes them with one store
+ * and at most one wake of a parked receiver; *sent is how many. It waits up
+ * to timeout_ns only while not even the first fits. TOO_LARGE (or INVALID,
+ * for a NULL msgs[0] with lens[0] > 0) only for the first message: a later
+ * one that is too large, or does not fit, ends the batch before it, and the
+ * caller sends the rest with another call. nmsgs 0 sends nothing (OK). Any
+ * receiver, batched or not, reads the messages (docs/layout.md, "Send a
+ * batch"); the counters count each one.
+ */
+int shmchan_send_batch(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs, size_t *sent,
+                       int64_t timeout_ns);
+/* shmchan_try_send_batch is shmchan_send_batch without waiting: FULL (*sent 0) if the first does not fit. */
+int shmchan_try_send_batch(shmchan_sender *tx, const void *const *msgs, const size_t *lens, size_t nmsgs,
+                           size_t *sent);
 /* shmchan_sender_close closes the sending end: the receiver gets EOF after the last message. */
 int shmchan_sender_close(shmchan_sender *tx);
 
@@ -214,6 +230,22 @@ int shmchan_sender_close(shmchan_sender *tx);
 int shmchan_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len, int64_t timeout_ns);
 /* shmchan_try_recv is shmchan_recv without waiting: EMPTY if there is no message. */
 int shmchan_try_recv(shmchan_receiver *rx, void *buf, size_t cap, size_t *len);
+/*
+ * shmchan_recv_batch copies up to nmsgs messages out, waiting up to
+ * timeout_ns while the channel is empty: the i-th into bufs[i] (caps[i]
+ * bytes), its length into lens[i]; *received is how many (at least 1 on OK).
+ * Their space goes back to the sender with one store of head and at most one
+ * wake of a parked sender. EOF, EMPTY, CORRUPT and SHORT_BUFFER (lens[0] is
+ * the length needed; nothing is consumed) only for the first message: a
+ * later one that does not fit its buffer ends the batch before it. Messages
+ * of any sender, batched or not, are read (docs/layout.md, "Receive a
+ * batch"); a peeked message is received again, as the first.
+ */
+int shmchan_recv_batch(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                       size_t *received, int64_t timeout_ns);
+/* shmchan_try_recv_batch is shmchan_recv_batch without waiting: EMPTY (*received 0) if there is no message. */
+int shmchan_try_recv_batch(shmchan_receiver *rx, void *const *bufs, const size_t *caps, size_t *lens, size_t nmsgs,
+                           size_t *received);
 /* shmchan_peek points *msg at the next message in the ring, valid until shmchan_release. */
 int shmchan_peek(shmchan_receiver *rx, const void **msg, size_t *len, int64_t timeout_ns);
 /* shmchan_try_peek is shmchan_peek without waiting: EMPTY if there is no message. */

@@ -130,8 +130,8 @@ func TestFuzzConsumerCorpus(t *testing.T) {
 }
 
 // FuzzConsumer attaches a consumer (and a producer) to arbitrary bytes and
-// an arbitrary head, then peeks and releases while a hostile producer edits
-// the region: nothing panics, every error is ErrCorrupt (or ErrEmpty,
+// an arbitrary head, then peeks and releases (every third read a batch read,
+// every third write a batch) while a hostile producer edits the region: nothing panics, every error is ErrCorrupt (or ErrEmpty,
 // ErrFull, ErrTooLarge where they apply), and every slice returned lies
 // inside the region.
 //
@@ -165,7 +165,35 @@ func FuzzConsumer(f *testing.F) {
 			if c.Capacity() != capacity || c.MaxMessage() != capacity/2-8 {
 				t.Fatalf("Capacity %d, MaxMessage %d over %d bytes", c.Capacity(), c.MaxMessage(), capacity)
 			}
+			bufs := make([][]byte, 3)
 			for i := 0; i < 2*capacity/8+len(edits)/3+2; i++ {
+				if i%3 == 2 {
+					// Every third read is a batch read of up to three.
+					before := sh.head
+					n, err := c.TryReadBatch(bufs)
+					if err == ring.ErrEmpty {
+						if !edit() {
+							break
+						}
+						continue
+					}
+					if err != nil {
+						if !errors.Is(err, ring.ErrCorrupt) || n != 0 || sh.head != before {
+							t.Fatalf("TryReadBatch: %d, %v (head %d -> %d); want 0, ErrCorrupt, head unchanged", n, err, before, sh.head)
+						}
+						break
+					}
+					for _, m := range bufs[:n] {
+						if len(m) > c.MaxMessage() {
+							t.Fatalf("TryReadBatch: %d bytes, max %d", len(m), c.MaxMessage())
+						}
+					}
+					if step := sh.head - before; n < 1 || n > len(bufs) || step%8 != 0 || step < 8*uint64(n) || step > uint64(capacity-8) {
+						t.Fatalf("TryReadBatch read %d and moved head from %d to %d in a %d-byte ring", n, before, sh.head, capacity)
+					}
+					edit()
+					continue
+				}
 				msg, err := c.TryPeek()
 				if err == ring.ErrEmpty {
 					if !edit() {
@@ -205,8 +233,30 @@ func FuzzConsumer(f *testing.F) {
 		if free := p.Free(); free < 0 || free > capacity-8 {
 			t.Fatalf("Free() = %d in a %d-byte ring", free, capacity)
 		}
+		batch := make([][]byte, 3)
 		for i := range 8 {
 			n := (i * 37) % (p.MaxMessage() + 2)
+			if i%3 == 2 {
+				// A batch of three: as many as fit, published by one store.
+				for j := range batch {
+					batch[j] = make([]byte, (n+j*11)%(p.MaxMessage()+2))
+				}
+				free := p.Free()
+				got, err := p.TryWriteBatch(batch)
+				switch {
+				case err == nil:
+					if got < 1 || got > len(batch) || p.Free() > free {
+						t.Fatalf("TryWriteBatch = %d (free %d -> %d)", got, free, p.Free())
+					}
+				case errors.Is(err, ring.ErrTooLarge):
+					if len(batch[0]) <= p.MaxMessage() || got != 0 {
+						t.Fatalf("TryWriteBatch = %d, %v with a first message of %d, MaxMessage %d", got, err, len(batch[0]), p.MaxMessage())
+					}
+				case err != ring.ErrFull && !errors.Is(err, ring.ErrCorrupt):
+					t.Fatalf("TryWriteBatch: %d, %v", got, err)
+				}
+				continue
+			}
 			buf, err := p.TryReserve(n)
 			switch {
 			case err == nil:

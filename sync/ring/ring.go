@@ -329,3 +329,166 @@ func (c *Consumer) TryRead(dst []byte) ([]byte, error) {
 	dst = append(dst, msg...)
 	return dst, c.Release()
 }
+
+// TryWriteBatch copies as many of msgs as fit now into the ring, in order,
+// and publishes them all with one store: it returns how many it wrote. It
+// returns 0 and ErrFull if not even msgs[0] fits, and 0 and ErrTooLarge if
+// msgs[0] exceeds MaxMessage; a later message that is too large or does not
+// fit ends the batch before it (the next call reports it). An empty msgs
+// writes nothing and returns 0, nil. A pending reservation is abandoned.
+//
+// The batch needs no layout change (docs/layout.md, "Send a batch"): the
+// records after the first are written completely, headers included, with
+// plain stores, then the terminator after the last, and the first record's
+// header is stored last. A consumer that loads that header (acquire) sees
+// every byte of the batch, and reads the later headers as it reads any
+// header, so a consumer that knows nothing of batches reads one correctly.
+func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
+	p.resv = -1
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	// Locals, not fields, in the loop: the copy is a call, after which the
+	// compiler would reload every field it reads.
+	var (
+		data     = p.data
+		mask     = p.mask
+		capacity = uint64(len(data))
+		max      = p.max
+		cached   = p.cachedHead
+		pos      = p.pos
+		firstAt  uint64 // the header word that publishes the batch
+		firstHdr uint64
+		n        int
+	)
+	for _, msg := range msgs {
+		size := uint64(len(msg))
+		if size > max {
+			if n == 0 {
+				return 0, ErrTooLarge
+			}
+			break
+		}
+		rec := layout.ChanRecordHeader + layout.Align8(size)
+		at := pos & mask
+		var pad uint64
+		if at+rec > capacity {
+			pad = capacity - at
+		}
+		if pos+pad+rec+layout.ChanRecordHeader-cached > capacity { // and the terminator after it
+			// STEP(send_batch.1) SYNC(head): acquire; pairs with the store in Consumer.Release
+			// and Consumer.TryReadBatch. The consumer is done with every byte before it.
+			h := atomic.LoadUint64(p.head)
+			if h < p.cachedHead || h > p.pos || h%8 != 0 {
+				return 0, fmt.Errorf("ring: head moved from %d to %d with the producer at %d: %w", p.cachedHead, h, p.pos, ErrCorrupt)
+			}
+			p.cachedHead, cached = h, h
+			if pos+pad+rec+layout.ChanRecordHeader-h > capacity {
+				if n == 0 {
+					return 0, ErrFull
+				}
+				break
+			}
+		}
+		recAt := (pos + pad) & mask
+		// STEP(send_batch.2) The payload.
+		copy(data[recAt+layout.ChanRecordHeader:], msg)
+		hdr := header(size, layout.ChanKindMessage)
+		hdrAt := recAt
+		if pad > 0 {
+			// STEP(send_batch.3) Behind padding: the message's header at 0 (plain); the
+			// padding's header is the one that publishes it.
+			binary.LittleEndian.PutUint64(data[recAt:], hdr)
+			hdrAt, hdr = at, header(pad-layout.ChanRecordHeader, layout.ChanKindPadding)
+		}
+		if n == 0 {
+			firstAt, firstHdr = hdrAt, hdr
+		} else {
+			// STEP(send_batch.4) A later record's header (plain): the first record's header
+			// publishes it, and the consumer cannot reach it before that.
+			binary.LittleEndian.PutUint64(data[hdrAt:], hdr)
+		}
+		pos += pad + rec
+		n++
+	}
+	// STEP(send_batch.5) One terminator, after the last record, in the 8 bytes kept free.
+	binary.LittleEndian.PutUint64(data[pos&mask:], 0)
+	p.pos = pos
+	// STEP(send_batch.6) SYNC(record): release (seq_cst); the first record's header, last:
+	// publishes every byte of the batch written above; pairs with the acquire load
+	// in Consumer.TryPeek and Consumer.TryReadBatch.
+	atomic.StoreUint64(p.word(firstAt), firstHdr)
+	return n, nil
+}
+
+// TryReadBatch reads up to len(msgs) messages: the i-th is appended to
+// msgs[i][:0] (so a large enough msgs[i] takes it without allocation), and
+// the space of all of them is released with one store of head. It returns
+// how many it read, or 0 and ErrEmpty if there is none now. A record that
+// breaks the layout after the first ends the batch before it (the next call
+// returns ErrCorrupt). A peeked message is read again, as the first. An
+// empty msgs reads nothing and returns 0, nil.
+func (c *Consumer) TryReadBatch(msgs [][]byte) (int, error) {
+	c.peeked = false
+	if len(msgs) == 0 {
+		return 0, nil
+	}
+	var (
+		data     = c.data
+		mask     = c.mask
+		capacity = uint64(len(data))
+		max      = c.max
+		released = c.released
+		room     = capacity - layout.ChanRecordHeader // no record ends further than this from released
+		pos      = c.pos
+		n        int
+	)
+	for n < len(msgs) {
+		at := pos & mask
+		// STEP(recv_batch.1) SYNC(record): acquire; pairs with the header store in
+		// Producer.Commit or Producer.TryWriteBatch (whose later headers were
+		// written before the first one's store).
+		hdr := atomic.LoadUint64((*uint64)(unsafe.Pointer(&data[at])))
+		if hdr == 0 {
+			break
+		}
+		// STEP(recv_batch.2) Check the record as recv.3 does, against the released
+		// position: a message inline, padding and anything odd by geometry.record.
+		size := hdr & 0xFFFFFFFF
+		step := layout.ChanRecordHeader + layout.Align8(size)
+		if hdr>>32 != layout.ChanKindMessage || size > max || at+step > capacity || pos+step-released > room {
+			step, pad, _, err := c.record(hdr, at)
+			if err == nil && pos+step-released > room {
+				err = fmt.Errorf("ring: record at %d runs past one capacity from head %d: %w", pos, c.released, ErrCorrupt)
+			}
+			if err != nil {
+				if n == 0 {
+					c.pos = pos
+					return 0, err
+				}
+				break
+			}
+			if pad {
+				pos += step
+				continue
+			}
+			// A message checked by record is checked above: not reached.
+			return 0, fmt.Errorf("ring: record at %d: %w", pos, ErrCorrupt)
+		}
+		// STEP(recv_batch.3) Copy the message out.
+		start := at + layout.ChanRecordHeader
+		msgs[n] = append(msgs[n][:0], data[start:start+size]...)
+		pos += step
+		n++
+	}
+	if n == 0 {
+		c.pos = pos // padding skipped; published with the next release
+		return 0, ErrEmpty
+	}
+	c.pos, c.released = pos, pos
+	// STEP(recv_batch.4) SYNC(head): release (seq_cst); one store for the whole batch: we
+	// are done reading every byte before it; pairs with the acquire load in
+	// Producer.TryReserve and Producer.TryWriteBatch.
+	atomic.StoreUint64(c.head, pos)
+	return n, nil
+}

@@ -147,6 +147,7 @@ func (m *model) fits(n int) bool {
 // that the test can check it exercised them.
 type coverage struct {
 	padded, full, tooLarge, wrapped, empty, restarts int
+	batches, batchPadded                             int // batches of two or more; padding before a batch's later record
 }
 
 // machine drives a Producer and a Consumer over one ring and checks each
@@ -381,6 +382,94 @@ func (s *machine) TryRead(t *rapid.T) {
 	s.m.peeked = false
 }
 
+// TryWriteBatch writes up to five messages with one publication. The model
+// takes them one by one, as TryWrite would, and stops at the first that is
+// too large or does not fit: the batch is the messages before it, and with
+// none before it the call fails as TryWrite would and writes nothing.
+func (s *machine) TryWriteBatch(t *rapid.T) {
+	k := rapid.IntRange(0, 5).Draw(t, "k")
+	msgs := make([][]byte, k)
+	var pads []uint64
+	var wantErr error
+	end, stopped := s.m.end, false
+	for i := range msgs {
+		n := max(s.size(t), 0) // sizes drawn at the simulated position, so padding falls inside batches
+		s.seq++
+		msgs[i] = payload(s.seq, n)
+		if stopped {
+			continue
+		}
+		if err := s.expectWrite(n); err != nil {
+			stopped = true
+			if len(pads) == 0 {
+				wantErr = err
+			}
+			continue
+		}
+		pad, need := s.m.place(n)
+		pads = append(pads, pad)
+		s.m.end += need
+	}
+	s.m.end = end
+	before, head := slices.Clone(s.data), s.sh.head
+	got, err := s.p.TryWriteBatch(msgs)
+	if got != len(pads) || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
+		t.Fatalf("TryWriteBatch(%d messages) = %d, %v; want %d, %v (end %d, head %d, capacity %d)", k, got, err, len(pads), wantErr, s.m.end, s.m.head, s.m.capacity)
+	}
+	s.m.resv, s.m.resMsg = -1, nil
+	if got == 0 {
+		s.unchanged(t, "TryWriteBatch", before, head)
+		return
+	}
+	for i, pad := range pads {
+		if i > 0 && pad > 0 {
+			s.cov.batchPadded++
+		}
+		s.published(t, pad, msgs[i])
+	}
+	if got > 1 {
+		s.cov.batches++
+	}
+}
+
+// TryReadBatch reads up to five messages, into buffers that hold a prefix
+// (which TryReadBatch drops: msgs[i][:0]), and releases them with one store.
+func (s *machine) TryReadBatch(t *rapid.T) {
+	k := rapid.IntRange(0, 5).Draw(t, "k")
+	msgs := make([][]byte, k)
+	for i := range msgs {
+		msgs[i] = []byte("prefix")
+	}
+	head := s.sh.head
+	got, err := s.c.TryReadBatch(msgs)
+	want := min(k, len(s.m.queue))
+	switch {
+	case k == 0:
+		if got != 0 || err != nil {
+			t.Fatalf("TryReadBatch(no buffers) = %d, %v; want 0, nil", got, err)
+		}
+	case want == 0:
+		s.cov.empty++
+		if got != 0 || err != ring.ErrEmpty {
+			t.Fatalf("TryReadBatch on an empty ring = %d, %v; want 0, ErrEmpty", got, err)
+		}
+	case got != want || err != nil:
+		t.Fatalf("TryReadBatch(%d buffers) = %d, %v; want %d of %d queued", k, got, err, want, len(s.m.queue))
+	}
+	if want == 0 && s.sh.head != head {
+		t.Fatalf("TryReadBatch read nothing but moved head from %d to %d", head, s.sh.head)
+	}
+	for i := range got {
+		r := s.m.queue[0]
+		if diff := cmp.Diff(r.msg, msgs[i], cmpBytes); diff != "" {
+			t.Fatalf("TryReadBatch: message %d mismatch (-want +got):\n%s", i, diff)
+		}
+		s.m.head += r.span()
+		s.m.queue = s.m.queue[1:]
+	}
+	s.m.peeked = false
+}
+
 // RestartProducer attaches a new producer, as a sender that takes over from
 // a dead one does: it finds the sender's position itself (Check verifies it
 // through Free); any reservation is lost, nothing published is.
@@ -445,10 +534,12 @@ func TestRingModel(t *testing.T) {
 			"TryPeek":         s.TryPeek,
 			"Release":         s.Release,
 			"TryRead":         s.TryRead,
+			"TryWriteBatch":   s.TryWriteBatch,
+			"TryReadBatch":    s.TryReadBatch,
 			"RestartProducer": s.RestartProducer,
 			"RestartConsumer": s.RestartConsumer,
 		}
-		common := []string{"TryWrite", "TryReserve", "Commit", "TryPeek", "Release", "TryRead"}
+		common := []string{"TryWrite", "TryReserve", "Commit", "TryPeek", "Release", "TryRead", "TryWriteBatch", "TryReadBatch"}
 		all := append(slices.Clone(common), "RestartProducer", "RestartConsumer")
 		// The common operations twice as often as the restarts.
 		action := rapid.OneOf(rapid.SampledFrom(common), rapid.SampledFrom(all))
@@ -460,7 +551,7 @@ func TestRingModel(t *testing.T) {
 		}
 	})
 	t.Logf("%+v", cov)
-	if !t.Failed() && (cov.padded == 0 || cov.full == 0 || cov.tooLarge == 0 || cov.wrapped == 0 || cov.empty == 0 || cov.restarts == 0) {
+	if !t.Failed() && (cov.padded == 0 || cov.full == 0 || cov.tooLarge == 0 || cov.wrapped == 0 || cov.empty == 0 || cov.restarts == 0 || cov.batches == 0 || cov.batchPadded == 0) {
 		t.Errorf("the model did not reach every case: %+v", cov)
 	}
 }
@@ -772,7 +863,8 @@ func TestRingCorruptHead(t *testing.T) {
 
 // TestRingConcurrent streams messages of every size from one goroutine to
 // another through small rings, mixing the copying and zero-copy calls, and
-// checks that each arrives whole and in order. Run it with -race.
+// checks that each arrives whole and in order; some are written and read in
+// batches (one publication, one release). Run it with -race.
 func TestRingConcurrent(t *testing.T) {
 	for _, capacity := range []int{64, 1024} {
 		t.Run(fmt.Sprintf("capacity=%d", capacity), func(t *testing.T) {
@@ -806,9 +898,29 @@ func streamRing(t *testing.T, capacity, count int) {
 	go func() {
 		defer wg.Done()
 		defer done.Store(true)
+		var batch [][]byte
 		for i := 0; i < count && !stop.Load(); {
 			msg := payload(i, size(i))
 			var err error
+			if i%8 >= 5 {
+				// A batch of up to three, published by one store.
+				batch = batch[:0]
+				for j := i; j < min(i+3, count); j++ {
+					batch = append(batch, payload(j, size(j)))
+				}
+				var n int
+				if n, err = p.TryWriteBatch(batch); err == nil {
+					i += n
+				}
+				if err == nil || err == ring.ErrFull {
+					if err == ring.ErrFull {
+						runtime.Gosched()
+					}
+					continue
+				}
+				sendErr = fmt.Errorf("producer, batch at message %d: %w", i, err)
+				return
+			}
 			if i%2 == 0 {
 				err = p.TryWrite(msg)
 			} else {
@@ -831,10 +943,23 @@ func streamRing(t *testing.T, capacity, count int) {
 	}()
 
 	var got []byte
+	bufs := make([][]byte, 4)
 	deadline := time.Now().Add(time.Minute)
 	for i := 0; i < count; {
 		var err error
-		if i%3 == 0 {
+		if i%7 >= 4 {
+			// A batch read of up to four, released by one store.
+			var n int
+			if n, err = c.TryReadBatch(bufs[:min(4, count-i)]); err == nil {
+				for j, b := range bufs[:n] {
+					if want := payload(i+j, size(i+j)); !bytes.Equal(b, want) {
+						t.Fatalf("message %d (batch read) = %x, want %x", i+j, b, want)
+					}
+				}
+				i += n
+				continue
+			}
+		} else if i%3 == 0 {
 			var msg []byte
 			if msg, err = c.TryPeek(); err == nil {
 				got = append(got[:0], msg...)
@@ -872,5 +997,83 @@ func streamRing(t *testing.T, capacity, count int) {
 	}
 	if _, err := c.TryPeek(); err != ring.ErrEmpty {
 		t.Fatalf("TryPeek after the stream = %v, want ErrEmpty", err)
+	}
+}
+
+// TestRingBatchPadding writes batches whose later records need padding at
+// the end of the region, and reads them both ways: with TryPeek/Release, as
+// a consumer that knows nothing of batches does, and with TryReadBatch.
+// Before the batch's one publication, the consumer sees nothing of it.
+func TestRingBatchPadding(t *testing.T) {
+	const capacity = 256
+	for _, start := range []uint64{0, 64, 136, 200, 240} {
+		for _, batchRead := range []bool{false, true} {
+			t.Run(fmt.Sprintf("start=%d/batchread=%v", start, batchRead), func(t *testing.T) {
+				sh := &shared{head: start}
+				data := newRegion(capacity)
+				p, c := pair(t, sh, data)
+				// Records of 16, 32, 48 and 24 bytes (120 in all): from 0 and
+				// 64 the batch does not wrap, from 136 it ends exactly at the
+				// end of the region, from 200 padding precedes its second
+				// record, from 240 its first record fills the region's end.
+				msgs := [][]byte{payload(1, 8), payload(2, 24), payload(3, 40), payload(4, 13)}
+				n, err := p.TryWriteBatch(msgs)
+				if err != nil || n != len(msgs) {
+					t.Fatalf("TryWriteBatch = %d, %v; want %d", n, err, len(msgs))
+				}
+				var got [][]byte
+				if batchRead {
+					bufs := make([][]byte, 8)
+					n, err := c.TryReadBatch(bufs)
+					if err != nil {
+						t.Fatal(err)
+					}
+					got = bufs[:n]
+				} else {
+					for {
+						m, err := c.TryRead(nil)
+						if err == ring.ErrEmpty {
+							break
+						}
+						if err != nil {
+							t.Fatal(err)
+						}
+						got = append(got, m)
+					}
+				}
+				if diff := cmp.Diff(msgs, got, cmpBytes); diff != "" {
+					t.Fatalf("read back (-want +got):\n%s", diff)
+				}
+				if _, err := c.TryPeek(); err != ring.ErrEmpty {
+					t.Fatalf("TryPeek after the batch = %v, want ErrEmpty", err)
+				}
+			})
+		}
+	}
+
+	// Where the batch crosses the end: padding after its first record.
+	sh := &shared{head: 200}
+	data := newRegion(capacity)
+	p, c := pair(t, sh, data)
+	if n, err := p.TryWriteBatch([][]byte{payload(1, 24), payload(2, 40)}); n != 2 || err != nil {
+		t.Fatalf("TryWriteBatch = %d, %v", n, err)
+	}
+	if w := binary.LittleEndian.Uint32(data[232+4:]); w != kindPadding {
+		t.Fatalf("kind at 232 = %d, want padding (the batch's second record wraps)", w)
+	}
+	// Undo the publication: with the first header zero, the consumer finds
+	// the ring empty although the rest of the batch is written.
+	first := binary.LittleEndian.Uint64(data[200:])
+	binary.LittleEndian.PutUint64(data[200:], 0)
+	if _, err := c.TryPeek(); err != ring.ErrEmpty {
+		t.Fatalf("TryPeek before the first header = %v, want ErrEmpty", err)
+	}
+	binary.LittleEndian.PutUint64(data[200:], first)
+	bufs := make([][]byte, 2)
+	if n, err := c.TryReadBatch(bufs); n != 2 || err != nil {
+		t.Fatalf("TryReadBatch = %d, %v", n, err)
+	}
+	if sh.head != 200+32+24+48 {
+		t.Fatalf("head = %d after the batch, want %d (one store past the padding)", sh.head, 200+32+24+48)
 	}
 }

@@ -60,15 +60,20 @@ func startEcho(tb testing.TB, peerKind, ping, pong, wait string) func() {
 }
 
 // startSink starts a sink peer on name and returns a function that waits for
-// it to exit and returns its output ("sink COUNT BYTES").
-func startSink(tb testing.TB, peerKind, name, wait string) func() []string {
+// it to exit and returns its output ("sink COUNT BYTES"). A batch sink
+// receives with RecvBatch (shmchan_recv_batch in C), up to 32 at a time.
+func startSink(tb testing.TB, peerKind, name, wait string, batch bool) func() []string {
 	tb.Helper()
+	cmode, gorole := "sink", "go-sink"
+	if batch {
+		cmode, gorole = "sink-batch", "go-sink-batch"
+	}
 	if peerKind == "c" {
-		p := startPeer(tb, false, "sink", name, wait)
+		p := startPeer(tb, false, cmode, name, wait)
 		p.expect("ready")
 		return func() []string { return p.wait()[1:] }
 	}
-	g := startGo(tb, "go-sink", name, wait)
+	g := startGo(tb, gorole, name, wait)
 	g.expect(tb, "ready")
 	return func() []string {
 		var l []string
@@ -172,7 +177,7 @@ func BenchmarkThroughput(b *testing.B) {
 				if err != nil {
 					b.Fatal(err)
 				}
-				lines := startSink(b, pk, name, w.name)
+				lines := startSink(b, pk, name, w.name, false)
 				msg := bytes.Repeat([]byte{0x5A}, benchMsg)
 				b.SetBytes(benchMsg)
 				b.ResetTimer()
@@ -193,6 +198,51 @@ func BenchmarkThroughput(b *testing.B) {
 				}
 			})
 		}
+	}
+}
+
+// BenchmarkThroughputBatch is BenchmarkThroughput through the batch calls:
+// Go's SendBatch, 32 messages a call, into a sink that receives with
+// shmchan_recv_batch (peer=c) or RecvBatch (peer=go), up to 32 a call, both
+// ends spinning. msgs/s as in BenchmarkThroughput.
+func BenchmarkThroughputBatch(b *testing.B) {
+	for _, pk := range benchPeers {
+		b.Run(fmt.Sprintf("peer=%s/wait=spin/size=%d/batch=%d", pk, benchMsg, batchMax), func(b *testing.B) {
+			name := newName(b)
+			ch, err := shm.CreateChannel(name, 1<<20, shm.WithWait(shm.Spin))
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer ch.Close()
+			tx, err := ch.Sender()
+			if err != nil {
+				b.Fatal(err)
+			}
+			lines := startSink(b, pk, name, "spin", true)
+			msgs := make([][]byte, batchMax)
+			for i := range msgs {
+				msgs[i] = bytes.Repeat([]byte{0x5A}, benchMsg)
+			}
+			b.SetBytes(benchMsg)
+			b.ResetTimer()
+			for i := 0; i < b.N; {
+				n, err := tx.SendBatch(msgs[:min(batchMax, b.N-i)])
+				if err != nil {
+					b.Fatal(err)
+				}
+				i += n
+			}
+			if err := tx.Close(); err != nil {
+				b.Fatal(err)
+			}
+			out := lines()
+			b.StopTimer()
+			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+			want := fmt.Sprintf("sink %d %d", b.N, b.N*benchMsg)
+			if len(out) == 0 || !strings.HasPrefix(strings.Join(out, "\n"), want) {
+				b.Fatalf("sink said %q, want %q", out, want)
+			}
+		})
 	}
 }
 
@@ -224,7 +274,7 @@ func TestEchoAndSink(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			out := startSink(t, pk, name, "block")
+			out := startSink(t, pk, name, "block", false)
 			for range 10000 {
 				if err := sink.Send(make([]byte, benchMsg)); err != nil {
 					t.Fatal(err)
@@ -235,6 +285,36 @@ func TestEchoAndSink(t *testing.T) {
 			}
 			if l := out(); len(l) == 0 || l[0] != fmt.Sprintf("sink %d %d", 10000, 10000*benchMsg) {
 				t.Fatalf("sink said %q", l)
+			}
+
+			// The batch sink, fed by batches.
+			bname := newName(t)
+			bch, err := shm.CreateChannel(bname, 1<<12)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer bch.Close()
+			btx, err := bch.Sender()
+			if err != nil {
+				t.Fatal(err)
+			}
+			out = startSink(t, pk, bname, "block", true)
+			msgs := make([][]byte, batchMax)
+			for i := range msgs {
+				msgs[i] = make([]byte, benchMsg)
+			}
+			for sent := 0; sent < 10000; {
+				n, err := btx.SendBatch(msgs[:min(batchMax, 10000-sent)])
+				if err != nil {
+					t.Fatal(err)
+				}
+				sent += n
+			}
+			if err := btx.Close(); err != nil {
+				t.Fatal(err)
+			}
+			if l := out(); len(l) == 0 || l[0] != fmt.Sprintf("sink %d %d", 10000, 10000*benchMsg) {
+				t.Fatalf("batch sink said %q", l)
 			}
 		})
 	}

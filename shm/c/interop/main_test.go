@@ -295,6 +295,7 @@ func init() {
 	testproc.Register("hold-receiver", func(args []string) int { return hold(args, false) })
 	testproc.Register("go-echo", goEcho)
 	testproc.Register("go-sink", goSink)
+	testproc.Register("go-sink-batch", goSinkBatch)
 }
 
 // hold claims one end of the channel args[0] (the sender sends "last"),
@@ -406,6 +407,41 @@ func goSink(args []string) int {
 		if err != nil {
 			fmt.Fprintln(os.Stderr, err)
 			return 1
+		}
+	}
+}
+
+// goSinkBatch is goSink through RecvBatch, up to 32 messages a call.
+func goSinkBatch(args []string) int {
+	ch, err := shm.OpenChannel(args[0], shm.WithWait(waitStrategy(args[1])))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer ch.Close()
+	rx, err := ch.Receiver()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	bufs := make([][]byte, 32)
+	for i := range bufs {
+		bufs[i] = make([]byte, 0, ch.MaxMessage())
+	}
+	fmt.Println("ready")
+	var n, bytes uint64
+	for {
+		k, err := rx.RecvBatch(bufs)
+		if errors.Is(err, io.EOF) {
+			fmt.Printf("sink %d %d\n", n, bytes)
+			return 0
+		}
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			return 1
+		}
+		for _, m := range bufs[:k] {
+			n, bytes = n+1, bytes+uint64(len(m))
 		}
 	}
 }

@@ -1698,6 +1698,195 @@ static void test_stats(void) {
 	CHECK_RC(removed(m), SHMCHAN_OK);
 }
 
+/* ---- Batches ------------------------------------------------------------------ */
+
+/* fill_batch points msgs[i] at k messages of len bytes from in, the i-th starting at byte first + i. */
+static void fill_batch(const void **msgs, size_t *lens, size_t k, const uint8_t *in, size_t first, size_t len) {
+	for (size_t i = 0; i < k; i++) {
+		msgs[i] = in + first + i;
+		lens[i] = len;
+	}
+}
+
+/* test_batch: shmchan_send_batch and shmchan_recv_batch in one thread: partial batches, errors, padding
+ * inside a batch (read one by one and as a batch), the counters, EOF. */
+static void test_batch(void) {
+	const char *n = name();
+	shmchan_channel *ch;
+	shmchan_sender *tx;
+	shmchan_receiver *rx;
+	CHECK_RC(shmchan_channel_create(n, 1024, NULL, &ch), SHMCHAN_OK);
+	CHECK_RC(shmchan_channel_sender(ch, &tx), SHMCHAN_OK);
+	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
+	uint8_t in[1200];
+	for (size_t i = 0; i < sizeof in; i++) in[i] = (uint8_t)(i * 7);
+	const void *msgs[32];
+	size_t lens[32], sent, got;
+	static uint8_t out[32][600];
+	void *bufs[32];
+	size_t caps[32], olens[32];
+	for (int i = 0; i < 32; i++) {
+		bufs[i] = out[i];
+		caps[i] = sizeof out[i];
+	}
+	CHECK_RC(shmchan_try_send_batch(tx, msgs, lens, 0, &sent), SHMCHAN_OK);
+	CHECK(sent == 0);
+	CHECK_RC(shmchan_try_send_batch(tx, NULL, lens, 1, &sent), SHMCHAN_ERR_INVALID);
+	CHECK_RC(shmchan_try_recv_batch(rx, bufs, caps, olens, 32, &got), SHMCHAN_ERR_EMPTY);
+	CHECK(got == 0);
+	CHECK_RC(shmchan_recv_batch(rx, bufs, caps, olens, 32, &got, 5 * MS), SHMCHAN_ERR_TIMEOUT);
+	/* 1024 bytes less the terminator hold 15 records of 8 + 56. */
+	fill_batch(msgs, lens, 20, in, 0, 56);
+	CHECK_RC(shmchan_send_batch(tx, msgs, lens, 20, &sent, 0), SHMCHAN_OK);
+	CHECK(sent == 15);
+	CHECK_RC(shmchan_try_send_batch(tx, msgs, lens, 3, &sent), SHMCHAN_ERR_FULL);
+	CHECK(sent == 0);
+	CHECK_RC(shmchan_send_batch(tx, msgs, lens, 3, &sent, 5 * MS), SHMCHAN_ERR_TIMEOUT);
+	/* A short first buffer: SHORT_BUFFER, the length needed, nothing consumed. */
+	caps[0] = 10;
+	CHECK_RC(shmchan_try_recv_batch(rx, bufs, caps, olens, 4, &got), SHMCHAN_ERR_SHORT_BUFFER);
+	CHECK(got == 0 && olens[0] == 56);
+	caps[0] = sizeof out[0];
+	/* A short later buffer ends the batch before it. */
+	caps[2] = 10;
+	CHECK_RC(shmchan_try_recv_batch(rx, bufs, caps, olens, 4, &got), SHMCHAN_OK);
+	CHECK(got == 2);
+	caps[2] = sizeof out[2];
+	CHECK_RC(shmchan_recv_batch(rx, bufs, caps, olens, 32, &got, 0), SHMCHAN_OK);
+	CHECK(got == 13);
+	for (size_t i = 0; i < got; i++) CHECK(olens[i] == 56 && memcmp(out[i], in + 2 + i, 56) == 0);
+	/* Too large: the first fails the call; a later one ends the batch. */
+	fill_batch(msgs, lens, 4, in, 0, 8);
+	lens[0] = 505;
+	CHECK_RC(shmchan_try_send_batch(tx, msgs, lens, 4, &sent), SHMCHAN_ERR_TOO_LARGE);
+	lens[0] = 8;
+	lens[2] = 505;
+	CHECK_RC(shmchan_try_send_batch(tx, msgs, lens, 4, &sent), SHMCHAN_OK);
+	CHECK(sent == 2);
+	CHECK_RC(shmchan_try_recv_batch(rx, bufs, caps, olens, 32, &got), SHMCHAN_OK);
+	CHECK(got == 2 && olens[1] == 8 && memcmp(out[1], in + 1, 8) == 0);
+	/* Batches of every size mix through many wrap-arounds, so that padding falls inside batches; read
+	 * alternately one by one (as a receiver that knows nothing of batches) and as batches. */
+	size_t seq = 0, rseq = 0;
+	for (int round = 0; round < 200; round++) {
+		size_t k = 1 + (size_t)round % 7, sz = ((size_t)round * 37) % 200;
+		fill_batch(msgs, lens, k, in, seq % 500, sz);
+		CHECK_RC(shmchan_try_send_batch(tx, msgs, lens, k, &sent), SHMCHAN_OK);
+		CHECK(sent >= 1);
+		seq += sent;
+		if (round % 2 == 0) {
+			for (size_t i = 0; i < sent; i++, rseq++) {
+				size_t len;
+				CHECK_RC(shmchan_try_recv(rx, out[0], sizeof out[0], &len), SHMCHAN_OK);
+				CHECK(len == sz && memcmp(out[0], in + (seq - sent) % 500 + i, sz) == 0);
+			}
+		} else {
+			CHECK_RC(shmchan_try_recv_batch(rx, bufs, caps, olens, 32, &got), SHMCHAN_OK);
+			CHECK(got == sent);
+			for (size_t i = 0; i < got; i++, rseq++)
+				CHECK(olens[i] == sz && memcmp(out[i], in + (seq - sent) % 500 + i, sz) == 0);
+		}
+	}
+	CHECK(rseq == seq);
+	/* Single sends read as a batch. */
+	CHECK_RC(shmchan_send(tx, "a", 1, 0), SHMCHAN_OK);
+	CHECK_RC(shmchan_send(tx, "bc", 2, 0), SHMCHAN_OK);
+	CHECK_RC(shmchan_try_recv_batch(rx, bufs, caps, olens, 32, &got), SHMCHAN_OK);
+	CHECK(got == 2 && olens[0] == 1 && olens[1] == 2 && memcmp(out[1], "bc", 2) == 0);
+	/* Counters: every message of a batch counts. */
+	shmchan_stats st, sr;
+	CHECK_RC(shmchan_channel_stats(ch, &st, &sr), SHMCHAN_OK);
+	CHECK(st.messages == 15 + 2 + seq + 2 && sr.messages == st.messages && st.bytes == sr.bytes);
+	/* The end: a batch, the close, the batch read, then EOF. */
+	fill_batch(msgs, lens, 3, in, 0, 5);
+	CHECK_RC(shmchan_send_batch(tx, msgs, lens, 3, &sent, 0), SHMCHAN_OK);
+	CHECK_RC(shmchan_sender_close(tx), SHMCHAN_OK);
+	CHECK_RC(shmchan_send_batch(tx, msgs, lens, 3, &sent, 0), SHMCHAN_ERR_CLOSED);
+	CHECK_RC(shmchan_recv_batch(rx, bufs, caps, olens, 32, &got, SHMCHAN_FOREVER), SHMCHAN_OK);
+	CHECK(got == 3);
+	CHECK_RC(shmchan_recv_batch(rx, bufs, caps, olens, 32, &got, SHMCHAN_FOREVER), SHMCHAN_EOF);
+	CHECK(got == 0);
+	CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+	CHECK_RC(removed(n), SHMCHAN_OK);
+}
+
+/* A batch stream between two threads: the sender's batches of 1..32, the receiver's of up to 32. */
+#define BATCH_COUNT 200000
+struct batch_stream {
+	const char *name;
+	int wait;
+	int rc;
+};
+
+static void *batch_produce(void *arg) {
+	struct batch_stream *s = arg;
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = s->wait;
+	shmchan_channel *ch;
+	shmchan_sender *tx;
+	s->rc = shmchan_channel_open(s->name, &o, &ch);
+	if (s->rc != SHMCHAN_OK) return NULL;
+	if ((s->rc = shmchan_channel_sender(ch, &tx)) == SHMCHAN_OK) {
+		uint64_t vals[32][7] = {{0}};
+		const void *msgs[32];
+		size_t lens[32];
+		for (uint64_t i = 0; i < BATCH_COUNT && s->rc == SHMCHAN_OK;) {
+			size_t k = 1 + (size_t)(i % 32), sent;
+			if (k > BATCH_COUNT - i) k = (size_t)(BATCH_COUNT - i);
+			for (size_t j = 0; j < k; j++) {
+				vals[j][0] = i + j;
+				msgs[j] = vals[j];
+				lens[j] = 8 + (size_t)((i + j) % 3) * 24; /* 8, 32 or 56 bytes, the first 8 the number */
+			}
+			s->rc = shmchan_send_batch(tx, msgs, lens, k, &sent, SHMCHAN_FOREVER);
+			i += sent;
+		}
+		if (s->rc == SHMCHAN_OK) s->rc = shmchan_sender_close(tx);
+	}
+	shmchan_channel_close(ch);
+	return NULL;
+}
+
+static void test_batch_threads(void) {
+	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
+	for (int m = 0; m < 3; m++) {
+		const char *n = name();
+		shmchan_options o;
+		shmchan_options_init(&o);
+		o.wait = modes[m];
+		shmchan_channel *ch;
+		shmchan_receiver *rx;
+		CHECK_RC(shmchan_channel_create(n, 4096, &o, &ch), SHMCHAN_OK);
+		CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
+		struct batch_stream s = {n, modes[m], 0};
+		pthread_t t;
+		CHECK(pthread_create(&t, NULL, batch_produce, &s) == 0);
+		static uint64_t out[32][8];
+		void *bufs[32];
+		size_t caps[32], lens[32], got;
+		for (int i = 0; i < 32; i++) {
+			bufs[i] = out[i];
+			caps[i] = sizeof out[i];
+		}
+		uint64_t next = 0;
+		int rc, bad = 0;
+		while ((rc = shmchan_recv_batch(rx, bufs, caps, lens, 1 + next % 32, &got, SHMCHAN_FOREVER)) == SHMCHAN_OK) {
+			for (size_t i = 0; i < got; i++, next++)
+				if (out[i][0] != next || lens[i] != 8 + (size_t)(next % 3) * 24) bad++;
+		}
+		pthread_join(t, NULL);
+		CHECK_RC(s.rc, SHMCHAN_OK);
+		CHECK_RC(rc, SHMCHAN_EOF);
+		CHECK(bad == 0 && next == BATCH_COUNT);
+		shmchan_stats st, sr;
+		CHECK_RC(shmchan_channel_stats(ch, &st, &sr), SHMCHAN_OK);
+		CHECK(st.messages == BATCH_COUNT && sr.messages == BATCH_COUNT);
+		CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
+		CHECK_RC(removed(n), SHMCHAN_OK);
+	}
+}
+
 int main(int argc, char **argv) {
 	if (argc == 4 && strcmp(argv[1], "child") == 0) return child_role(argv[2], argv[3]);
 	setvbuf(stdout, NULL, _IOLBF, 0);
@@ -1710,6 +1899,8 @@ int main(int argc, char **argv) {
 	    {"channel_create_open", test_channel_create_open},
 	    {"roles", test_roles},
 	    {"send_recv", test_send_recv},
+	    {"batch", test_batch},
+	    {"batch_threads", test_batch_threads},
 	    {"stats", test_stats},
 	    {"receiver_close", test_receiver_close},
 	    {"corrupt", test_corrupt},

@@ -12,6 +12,9 @@
  * Modes:
  *   recv NAME COUNT WAIT         claim the receiver, receive until EOF, check every message
  *   send NAME COUNT MAXLEN WAIT  claim the sender, send COUNT messages of 16..MAXLEN bytes, close
+ *   recv-batch NAME COUNT WAIT   recv with shmchan_recv_batch, batches of up to 1..32 (cycling)
+ *   send-batch NAME COUNT MAXLEN WAIT  send with shmchan_send_batch, batches of 1..32 (cycling)
+ *   sink-batch NAME WAIT         sink with shmchan_recv_batch, up to 32 at a time
  *   create NAME CAPACITY         create a channel, print "ready", remove it when stdin closes
  *   open NAME                    open a channel and print the outcome and its capacity
  *   hold-sender NAME             claim the sender, send "last", print "ready", sleep (to be killed)
@@ -187,6 +190,97 @@ static int mode_send(const char *name, uint64_t count, size_t maxlen, int wait) 
 	if (rc == SHMCHAN_OK) rc = shmchan_sender_close(tx);
 	shmchan_channel_close(ch);
 	report("send", rc);
+	return rc == SHMCHAN_OK ? 0 : 1;
+}
+
+/* The most messages a batch mode moves per call. */
+#define BATCH_MAX 32
+
+/* check_message checks a "seq, checksum, payload" message; it counts and reports a bad one. */
+static void check_message(const char *mode, const uint8_t *msg, size_t len, uint64_t want, uint64_t *bad) {
+	uint64_t seq = UINT64_MAX, sum = 0;
+	if (len >= 16) {
+		memcpy(&seq, msg, 8);
+		memcpy(&sum, msg + 8, 8);
+	}
+	if (seq != want || sum != fnv1a(msg + 16, len - 16)) {
+		if ((*bad)++ < 5)
+			fprintf(stderr, "peer %s: message %llu: seq %llu, len %zu\n", mode, (unsigned long long)want,
+			        (unsigned long long)seq, len);
+	}
+}
+
+/* mode_recv_batch is mode_recv through shmchan_recv_batch, asking for 1..32 messages a call. */
+static int mode_recv_batch(const char *name, uint64_t count, int wait) {
+	shmchan_channel *ch;
+	shmchan_receiver *rx;
+	int rc = open_end(name, wait, 0, &ch, NULL, &rx);
+	if (rc != SHMCHAN_OK) {
+		report("recv-batch", rc);
+		return 1;
+	}
+	size_t cap = (size_t)shmchan_channel_max_message(ch);
+	uint8_t *mem = (uint8_t *)malloc(cap * BATCH_MAX);
+	void *bufs[BATCH_MAX];
+	size_t caps[BATCH_MAX], lens[BATCH_MAX];
+	for (int i = 0; i < BATCH_MAX; i++) {
+		bufs[i] = mem + (size_t)i * cap;
+		caps[i] = cap;
+	}
+	uint64_t want = 0, bad = 0, calls = 0;
+	for (;; calls++) {
+		size_t got;
+		rc = shmchan_recv_batch(rx, bufs, caps, lens, 1 + (size_t)(calls % BATCH_MAX), &got, SHMCHAN_FOREVER);
+		if (rc != SHMCHAN_OK) break;
+		for (size_t i = 0; i < got; i++, want++) check_message("recv-batch", bufs[i], lens[i], want, &bad);
+	}
+	free(mem);
+	shmchan_channel_close(ch);
+	printf("received %llu bad %llu\n", (unsigned long long)want, (unsigned long long)bad);
+	report("recv-batch", rc);
+	return rc == SHMCHAN_EOF && want == count && bad == 0 ? 0 : 1;
+}
+
+/* mode_send_batch is mode_send through shmchan_send_batch, offering 1..32 messages a call. */
+static int mode_send_batch(const char *name, uint64_t count, size_t maxlen, int wait) {
+	shmchan_channel *ch;
+	shmchan_sender *tx;
+	int rc = open_end(name, wait, 1, &ch, &tx, NULL);
+	if (rc != SHMCHAN_OK) {
+		report("send-batch", rc);
+		return 1;
+	}
+	if (maxlen > shmchan_channel_max_message(ch)) maxlen = (size_t)shmchan_channel_max_message(ch);
+	uint8_t *mem = (uint8_t *)malloc(maxlen * BATCH_MAX);
+	const void *msgs[BATCH_MAX];
+	size_t lens[BATCH_MAX];
+	uint64_t rng = (uint64_t)getpid() * UINT64_C(0x9E3779B97F4A7C15) | 1, calls = 0;
+	for (uint64_t i = 0; i < count && rc == SHMCHAN_OK; calls++) {
+		size_t k = 1 + (size_t)(calls % BATCH_MAX);
+		if (k > count - i) k = (size_t)(count - i);
+		for (size_t j = 0; j < k; j++) {
+			uint8_t *buf = mem + j * maxlen;
+			uint64_t seq = i + j;
+			size_t n = 16 + (size_t)(rng_next(&rng) % (maxlen - 16 + 1));
+			for (size_t b = 16; b < n; b++) buf[b] = (uint8_t)rng_next(&rng);
+			uint64_t sum = fnv1a(buf + 16, n - 16);
+			memcpy(buf, &seq, 8);
+			memcpy(buf + 8, &sum, 8);
+			msgs[j] = buf;
+			lens[j] = n;
+		}
+		/* Send the whole batch: each call sends what fits. */
+		for (size_t off = 0; off < k && rc == SHMCHAN_OK;) {
+			size_t sent;
+			rc = shmchan_send_batch(tx, msgs + off, lens + off, k - off, &sent, SHMCHAN_FOREVER);
+			off += sent;
+		}
+		i += k;
+	}
+	free(mem);
+	if (rc == SHMCHAN_OK) rc = shmchan_sender_close(tx);
+	shmchan_channel_close(ch);
+	report("send-batch", rc);
 	return rc == SHMCHAN_OK ? 0 : 1;
 }
 
@@ -372,6 +466,39 @@ static int mode_sink(const char *name, int wait) {
 	shmchan_channel_close(ch);
 	printf("sink %llu %llu\n", (unsigned long long)n, (unsigned long long)bytes);
 	report("sink", rc);
+	return rc == SHMCHAN_EOF ? 0 : 1;
+}
+
+/* mode_sink_batch is mode_sink through shmchan_recv_batch, up to 32 a call: the batch throughput peer. */
+static int mode_sink_batch(const char *name, int wait) {
+	shmchan_channel *ch;
+	shmchan_receiver *rx;
+	int rc = open_end(name, wait, 0, &ch, NULL, &rx);
+	if (rc != SHMCHAN_OK) {
+		report("sink-batch", rc);
+		return 1;
+	}
+	size_t cap = (size_t)shmchan_channel_max_message(ch);
+	uint8_t *mem = (uint8_t *)malloc(cap * BATCH_MAX);
+	void *bufs[BATCH_MAX];
+	size_t caps[BATCH_MAX], lens[BATCH_MAX];
+	for (int i = 0; i < BATCH_MAX; i++) {
+		bufs[i] = mem + (size_t)i * cap;
+		caps[i] = cap;
+	}
+	ready();
+	uint64_t n = 0, bytes = 0;
+	for (;;) {
+		size_t got;
+		rc = shmchan_recv_batch(rx, bufs, caps, lens, BATCH_MAX, &got, SHMCHAN_FOREVER);
+		if (rc != SHMCHAN_OK) break;
+		for (size_t i = 0; i < got; i++) bytes += lens[i];
+		n += got;
+	}
+	free(mem);
+	shmchan_channel_close(ch);
+	printf("sink %llu %llu\n", (unsigned long long)n, (unsigned long long)bytes);
+	report("sink-batch", rc);
 	return rc == SHMCHAN_EOF ? 0 : 1;
 }
 
@@ -605,6 +732,12 @@ int main(int argc, char **argv) {
 	if (strcmp(mode, "contend-send") == 0 && argc == 3) return mode_contend_send(name);
 	if (strcmp(mode, "echo") == 0 && argc == 5) return mode_echo(name, argv[3], wait_mode(argv[4]));
 	if (strcmp(mode, "sink") == 0 && argc == 4) return mode_sink(name, wait_mode(argv[3]));
+	if (strcmp(mode, "sink-batch") == 0 && argc == 4) return mode_sink_batch(name, wait_mode(argv[3]));
+	if (strcmp(mode, "recv-batch") == 0 && argc == 5)
+		return mode_recv_batch(name, strtoull(argv[3], NULL, 10), wait_mode(argv[4]));
+	if (strcmp(mode, "send-batch") == 0 && argc == 6)
+		return mode_send_batch(name, strtoull(argv[3], NULL, 10), (size_t)strtoull(argv[4], NULL, 10),
+		                       wait_mode(argv[5]));
 	if (strcmp(mode, "mb-write") == 0 && argc == 5)
 		return mode_mb_write(name, strtoull(argv[3], NULL, 10), strtoull(argv[4], NULL, 10));
 	if (strcmp(mode, "mb-create") == 0 && argc == 5)
