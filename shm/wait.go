@@ -267,7 +267,19 @@ func notify(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
 	// seq_cst store of the record header (sender) or head (receiver); pairs
 	// with the peer's announcement then retry in pause. Found set, the swap
 	// (seq_cst) claims the wake: 0 means the peer has withdrawn it, awake.
-	if atomic.LoadUint32(parked) != 0 && atomic.SwapUint32(parked, 0) != 0 {
+	if atomic.LoadUint32(parked) != 0 {
+		wakeParked(parked, seq, word, st)
+	}
+}
+
+// wakeParked is notify's slow path, out of line so that notify, one load
+// and a branch when the peer is awake, inlines into every send and release.
+//
+//go:noinline
+func wakeParked(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
+	// STEP(notify.1) SYNC(rx_parked)/SYNC(tx_parked): seq_cst swap; 0 means
+	// the peer withdrew its announcement since our load: it is awake.
+	if atomic.SwapUint32(parked, 0) != 0 {
 		bump(seq, word)
 		count(&st.Wakes, 1)
 	}

@@ -208,7 +208,9 @@ func (p *Producer) Commit(m int) error {
 	// STEP(send.4) The terminator: the consumer, having read this record, finds zero
 	// where the next one goes until that one is published. It lies in the
 	// 8 bytes TryReserve kept free.
-	binary.LittleEndian.PutUint64(p.data[(recAt+step)&p.mask:], 0)
+	// (A store through word: binary.LittleEndian.PutUint64 on a subslice cost
+	// 14 instructions here, this 4; callgrind, docs/design.md.)
+	*p.word((recAt + step) & p.mask) = 0
 	hdr := header(uint64(m), layout.ChanKindMessage)
 	if p.resPad > 0 {
 		// STEP(send.5) The record at 0 first, then the padding that leads to it.
