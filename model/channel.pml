@@ -27,6 +27,8 @@
  *   MUT_CLAIM_NO_RECHECK  a claim does not re-check closed after taking the role
  *   MUT_EOF_NO_RELOAD     EOF without loading the header again after tx_closed
  *   MUT_NO_WALK           a new sender starts at head instead of walking the records
+ *   MUT_TAKEOVER_NO_WAKE  a new end does not wake its peer (a predecessor that died in
+ *                         notify, after taking the peer's announcement down, leaves it asleep)
  */
 
 #ifndef CAP
@@ -129,10 +131,13 @@ inline futex_wait(word, val, asleep) {
 }
 
 /* notify: wake the peer if it is parked; ret is the ghost that says the
- * caller has returned. */
+ * caller has returned. The load of the flag, then (found 1) its swap to 0,
+ * is one test-and-clear here: the load has no effect of its own, and a swap
+ * that finds 0 (the peer withdrew in between) is the second branch at the
+ * swap's instant. */
 inline notify(parked, seq, asleep, ret) {
 	if
-	:: atomic { parked == 1 -> skip };	/* STEP(notify.1) */
+	:: atomic { parked == 1 -> parked = 0 };	/* STEP(notify.1) load, swap to 0 */
 #ifndef MUT_NOTIFY_NO_BUMP
 		seq++;				/* STEP(notify.2) */
 #endif
@@ -190,6 +195,10 @@ end_claim:
 	skip;
 	d_step { tx_cached = h; h = 0 };
 	tx_parked = 0;				/* STEP(takeover_tx.3) */
+#ifndef MUT_TAKEOVER_NO_WAKE
+	data_seq++;				/* STEP(takeover_tx.4) */
+	rx_asleep = 0;				/* FUTEX_WAKE */
+#endif
 
 	/* ---- Send every message not yet published ---- */
 	do
@@ -288,6 +297,10 @@ end_claim:
 #endif
 	rx_pos = head;				/* STEP(takeover_rx.1) */
 	rx_parked = 0;				/* STEP(takeover_rx.2) */
+#ifndef MUT_TAKEOVER_NO_WAKE
+	space_seq++;				/* STEP(takeover_rx.3) */
+	tx_asleep = 0;				/* FUTEX_WAKE */
+#endif
 next:
 	if
 	:: rx_closes -> rx_closes = 0; goto rx_close	/* close, discarding what is left */

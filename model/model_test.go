@@ -62,6 +62,8 @@ var mutants = []struct {
 		"a claim does not re-check closed after taking the role", "closed"},
 	{config{"MUT_EOF_NO_RELOAD", "channel.pml", []string{"MUT_EOF_NO_RELOAD"}},
 		"EOF without loading the header again after seeing tx_closed", "eof"},
+	{config{"MUT_TAKEOVER_NO_WAKE", "channel.pml", []string{"MUT_TAKEOVER_NO_WAKE"}},
+		"a new end does not wake its peer after a predecessor died in notify", "ltl no_lost_wakeup"},
 	{config{"MUT_NO_WALK", "channel.pml", []string{"MUT_NO_WALK"}},
 		"a new sender starts at head instead of walking to the first zero header", "torn"},
 	{config{"MUT_BATCH_FIRST_EARLY", "batch.pml", []string{"MUT_BATCH_FIRST_EARLY"}},

@@ -251,6 +251,11 @@ func (c *Channel) Sender() (_ *Sender, err error) {
 	// A dead predecessor may have left its parked flag set.
 	// STEP(takeover_tx.3) SYNC(tx_parked): seq_cst; pairs with the load in Receiver.notify.
 	atomic.StoreUint32(&c.h.TxParked, 0)
+	// STEP(takeover_tx.4) Wake the receiver, parked or not: a predecessor
+	// that died in notify after taking the receiver's announcement down
+	// (notify.1) and before its wake would leave it asleep until its
+	// maxSleep tick.
+	bump(&c.h.DataSeq, c.dataWord)
 	s := &Sender{ch: c, h: c.h, p: p, st: c.txStats}
 	s.w = waiter{
 		strategy: c.o.wait, word: c.spaceWord, seq: &c.h.SpaceSeq, parked: &c.h.TxParked,
@@ -287,6 +292,8 @@ func (c *Channel) Receiver() (_ *Receiver, err error) {
 	}
 	// STEP(takeover_rx.2) SYNC(rx_parked): seq_cst; pairs with the load in Sender.notify.
 	atomic.StoreUint32(&c.h.RxParked, 0)
+	// STEP(takeover_rx.3) Wake the sender, parked or not, as takeover_tx.4.
+	bump(&c.h.SpaceSeq, c.spaceWord)
 	r := &Receiver{ch: c, h: c.h, c: cons, st: c.rxStats}
 	r.w = waiter{
 		strategy: c.o.wait, word: c.dataWord, seq: &c.h.DataSeq, parked: &c.h.RxParked,

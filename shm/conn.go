@@ -79,8 +79,8 @@ func newConn(in, out *Channel, local, remote Addr, strategy WaitStrategy, direct
 		chunk: max(1, out.MaxMessage()/2), closing: make(chan struct{}),
 		rspin: spinGuess{spin: connSpinMax}, wspin: spinGuess{spin: connSpinMax},
 	}
-	c.rd = newConnDeadline(func() { wakeParked(c.rp) })
-	c.wd = newConnDeadline(func() { wakeParked(c.sp) })
+	c.rd = newConnDeadline(func() { wakePoint(c.rp) })
+	c.wd = newConnDeadline(func() { wakePoint(c.sp) })
 	// Called within Read's and Write's fault guard.
 	c.readable = func() bool { _, err := c.rx.tryPeek(); return err != ErrEmpty }
 	c.writable = func() bool { _, err := c.tx.tryReserve(c.want); return err != ErrFull }
@@ -286,7 +286,7 @@ func (c *Conn) await(p waitPoint, g *spinGuess, ready func() bool, dl *deadlineS
 // stopped is stopped(dl, c.closing) without a select: the flags are set
 // before the channels are closed.
 func (c *Conn) stopped(dl *deadlineState) error {
-	// SYNC(conn_closed): seq_cst; pairs with the store in Close, made before its wakeParked.
+	// SYNC(conn_closed): seq_cst; pairs with the store in Close, made before its wakePoint.
 	if c.closed.Load() {
 		return errStopped
 	}
@@ -318,7 +318,7 @@ var directParked atomic.Int32
 // scheduler's hand-off). After connDirectFor without an answer it hands the
 // wait to the poller, so that idle connections hold no thread of their own
 // (TestConnIdleThreads). Close and an expiring deadline wake a direct
-// sleeper by bumping its word (wakeParked).
+// sleeper by bumping its word (wakePoint).
 func (c *Conn) park(p waitPoint, ready func() bool, dl *deadlineState) error {
 	if !c.direct || p.word == nil || p.parked == nil {
 		return await(p, Block, ready, dl.c, c.closing)
@@ -331,7 +331,7 @@ func (c *Conn) park(p waitPoint, ready func() bool, dl *deadlineState) error {
 	for {
 		// SYNC(data_seq)/SYNC(space_seq): acquire; loaded before the stop
 		// checks and the parked flag, so that a bump after them (the peer's
-		// notify, or wakeParked after Close or a deadline set its flag)
+		// notify, or wakePoint after Close or a deadline set its flag)
 		// makes the Wait below return at once.
 		val := atomic.LoadUint32(p.seq)
 		if err := c.stopped(dl); err != nil {
@@ -369,10 +369,10 @@ func (c *Conn) park(p waitPoint, ready func() bool, dl *deadlineState) error {
 	}
 }
 
-// wakeParked bumps the word of p, so that a Read or Write parked on it by
+// wakePoint bumps the word of p, so that a Read or Write parked on it by
 // park re-checks its stop flags. The bump is harmless to the peer, which
 // never waits on the word (as the waiter's onCancel).
-func wakeParked(p waitPoint) {
+func wakePoint(p waitPoint) {
 	_ = guarded(func() error {
 		bump(p.seq, p.word)
 		return nil
@@ -406,7 +406,7 @@ func (c *Conn) Close() error {
 	first := false
 	c.closeOnce.Do(func() {
 		first = true
-		// SYNC(conn_closed): seq_cst store before wakeParked below; pairs with the load in Conn.stopped.
+		// SYNC(conn_closed): seq_cst store before wakePoint below; pairs with the load in Conn.stopped.
 		c.closed.Store(true)
 		close(c.closing)
 	})
@@ -417,8 +417,8 @@ func (c *Conn) Close() error {
 	c.wd.stop()
 	// Wake calls parked on their own futex (park); the memory is mapped
 	// until the channels' Close below.
-	wakeParked(c.rp)
-	wakeParked(c.sp)
+	wakePoint(c.rp)
+	wakePoint(c.sp)
 	// Wait for blocked calls to leave: they watch c.closed and c.closing.
 	c.rmu.Lock()
 	defer c.rmu.Unlock()

@@ -281,7 +281,7 @@ func (m *Mailbox) Publish(value []byte) (_ uint64, err error) {
 
 // notify wakes the readers parked in WaitNewer, if any (the wait engine's
 // notify, on the waiter count): the only system call on the publish path.
-func (m *Mailbox) notify() { notify(&m.h.Waiters, &m.h.WakeSeq, m.word, m.st) }
+func (m *Mailbox) notify() { notifyWaiters(&m.h.Waiters, &m.h.WakeSeq, m.word, m.st) }
 
 // Version returns the version of the newest complete value, 0 if nothing was
 // published yet. It is one atomic load: a cheap way to poll for change.

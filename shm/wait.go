@@ -252,15 +252,47 @@ func (w *waiter) check(ctx context.Context, now time.Time) error {
 	return w.peer.gone()
 }
 
-// notify wakes the peer if it announced a park on its word: the only system
-// call on the data path, made only when the peer sleeps. parked is the
-// peer's flag (channel) or waiter count (mailbox); a wake is counted in st.
+// notify wakes the channel peer if it announced a park on its word: the
+// only system call on the data path, made only when the peer sleeps. parked
+// is the peer's flag (rx_parked or tx_parked); a wake is counted in st.
+//
+// It takes the announcement down itself (a swap to 0) before it wakes, so
+// that a peer is woken once per park: with a plain load, every message
+// published while the woken peer was still on its way back to the CPU (its
+// own store of 0 comes only then) cost another futex wake, about ten per
+// park with a receiver that keeps up with its sender (docs/design.md,
+// "Waits").
 func notify(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
-	// STEP(notify.1) STEP(publish.6) SYNC(rx_parked)/SYNC(tx_parked)/SYNC(mb_waiters):
-	// seq_cst load after our seq_cst store of the record header (sender),
-	// head (receiver) or latest (mailbox writer); pairs with the peer's
-	// announcement then retry in pause.
-	if n := atomic.LoadUint32(parked); n != 0 {
+	// STEP(notify.1) SYNC(rx_parked)/SYNC(tx_parked): seq_cst load after our
+	// seq_cst store of the record header (sender) or head (receiver); pairs
+	// with the peer's announcement then retry in pause. Found set, the swap
+	// (seq_cst) claims the wake: 0 means the peer has withdrawn it, awake.
+	if atomic.LoadUint32(parked) != 0 {
+		wakeParked(parked, seq, word, st)
+	}
+}
+
+// wakeParked is notify's slow path, out of line so that notify, one load
+// and a branch when the peer is awake, inlines into every send and release.
+//
+//go:noinline
+func wakeParked(parked, seq *uint32, word *wake.Word, st *layout.Stats) {
+	// STEP(notify.1) SYNC(rx_parked)/SYNC(tx_parked): seq_cst swap; 0 means
+	// the peer withdrew its announcement since our load: it is awake.
+	if atomic.SwapUint32(parked, 0) != 0 {
+		bump(seq, word)
+		count(&st.Wakes, 1)
+	}
+}
+
+// notifyWaiters is notify for the mailbox, whose announcement is a count of
+// readers (mb_waiters) that each withdraw their own: it wakes them all and
+// leaves the count alone.
+func notifyWaiters(waiters, seq *uint32, word *wake.Word, st *layout.Stats) {
+	// STEP(notify.1) STEP(publish.6) SYNC(mb_waiters): seq_cst load after our
+	// seq_cst store of latest; pairs with the readers' increment then retry
+	// in pause.
+	if n := atomic.LoadUint32(waiters); n != 0 {
 		bumpN(seq, word, int(n))
 		count(&st.Wakes, 1)
 	}

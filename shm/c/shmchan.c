@@ -410,6 +410,8 @@ struct waiter {
 	int64_t next_check; /* next peer liveness check */
 	unsigned spins;     /* attempts so far */
 	int peer_dead;      /* the peer's owner is dead: one more attempt, then PEER_GONE */
+	int armed;          /* park announced (park.1-2): the next wait sleeps (park.4), as Go's waiter */
+	uint32_t armed_seq; /* the seq word loaded before the announcement (park.1) */
 };
 static int wword_open(struct wword *w, _Atomic uint32_t *addr, const shmchan_segment *seg, const char *suffix,
                       unsigned max_waiters);
@@ -422,6 +424,8 @@ static void waiter_init(struct waiter *w, int64_t timeout_ns);
 static int64_t sleep_budget(const struct waiter *w, int64_t now);
 static int rx_wait(shmchan_receiver *rx, struct waiter *w);
 static int tx_wait(shmchan_sender *tx, struct waiter *w);
+static void rx_disarm(shmchan_receiver *rx, struct waiter *w);
+static void tx_disarm(shmchan_sender *tx, struct waiter *w);
 
 /* ---- The fault guard ------------------------------------------------------------ */
 
@@ -1602,6 +1606,11 @@ static int channel_sender_impl(shmchan_channel *ch, shmchan_sender **out) {
 	/* STEP(takeover_tx.3) SYNC(tx_parked): seq_cst; a dead predecessor may have left it set; pairs with the
 	 * load in rx_consume. */
 	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
+	/* STEP(takeover_tx.4) SYNC(data_seq): release increment, then wake the receiver, parked or not: a predecessor
+	 * that died in notify after taking the receiver's announcement down (notify.1) and before its wake would leave
+	 * it asleep until its 50 ms tick. */
+	atomic_fetch_add_explicit(&h->data_seq, 1, memory_order_release);
+	wword_wake(&ch->data_word);
 	memset(&ch->tx, 0, sizeof ch->tx);
 	ch->tx.ch = ch;
 	ch->tx.token = self;
@@ -1632,6 +1641,9 @@ static int channel_receiver_impl(shmchan_channel *ch, shmchan_receiver **out) {
 	/* STEP(takeover_rx.2) SYNC(rx_parked): seq_cst; a dead predecessor may have left it set; pairs with the
 	 * load in tx_commit. */
 	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
+	/* STEP(takeover_rx.3) SYNC(space_seq): release increment, then wake the sender, parked or not (as takeover_tx.4). */
+	atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
+	wword_wake(&ch->space_word);
 	memset(&ch->rx, 0, sizeof ch->rx);
 	ch->rx.ch = ch;
 	ch->rx.token = self;
@@ -1664,8 +1676,10 @@ static int tx_reserve(shmchan_sender *tx, size_t len, void **buf) {
 	uint64_t pad = at + rec > ch->cap ? ch->cap - at : 0;
 	uint64_t need = pad + rec + SHMCHAN_RECORD_HEADER; /* and the terminator after it */
 	if (tx->pos + need - tx->cached_head > ch->cap) {
-		/* STEP(send.2) SYNC(head): acquire; pairs with the receiver's seq_cst store: it is done with every byte before it. */
-		uint64_t head = atomic_load_explicit(&h->head, memory_order_acquire);
+		/* STEP(send.2) SYNC(head): seq_cst (acquire would do but for the park re-check, park.3, where it is the load of
+		 * the Dekker pair after the store of tx_parked; on x86 and arm64 the two cost the same); pairs with the
+		 * receiver's seq_cst store: it is done with every byte before it. */
+		uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
 		if (head < tx->cached_head || head > tx->pos || head % 8 != 0) return SHMCHAN_ERR_CORRUPT;
 		tx->cached_head = head;
 		if (tx->pos + need - head > ch->cap) return SHMCHAN_ERR_FULL;
@@ -1706,8 +1720,10 @@ static void tx_commit(shmchan_sender *tx, size_t len) {
 	count(&ch->tx_st->messages, 1);
 	count(&ch->tx_st->bytes, (uint64_t)len);
 	/* STEP(send.7) STEP(notify.1) SYNC(rx_parked): seq_cst load after the header store; pairs with the
-	 * receiver's store in rx_wait. */
-	if (atomic_load_explicit(&h->rx_parked, memory_order_seq_cst)) {
+	 * receiver's store in rx_wait. Found set, the exchange (seq_cst) takes the announcement down, so that the
+	 * receiver is woken once per park, not once per message until it runs again (as Go's notify). */
+	if (atomic_load_explicit(&h->rx_parked, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(&h->rx_parked, 0, memory_order_seq_cst)) {
 		/* STEP(notify.2) SYNC(data_seq): release increment before the wake; pairs with the receiver's load in rx_wait. */
 		atomic_fetch_add_explicit(&h->data_seq, 1, memory_order_release);
 		/* STEP(notify.3) */
@@ -1731,21 +1747,31 @@ static int tx_check(const shmchan_sender *tx) {
 	return tx->open ? SHMCHAN_OK : SHMCHAN_ERR_CLOSED;
 }
 
-/* TX_WAIT_LOOP returns the result of attempt, retrying it after tx_wait while the ring is full. */
-#define TX_WAIT_LOOP(tx, timeout_ns, attempt)                            \
-	do {                                                             \
-		int rc_ = (attempt);                                     \
-		if (rc_ != SHMCHAN_ERR_FULL) return rc_;                 \
-		count(&(tx)->ch->tx_st->waits, 1);                       \
-		struct waiter w_;                                        \
-		waiter_init(&w_, (timeout_ns));                          \
-		for (;;) {                                               \
-			if (w_.peer_dead) return SHMCHAN_ERR_PEER_GONE; \
-			rc_ = tx_wait((tx), &w_);                        \
-			if (rc_ != SHMCHAN_OK) return rc_;               \
-			rc_ = (attempt);                                 \
-			if (rc_ != SHMCHAN_ERR_FULL) return rc_;         \
-		}                                                        \
+/*
+ * TX_WAIT_LOOP returns the result of attempt, retrying it after tx_wait while the ring is full. After a
+ * tx_wait that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn
+ * (park.5) whichever way the loop ends.
+ */
+#define TX_WAIT_LOOP(tx, timeout_ns, attempt)                                  \
+	do {                                                                   \
+		int rc_ = (attempt);                                           \
+		if (rc_ != SHMCHAN_ERR_FULL) return rc_;                       \
+		count(&(tx)->ch->tx_st->waits, 1);                             \
+		struct waiter w_;                                              \
+		waiter_init(&w_, (timeout_ns));                                \
+		for (;;) {                                                     \
+			if (w_.peer_dead) {                                    \
+				rc_ = SHMCHAN_ERR_PEER_GONE;                   \
+				break;                                         \
+			}                                                      \
+			rc_ = tx_wait((tx), &w_);                              \
+			if (rc_ != SHMCHAN_OK) break;                          \
+			/* STEP(park.3) after a wait that armed */             \
+			rc_ = (attempt);                                       \
+			if (rc_ != SHMCHAN_ERR_FULL) break;                    \
+		}                                                              \
+		tx_disarm((tx), &w_);                                          \
+		return rc_;                                                    \
 	} while (0)
 
 static int try_send_impl(shmchan_sender *tx, const void *msg, size_t len) {
@@ -1929,9 +1955,10 @@ static int rx_next(shmchan_receiver *rx, uint64_t *off, uint64_t *len, uint64_t 
 	struct chan_header *h = ch->h;
 	for (;;) {
 		uint64_t at = rx->pos & ch->mask;
-		/* STEP(recv.1) SYNC(record): acquire; pairs with the sender's header store in tx_commit: the payload
-		 * and the terminator are written. */
-		uint64_t hdr = atomic_load_explicit(word(ch, at), memory_order_acquire);
+		/* STEP(recv.1) SYNC(record): seq_cst (acquire would do but for the park re-check, park.3, where it is the
+		 * load of the Dekker pair after the store of rx_parked; on x86 and arm64 the two cost the same); pairs with
+		 * the sender's header store in tx_commit: the payload and the terminator are written. */
+		uint64_t hdr = atomic_load_explicit(word(ch, at), memory_order_seq_cst);
 		if (hdr == 0) {
 			/* STEP(recv.2) SYNC(tx_closed): seq_cst, loaded after finding the ring empty; the sender stores it after
 			 * its last header. */
@@ -1971,8 +1998,10 @@ static void rx_consume(shmchan_receiver *rx, uint64_t next, uint64_t len) {
 	count(&rx->ch->rx_st->messages, 1);
 	count(&rx->ch->rx_st->bytes, len);
 	/* STEP(release.2) STEP(notify.1) SYNC(tx_parked): seq_cst load after the head store; pairs with the
-	 * sender's store in tx_wait. */
-	if (atomic_load_explicit(&h->tx_parked, memory_order_seq_cst)) {
+	 * sender's store in tx_wait. Found set, the exchange (seq_cst) takes the announcement down: one wake per
+	 * park (as Go's notify). */
+	if (atomic_load_explicit(&h->tx_parked, memory_order_seq_cst) &&
+	    atomic_exchange_explicit(&h->tx_parked, 0, memory_order_seq_cst)) {
 		/* STEP(notify.2) SYNC(space_seq): release increment before the wake; pairs with the sender's load in tx_wait. */
 		atomic_fetch_add_explicit(&h->space_seq, 1, memory_order_release);
 		/* STEP(notify.3) */
@@ -2090,21 +2119,31 @@ static int rx_check(const shmchan_receiver *rx) {
 	return rx->open ? SHMCHAN_OK : SHMCHAN_ERR_CLOSED;
 }
 
-/* RX_WAIT_LOOP returns the result of attempt, retrying it after rx_wait while the ring is empty. */
-#define RX_WAIT_LOOP(rx, timeout_ns, attempt)                            \
-	do {                                                             \
-		int rc_ = (attempt);                                     \
-		if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;                \
-		count(&(rx)->ch->rx_st->waits, 1);                       \
-		struct waiter w_;                                        \
-		waiter_init(&w_, (timeout_ns));                          \
-		for (;;) {                                               \
-			if (w_.peer_dead) return SHMCHAN_ERR_PEER_GONE; \
-			rc_ = rx_wait((rx), &w_);                        \
-			if (rc_ != SHMCHAN_OK) return rc_;               \
-			rc_ = (attempt);                                 \
-			if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;        \
-		}                                                        \
+/*
+ * RX_WAIT_LOOP returns the result of attempt, retrying it after rx_wait while the ring is empty. After an
+ * rx_wait that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn
+ * (park.5) whichever way the loop ends.
+ */
+#define RX_WAIT_LOOP(rx, timeout_ns, attempt)                                  \
+	do {                                                                   \
+		int rc_ = (attempt);                                           \
+		if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;                      \
+		count(&(rx)->ch->rx_st->waits, 1);                             \
+		struct waiter w_;                                              \
+		waiter_init(&w_, (timeout_ns));                                \
+		for (;;) {                                                     \
+			if (w_.peer_dead) {                                    \
+				rc_ = SHMCHAN_ERR_PEER_GONE;                   \
+				break;                                         \
+			}                                                      \
+			rc_ = rx_wait((rx), &w_);                              \
+			if (rc_ != SHMCHAN_OK) break;                          \
+			/* STEP(park.3) after a wait that armed */             \
+			rc_ = (attempt);                                       \
+			if (rc_ != SHMCHAN_ERR_EMPTY) break;                   \
+		}                                                              \
+		rx_disarm((rx), &w_);                                          \
+		return rc_;                                                    \
 	} while (0)
 
 static int try_recv_impl(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
@@ -3129,6 +3168,8 @@ static void waiter_init(struct waiter *w, int64_t timeout_ns) {
 	w->next_check = 0;
 	w->spins = 0;
 	w->peer_dead = 0;
+	w->armed = 0;
+	w->armed_seq = 0;
 }
 
 /* sleep_budget is how long one futex wait may last: up to 50 ms, and not past the deadline. */
@@ -3147,7 +3188,7 @@ static int64_t sleep_budget(const struct waiter *w, int64_t now) {
 static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t peer_lock, _Atomic uint64_t *peer_owner,
                        _Atomic uint32_t *peer_closed, int self_holds_peer) {
 	unsigned i = ++w->spins;
-	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1) {
+	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1 && !w->armed) {
 		cpu_relax();
 		return 0;
 	}
@@ -3186,56 +3227,76 @@ static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t pee
 	}
 }
 
-/* rx_wait waits for data after an attempt found the ring empty. */
+/*
+ * rx_wait waits for data after an attempt found the ring empty. Parking is
+ * Go's store-then-load (shm/wait.go): the first call that parks announces it
+ * (park.1-2) and returns, so that the caller's retry of the whole attempt is
+ * the re-check (park.3, in RX_WAIT_LOOP); only the next call, if that retry
+ * still found the ring empty, sleeps (park.4) and withdraws the announcement
+ * (park.5). Sleeping at once after a re-check of the header alone, as this
+ * function did before, parked after nearly every message when the receiver
+ * kept up with its sender (docs/design.md, "Waits").
+ */
 static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
 	shmchan_channel *ch = rx->ch;
 	struct chan_header *h = ch->h;
 	int rc = wait_common(ch, w, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, ch->tx.open);
 	if (rc <= 0) return rc;
-	/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
-	/* STEP(park.1) SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-	uint32_t s = atomic_load_explicit(&h->data_seq, memory_order_acquire);
-	/* STEP(park.2) SYNC(rx_parked): seq_cst store, then the seq_cst loads below; pairs with the sender's header store
-	 * then rx_parked load in tx_commit (Dekker). */
-	atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
-	/* STEP(park.3) SYNC(record): seq_cst re-check of the header word at our position after announcing the park. */
-	uint64_t hdr = atomic_load_explicit(word(ch, rx->pos & ch->mask), memory_order_seq_cst);
-	/* STEP(park.3) SYNC(tx_closed): seq_cst re-check; the closer stores it, then bumps data_seq. */
-	uint32_t closed = atomic_load_explicit(&h->tx_closed, memory_order_seq_cst);
-	/* STEP(park.4) */
-	if (hdr == 0 && !closed) {
-		count(&ch->rx_st->parks, 1);
-		wword_wait(&ch->data_word, s, sleep_budget(w, mono_ns()));
+	if (!w->armed) {
+		/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
+		/* STEP(park.1) SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+		w->armed_seq = atomic_load_explicit(&h->data_seq, memory_order_acquire);
+		/* STEP(park.2) SYNC(rx_parked): seq_cst store, then the caller's retry loads the header (seq_cst, recv.1)
+		 * and tx_closed (recv.2); pairs with the sender's header store then rx_parked load in tx_commit (Dekker). */
+		atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
+		w->armed = 1;
+		return 0;
 	}
-	/* STEP(park.5) SYNC(rx_parked): seq_cst; no longer parked. */
-	atomic_store_explicit(&h->rx_parked, 0, memory_order_seq_cst);
+	/* STEP(park.4) */
+	count(&ch->rx_st->parks, 1);
+	wword_wait(&ch->data_word, w->armed_seq, sleep_budget(w, mono_ns()));
+	rx_disarm(rx, w);
 	return 0;
 }
 
-/* tx_wait waits for room after an attempt found the ring full. */
+/* rx_disarm withdraws the receiver's park announcement, if made. */
+static void rx_disarm(shmchan_receiver *rx, struct waiter *w) {
+	if (!w->armed) return;
+	/* STEP(park.5) SYNC(rx_parked): seq_cst; no longer parked; pairs with the load in the sender's notify. */
+	atomic_store_explicit(&rx->ch->h->rx_parked, 0, memory_order_seq_cst);
+	w->armed = 0;
+}
+
+/* tx_wait waits for room after an attempt found the ring full; it parks as rx_wait does. */
 static int tx_wait(shmchan_sender *tx, struct waiter *w) {
 	shmchan_channel *ch = tx->ch;
 	struct chan_header *h = ch->h;
 	int rc = wait_common(ch, w, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, ch->rx.open);
 	if (rc <= 0) return rc;
-	/* Park: the receiver's release (store head, load tx_parked) is the other half. */
-	/* STEP(park.1) SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-	uint32_t s = atomic_load_explicit(&h->space_seq, memory_order_acquire);
-	/* STEP(park.2) SYNC(tx_parked): seq_cst store, then the seq_cst loads below; pairs with the receiver's head store
-	 * then tx_parked load in rx_consume (Dekker). */
-	atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
-	/* STEP(park.3) SYNC(head): seq_cst re-check after announcing the park. */
-	uint64_t head = atomic_load_explicit(&h->head, memory_order_seq_cst);
-	/* STEP(park.3) SYNC(rx_closed): seq_cst re-check; the closer stores it, then bumps space_seq. */
-	uint32_t closed = atomic_load_explicit(&h->rx_closed, memory_order_seq_cst);
-	/* STEP(park.4) */
-	if (head == tx->cached_head && !closed) {
-		count(&ch->tx_st->parks, 1);
-		wword_wait(&ch->space_word, s, sleep_budget(w, mono_ns()));
+	if (!w->armed) {
+		/* Park: the receiver's release (store head, load tx_parked) is the other half. */
+		/* STEP(park.1) SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
+		w->armed_seq = atomic_load_explicit(&h->space_seq, memory_order_acquire);
+		/* STEP(park.2) SYNC(tx_parked): seq_cst store, then the caller's retry loads rx_closed (send.1) and head
+		 * (seq_cst, send.2: the cached head says full); pairs with the receiver's head store then tx_parked load
+		 * in rx_consume (Dekker). */
+		atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
+		w->armed = 1;
+		return 0;
 	}
-	/* STEP(park.5) SYNC(tx_parked): seq_cst; no longer parked. */
-	atomic_store_explicit(&h->tx_parked, 0, memory_order_seq_cst);
+	/* STEP(park.4) */
+	count(&ch->tx_st->parks, 1);
+	wword_wait(&ch->space_word, w->armed_seq, sleep_budget(w, mono_ns()));
+	tx_disarm(tx, w);
 	return 0;
+}
+
+/* tx_disarm withdraws the sender's park announcement, if made. */
+static void tx_disarm(shmchan_sender *tx, struct waiter *w) {
+	if (!w->armed) return;
+	/* STEP(park.5) SYNC(tx_parked): seq_cst; no longer parked; pairs with the load in the receiver's notify. */
+	atomic_store_explicit(&tx->ch->h->tx_parked, 0, memory_order_seq_cst);
+	w->armed = 0;
 }
 
 /* ---- Process tokens ----------------------------------------------------------- */

@@ -208,7 +208,9 @@ func (p *Producer) Commit(m int) error {
 	// STEP(send.4) The terminator: the consumer, having read this record, finds zero
 	// where the next one goes until that one is published. It lies in the
 	// 8 bytes TryReserve kept free.
-	binary.LittleEndian.PutUint64(p.data[(recAt+step)&p.mask:], 0)
+	// (A store through word: binary.LittleEndian.PutUint64 on a subslice cost
+	// 14 instructions here, this 4; callgrind, docs/design.md.)
+	*p.word((recAt + step) & p.mask) = 0
 	hdr := header(uint64(m), layout.ChanKindMessage)
 	if p.resPad > 0 {
 		// STEP(send.5) The record at 0 first, then the padding that leads to it.
@@ -286,9 +288,15 @@ func (c *Consumer) TryPeek() ([]byte, error) {
 			return nil, ErrEmpty
 		}
 		// STEP(recv.3) Check the record (geometry.record) and that it ends within capacity - 8 of head.
-		step, pad, n, err := c.record(hdr, at)
-		if err != nil {
-			return nil, err
+		// A message record that fits is checked here, in line: the call to
+		// record cost 31 instructions a message (callgrind, docs/design.md).
+		n := hdr & 0xFFFFFFFF
+		step, pad := layout.ChanRecordHeader+layout.Align8(n), false
+		if hdr>>32 != layout.ChanKindMessage || n > c.max || step > uint64(len(c.data))-at {
+			var err error
+			if step, pad, n, err = c.record(hdr, at); err != nil {
+				return nil, err
+			}
 		}
 		if c.pos+step-c.released > uint64(len(c.data))-layout.ChanRecordHeader {
 			return nil, fmt.Errorf("ring: record at %d runs past one capacity from head %d: %w", c.pos, c.released, ErrCorrupt)

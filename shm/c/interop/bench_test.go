@@ -192,6 +192,11 @@ func BenchmarkThroughput(b *testing.B) {
 				out := lines() // the sink has received everything when it exits
 				b.StopTimer()
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
+				if st, err := ch.Stats(); err == nil {
+					b.ReportMetric(float64(st.Receiver.Parks)/float64(b.N), "rx-parks/msg")
+					b.ReportMetric(float64(st.Sender.Wakes)/float64(b.N), "tx-wakes/msg")
+					b.ReportMetric(float64(st.Sender.Parks)/float64(b.N), "tx-parks/msg")
+				}
 				want := fmt.Sprintf("sink %d %d", b.N, b.N*benchMsg)
 				if len(out) == 0 || !strings.HasPrefix(strings.Join(out, "\n"), want) {
 					b.Fatalf("sink said %q, want %q", out, want)
