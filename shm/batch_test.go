@@ -190,6 +190,9 @@ func TestChannelBatchErrors(t *testing.T) {
 		t.Fatalf("SendBatch(too large third) = %d, %v; want 2, nil", n, err)
 	}
 	n, err = tx.SendBatch([][]byte{big})
+	if n != 0 {
+		t.Errorf("SendBatch(too large) again sent %d", n)
+	}
 	wantErr(t, "SendBatch(too large) again", err, shm.ErrTooLarge)
 	bufs := make([][]byte, 4)
 	if n, err = rx.TryRecvBatch(bufs); n != 2 || err != nil {
