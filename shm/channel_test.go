@@ -718,6 +718,33 @@ func TestChannelZeroCopy(t *testing.T) {
 	}
 }
 
+// allocCase is one run of a wantNoAllocs table: f does the calls and
+// returns what went wrong.
+type allocCase struct {
+	name string
+	f    func() error
+}
+
+// wantNoAllocs runs each case's f 1000 times under testing.AllocsPerRun and
+// fails the test if f returns an error or any run allocates.
+func wantNoAllocs(t *testing.T, cases []allocCase) {
+	t.Helper()
+	for _, tc := range cases {
+		var err error
+		allocs := testing.AllocsPerRun(1000, func() {
+			if e := tc.f(); e != nil && err == nil {
+				err = e
+			}
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per run, want 0", tc.name, allocs)
+		}
+	}
+}
+
 // TestChannelAllocs checks that the data path allocates nothing: each run
 // sends one message and receives one, in one goroutine.
 func TestChannelAllocs(t *testing.T) {
@@ -725,10 +752,7 @@ func TestChannelAllocs(t *testing.T) {
 	msg := pattern(64, 1)
 	dst := make([]byte, 0, 256)
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		f    func() error
-	}{
+	wantNoAllocs(t, []allocCase{
 		{"Send/Recv", func() error {
 			if err := tx.Send(msg); err != nil {
 				return err
@@ -784,20 +808,7 @@ func TestChannelAllocs(t *testing.T) {
 			}
 			return nil
 		}},
-	} {
-		var err error
-		allocs := testing.AllocsPerRun(1000, func() {
-			if e := tc.f(); e != nil && err == nil {
-				err = e
-			}
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if allocs != 0 {
-			t.Errorf("%s: %v allocations per run, want 0", tc.name, allocs)
-		}
-	}
+	})
 
 	fill(t, tx, 64)
 	var err error
