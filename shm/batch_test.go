@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -32,16 +31,9 @@ func batchOf(k, n, first int) [][]byte {
 // batch. Every message arrives whole and in order, and the counters count
 // each message of a batch. Run it with -race.
 func TestChannelBatch(t *testing.T) {
-	count := 20_000
-	if testing.Short() || raceEnabled {
-		count = 5_000
-	}
 	for _, w := range waitStrategies {
 		t.Run("wait="+w.String(), func(t *testing.T) {
-			count := count
-			if w == shm.Spin && runtime.GOMAXPROCS(0) == 1 {
-				count = 200 // see TestChannelStream
-			}
+			count := streamCount(w)
 			a, _, tx, rx := chanEnds(t, 1<<10, shm.WithWait(w))
 			max := a.MaxMessage()
 			size := func(i int) int { return i * 7919 % (max/4 + 1) }

@@ -825,22 +825,28 @@ func TestChannelAllocs(t *testing.T) {
 	}
 }
 
+// streamCount is how many messages a test streaming between two goroutines
+// in wait strategy w sends: 20 000, or 5 000 under -short or the race
+// detector, and 200 when both ends spin with one P.
+func streamCount(w shm.WaitStrategy) int {
+	if w == shm.Spin && runtime.GOMAXPROCS(0) == 1 {
+		// Both ends spin in one process: with one P, each handoff
+		// waits for the runtime to preempt the spinner (~ms).
+		return 200
+	}
+	if testing.Short() || raceEnabled {
+		return 5_000
+	}
+	return 20_000
+}
+
 // TestChannelStream streams messages of many sizes between two goroutines
 // through a small ring in each wait strategy; every message arrives whole
 // and in order. Run it with -race.
 func TestChannelStream(t *testing.T) {
-	count := 20_000
-	if testing.Short() || raceEnabled {
-		count = 5_000
-	}
 	for _, w := range waitStrategies {
 		t.Run("wait="+w.String(), func(t *testing.T) {
-			count := count
-			if w == shm.Spin && runtime.GOMAXPROCS(0) == 1 {
-				// Both ends spin in one process: with one P, each handoff
-				// waits for the runtime to preempt the spinner (~ms).
-				count = 200
-			}
+			count := streamCount(w)
 			a, _, tx, rx := chanEnds(t, 1<<10, shm.WithWait(w))
 			max := a.MaxMessage()
 			size := func(i int) int { return i * 7919 % (max + 1) }
