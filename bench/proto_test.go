@@ -207,6 +207,13 @@ func turnPingPong(b *testing.B, s turnSpec) {
 			b.Fatalf("turn %s %d: reply carries %d", s.name, i, binary.LittleEndian.Uint64(buf))
 		}
 	}
+	timeTurns(b, turn)
+	r.stop(b)
+}
+
+// timeTurns runs turn(i), which makes round trip i, warmupRounds times
+// untimed and then b.N times into a histogram, and reports its percentiles.
+func timeTurns(b *testing.B, turn func(i int)) {
 	for i := range warmupRounds {
 		turn(i)
 	}
@@ -222,7 +229,6 @@ func turnPingPong(b *testing.B, s turnSpec) {
 	}
 	b.StopTimer()
 	reportLatency(b, h)
-	r.stop(b)
 }
 
 // ring is one side's view of a ring prototype.
@@ -318,21 +324,7 @@ func ringPingPong(b *testing.B, s ringSpec) {
 			b.Fatalf("ring: reply %d carries %d (peer gone: %v)", i, seq, !ok)
 		}
 	}
-	for i := range warmupRounds {
-		turn(i)
-	}
-	h := newHistogram()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		t0 := time.Now()
-		turn(warmupRounds + i)
-		if err := h.RecordValue(int64(time.Since(t0))); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.StopTimer()
-	reportLatency(b, h)
+	timeTurns(b, turn)
 	r.stop(b)
 }
 

@@ -5,7 +5,6 @@ import (
 	"context"
 	"fmt"
 	"io"
-	"runtime"
 	"sync"
 	"testing"
 	"time"
@@ -32,16 +31,9 @@ func batchOf(k, n, first int) [][]byte {
 // batch. Every message arrives whole and in order, and the counters count
 // each message of a batch. Run it with -race.
 func TestChannelBatch(t *testing.T) {
-	count := 20_000
-	if testing.Short() || raceEnabled {
-		count = 5_000
-	}
 	for _, w := range waitStrategies {
 		t.Run("wait="+w.String(), func(t *testing.T) {
-			count := count
-			if w == shm.Spin && runtime.GOMAXPROCS(0) == 1 {
-				count = 200 // see TestChannelStream
-			}
+			count := streamCount(w)
 			a, _, tx, rx := chanEnds(t, 1<<10, shm.WithWait(w))
 			max := a.MaxMessage()
 			size := func(i int) int { return i * 7919 % (max/4 + 1) }
@@ -285,6 +277,20 @@ func TestChannelBatchWakesParkedSender(t *testing.T) {
 	}
 }
 
+// batchCase is the allocCase "send/recv": send(msgs) then recv(bufs), each
+// wanting all len(msgs) messages.
+func batchCase(sendName string, send func([][]byte) (int, error), recvName string, recv func([][]byte) (int, error), msgs, bufs [][]byte) allocCase {
+	return allocCase{sendName + "/" + recvName, func() error {
+		if n, err := send(msgs); n != len(msgs) || err != nil {
+			return fmt.Errorf("%s = %d, %v", sendName, n, err)
+		}
+		if n, err := recv(bufs); n != len(msgs) || err != nil {
+			return fmt.Errorf("%s = %d, %v", recvName, n, err)
+		}
+		return nil
+	}}
+}
+
 // TestChannelBatchAllocs: SendBatch and RecvBatch into buffers with room
 // allocate nothing.
 func TestChannelBatchAllocs(t *testing.T) {
@@ -295,55 +301,16 @@ func TestChannelBatchAllocs(t *testing.T) {
 		bufs[i] = make([]byte, 0, 64)
 	}
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		f    func() error
-	}{
-		{"SendBatch/RecvBatch", func() error {
-			if n, err := tx.SendBatch(msgs); n != 32 || err != nil {
-				return fmt.Errorf("SendBatch = %d, %v", n, err)
-			}
-			if n, err := rx.RecvBatch(bufs); n != 32 || err != nil {
-				return fmt.Errorf("RecvBatch = %d, %v", n, err)
-			}
-			return nil
-		}},
-		{"SendBatchContext/RecvBatchContext", func() error {
-			if n, err := tx.SendBatchContext(ctx, msgs); n != 32 || err != nil {
-				return fmt.Errorf("SendBatchContext = %d, %v", n, err)
-			}
-			if n, err := rx.RecvBatchContext(ctx, bufs); n != 32 || err != nil {
-				return fmt.Errorf("RecvBatchContext = %d, %v", n, err)
-			}
-			return nil
-		}},
-		{"TrySendBatch/TryRecvBatch", func() error {
-			if n, err := tx.TrySendBatch(msgs); n != 32 || err != nil {
-				return fmt.Errorf("TrySendBatch = %d, %v", n, err)
-			}
-			if n, err := rx.TryRecvBatch(bufs); n != 32 || err != nil {
-				return fmt.Errorf("TryRecvBatch = %d, %v", n, err)
-			}
-			return nil
-		}},
+	wantNoAllocs(t, []allocCase{
+		batchCase("SendBatch", tx.SendBatch, "RecvBatch", rx.RecvBatch, msgs, bufs),
+		batchCase("SendBatchContext", func(m [][]byte) (int, error) { return tx.SendBatchContext(ctx, m) },
+			"RecvBatchContext", func(m [][]byte) (int, error) { return rx.RecvBatchContext(ctx, m) }, msgs, bufs),
+		batchCase("TrySendBatch", tx.TrySendBatch, "TryRecvBatch", rx.TryRecvBatch, msgs, bufs),
 		{"TryRecvBatch/ErrEmpty", func() error {
 			if _, err := rx.TryRecvBatch(bufs); err != shm.ErrEmpty {
 				return fmt.Errorf("TryRecvBatch = %v, want ErrEmpty", err)
 			}
 			return nil
 		}},
-	} {
-		var err error
-		allocs := testing.AllocsPerRun(1000, func() {
-			if e := tc.f(); e != nil && err == nil {
-				err = e
-			}
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if allocs != 0 {
-			t.Errorf("%s: %v allocations per run, want 0", tc.name, allocs)
-		}
-	}
+	})
 }

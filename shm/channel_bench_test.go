@@ -8,6 +8,24 @@ import (
 	"github.com/shmchan/shmchan/shm"
 )
 
+// benchStream times a stream of b.N messages of size bytes: send runs in a
+// new goroutine and recv in the benchmark's, both started after the timer is
+// reset; the timer stops when recv returns, before the wait for send.
+func benchStream(b *testing.B, size int64, send, recv func()) {
+	b.SetBytes(size)
+	b.ReportAllocs()
+	var wg sync.WaitGroup
+	wg.Add(1)
+	b.ResetTimer()
+	go func() {
+		defer wg.Done()
+		send()
+	}()
+	recv()
+	b.StopTimer()
+	wg.Wait()
+}
+
 // BenchmarkChannel measures the in-process cost of a message: ns/op is the
 // time per message and MB/s the payload throughput.
 //
@@ -25,28 +43,22 @@ func BenchmarkChannel(b *testing.B) {
 			_, _, tx, rx := chanEnds(b, 1<<16, shm.WithWait(w))
 			msg := make([]byte, size)
 			dst := make([]byte, 0, size)
-			b.SetBytes(size)
-			b.ReportAllocs()
-			var wg sync.WaitGroup
-			wg.Add(1)
-			b.ResetTimer()
-			go func() {
-				defer wg.Done()
+			benchStream(b, size, func() {
 				for range b.N {
 					if err := tx.Send(msg); err != nil {
 						b.Error(err)
 						return
 					}
 				}
-			}()
-			for range b.N {
-				var err error
-				if dst, err = rx.Recv(dst[:0]); err != nil {
-					b.Fatal(err)
+			}, func() {
+				dst := dst
+				for range b.N {
+					var err error
+					if dst, err = rx.Recv(dst[:0]); err != nil {
+						b.Fatal(err)
+					}
 				}
-			}
-			b.StopTimer()
-			wg.Wait()
+			})
 		})
 	}
 	b.Run(fmt.Sprintf("wait=none/size=%d", size), func(b *testing.B) {
@@ -87,13 +99,7 @@ func BenchmarkChannelBatch(b *testing.B) {
 	b.Run(fmt.Sprintf("wait=spin/size=%d/batch=%d", size, batch), func(b *testing.B) {
 		_, _, tx, rx := chanEnds(b, 1<<16, shm.WithWait(shm.Spin))
 		msgs, bufs := newBatch()
-		b.SetBytes(size)
-		b.ReportAllocs()
-		var wg sync.WaitGroup
-		wg.Add(1)
-		b.ResetTimer()
-		go func() {
-			defer wg.Done()
+		benchStream(b, size, func() {
 			for i := 0; i < b.N; {
 				n, err := tx.SendBatch(msgs[:min(batch, b.N-i)])
 				if err != nil {
@@ -102,16 +108,15 @@ func BenchmarkChannelBatch(b *testing.B) {
 				}
 				i += n
 			}
-		}()
-		for i := 0; i < b.N; {
-			n, err := rx.RecvBatch(bufs)
-			if err != nil {
-				b.Fatal(err)
+		}, func() {
+			for i := 0; i < b.N; {
+				n, err := rx.RecvBatch(bufs)
+				if err != nil {
+					b.Fatal(err)
+				}
+				i += n
 			}
-			i += n
-		}
-		b.StopTimer()
-		wg.Wait()
+		})
 	})
 	b.Run(fmt.Sprintf("wait=none/size=%d/batch=%d", size, batch), func(b *testing.B) {
 		_, _, tx, rx := chanEnds(b, 1<<16)

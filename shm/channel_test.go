@@ -718,6 +718,33 @@ func TestChannelZeroCopy(t *testing.T) {
 	}
 }
 
+// allocCase is one run of a wantNoAllocs table: f does the calls and
+// returns what went wrong.
+type allocCase struct {
+	name string
+	f    func() error
+}
+
+// wantNoAllocs runs each case's f 1000 times under testing.AllocsPerRun and
+// fails the test if f returns an error or any run allocates.
+func wantNoAllocs(t *testing.T, cases []allocCase) {
+	t.Helper()
+	for _, tc := range cases {
+		var err error
+		allocs := testing.AllocsPerRun(1000, func() {
+			if e := tc.f(); e != nil && err == nil {
+				err = e
+			}
+		})
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		if allocs != 0 {
+			t.Errorf("%s: %v allocations per run, want 0", tc.name, allocs)
+		}
+	}
+}
+
 // TestChannelAllocs checks that the data path allocates nothing: each run
 // sends one message and receives one, in one goroutine.
 func TestChannelAllocs(t *testing.T) {
@@ -725,10 +752,7 @@ func TestChannelAllocs(t *testing.T) {
 	msg := pattern(64, 1)
 	dst := make([]byte, 0, 256)
 	ctx := context.Background()
-	for _, tc := range []struct {
-		name string
-		f    func() error
-	}{
+	wantNoAllocs(t, []allocCase{
 		{"Send/Recv", func() error {
 			if err := tx.Send(msg); err != nil {
 				return err
@@ -784,20 +808,7 @@ func TestChannelAllocs(t *testing.T) {
 			}
 			return nil
 		}},
-	} {
-		var err error
-		allocs := testing.AllocsPerRun(1000, func() {
-			if e := tc.f(); e != nil && err == nil {
-				err = e
-			}
-		})
-		if err != nil {
-			t.Fatalf("%s: %v", tc.name, err)
-		}
-		if allocs != 0 {
-			t.Errorf("%s: %v allocations per run, want 0", tc.name, allocs)
-		}
-	}
+	})
 
 	fill(t, tx, 64)
 	var err error
@@ -814,22 +825,28 @@ func TestChannelAllocs(t *testing.T) {
 	}
 }
 
+// streamCount is how many messages a test streaming between two goroutines
+// in wait strategy w sends: 20 000, or 5 000 under -short or the race
+// detector, and 200 when both ends spin with one P.
+func streamCount(w shm.WaitStrategy) int {
+	if w == shm.Spin && runtime.GOMAXPROCS(0) == 1 {
+		// Both ends spin in one process: with one P, each handoff
+		// waits for the runtime to preempt the spinner (~ms).
+		return 200
+	}
+	if testing.Short() || raceEnabled {
+		return 5_000
+	}
+	return 20_000
+}
+
 // TestChannelStream streams messages of many sizes between two goroutines
 // through a small ring in each wait strategy; every message arrives whole
 // and in order. Run it with -race.
 func TestChannelStream(t *testing.T) {
-	count := 20_000
-	if testing.Short() || raceEnabled {
-		count = 5_000
-	}
 	for _, w := range waitStrategies {
 		t.Run("wait="+w.String(), func(t *testing.T) {
-			count := count
-			if w == shm.Spin && runtime.GOMAXPROCS(0) == 1 {
-				// Both ends spin in one process: with one P, each handoff
-				// waits for the runtime to preempt the spinner (~ms).
-				count = 200
-			}
+			count := streamCount(w)
 			a, _, tx, rx := chanEnds(t, 1<<10, shm.WithWait(w))
 			max := a.MaxMessage()
 			size := func(i int) int { return i * 7919 % (max + 1) }

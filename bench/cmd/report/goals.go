@@ -153,7 +153,7 @@ func goals(rs *results) []*goal {
 		detail: fmt.Sprintf("%s vs %s msg/s (shm/c/interop BenchmarkThroughput)", count(median(toC)), count(median(toGo))),
 		absent: "the C interop benchmarks did not run (no C compiler or cgo?)",
 	})
-	worst, where, seen := worstAllocs(rs)
+	worst, where, seen := worstAllocs(append(append([]string(nil), bench.PingPongTransports...), "shmchan-batch"), rs.all)
 	a := &goal{what: "allocations per message, every shmchan transport, both processes", target: "0", limit: 0, unit: "allocs/msg", absent: "the run has no allocation figures", worst: true}
 	if seen {
 		a.ratios = []float64{worst}
@@ -165,10 +165,12 @@ func goals(rs *results) []*goal {
 	return gs
 }
 
-// worstAllocs is the largest allocation count per message of any shmchan
-// round trip, send or receive in the run.
-func worstAllocs(rs *results) (worst float64, where string, seen bool) {
-	for _, tr := range append(append([]string(nil), bench.PingPongTransports...), "shmchan-batch") {
+// worstAllocs is the largest allocation count per message of any round
+// trip, send or receive of the shmchan transports among trs, over the values
+// vals gives for each (benchmark, transport, size, unit): where it stands,
+// and whether vals gave any value at all.
+func worstAllocs(trs []string, vals func(bench, transport string, size int, unit string) []float64) (worst float64, where string, seen bool) {
+	for _, tr := range trs {
 		if !strings.HasPrefix(tr, "shmchan") {
 			continue
 		}
@@ -178,7 +180,7 @@ func worstAllocs(rs *results) (worst float64, where string, seen bool) {
 				{"Throughput", "allocs/op", "send"},
 				{"Throughput", "rx-allocs/op", "receive"},
 			} {
-				for _, v := range rs.all(m.bench, tr, size, m.unit) {
+				for _, v := range vals(m.bench, tr, size, m.unit) {
 					seen = true
 					if v > worst {
 						worst, where = v, fmt.Sprintf("%s %s %s", tr, m.what, sizeLabel(size))

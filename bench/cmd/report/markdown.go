@@ -204,29 +204,13 @@ func targets(d *doc, rs *results) {
 		pass: r1 >= 0.6 && r2 >= 2, known: !math.IsNaN(r1 + r2),
 		why: missBy([]check{{r1, 0.6, true, "memcpy ratio"}, {r2, 2, true, "UDS ratio"}}),
 	})
-	worst, where := 0.0, ""
-	seen := false
-	for _, tr := range bench.PingPongTransports {
-		if !strings.HasPrefix(tr, "shmchan") {
-			continue
+	// The last round's value of each (as every figure of this table).
+	worst, where, seen := worstAllocs(bench.PingPongTransports, func(b, tr string, size int, unit string) []float64 {
+		if v, ok := rs.metric(b, tr, size, unit); ok {
+			return []float64{v}
 		}
-		for _, size := range bench.Sizes {
-			for _, m := range []struct{ bench, unit, what string }{
-				{"PingPong", "allocs/op", "round trip"},
-				{"Throughput", "allocs/op", "send"},
-				{"Throughput", "rx-allocs/op", "receive"},
-			} {
-				v, ok := rs.metric(m.bench, tr, size, m.unit)
-				if !ok {
-					continue
-				}
-				seen = true
-				if v > worst {
-					worst, where = v, fmt.Sprintf("%s %s %s", tr, m.what, sizeLabel(size))
-				}
-			}
-		}
-	}
+		return nil
+	})
 	allocs := "0 in every shmchan round trip, send and receive (Send/Recv and Reserve/Commit/Peek/Release)"
 	if worst > 0 {
 		allocs = fmt.Sprintf("up to %.3g per message (%s)", worst, where)
