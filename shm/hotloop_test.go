@@ -42,7 +42,19 @@ func TestHotLoop(t *testing.T) {
 }
 
 func hotLoop(t *testing.T, api string, size, n int) {
-	_, _, tx, rx := chanEnds(t, 1<<16, shm.WithWait(shm.Spin))
+	ch, err := shm.CreateChannel(newName(t), 1<<16, shm.WithWait(shm.Spin))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer ch.Close()
+	tx, err := ch.Sender()
+	if err != nil {
+		t.Fatal(err)
+	}
+	rx, err := ch.Receiver()
+	if err != nil {
+		t.Fatal(err)
+	}
 	msg, buf := make([]byte, size), make([]byte, 0, size)
 	for i := range n {
 		msg[0] = byte(i)
