@@ -1748,15 +1748,16 @@ static int tx_check(const shmchan_sender *tx) {
 }
 
 /*
- * TX_WAIT_LOOP returns the result of attempt, retrying it after tx_wait while the ring is full. After a
- * tx_wait that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn
- * (park.5) whichever way the loop ends.
+ * WAIT_LOOP returns the result of attempt, retrying it after wait_fn(end, &w) while attempt returns again
+ * (the ring is full for the sender, empty for the receiver); st names the end's stats line. After a wait
+ * that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn (park.5) by
+ * disarm_fn whichever way the loop ends. TX_WAIT_LOOP and RX_WAIT_LOOP fill it in for each end.
  */
-#define TX_WAIT_LOOP(tx, timeout_ns, attempt)                                  \
+#define WAIT_LOOP(end, st, wait_fn, disarm_fn, again, timeout_ns, attempt)     \
 	do {                                                                   \
 		int rc_ = (attempt);                                           \
-		if (rc_ != SHMCHAN_ERR_FULL) return rc_;                       \
-		count(&(tx)->ch->tx_st->waits, 1);                             \
+		if (rc_ != (again)) return rc_;                                \
+		count(&(end)->ch->st->waits, 1);                               \
 		struct waiter w_;                                              \
 		waiter_init(&w_, (timeout_ns));                                \
 		for (;;) {                                                     \
@@ -1764,15 +1765,18 @@ static int tx_check(const shmchan_sender *tx) {
 				rc_ = SHMCHAN_ERR_PEER_GONE;                   \
 				break;                                         \
 			}                                                      \
-			rc_ = tx_wait((tx), &w_);                              \
+			rc_ = wait_fn((end), &w_);                             \
 			if (rc_ != SHMCHAN_OK) break;                          \
 			/* STEP(park.3) after a wait that armed */             \
 			rc_ = (attempt);                                       \
-			if (rc_ != SHMCHAN_ERR_FULL) break;                    \
+			if (rc_ != (again)) break;                             \
 		}                                                              \
-		tx_disarm((tx), &w_);                                          \
+		disarm_fn((end), &w_);                                         \
 		return rc_;                                                    \
 	} while (0)
+
+#define TX_WAIT_LOOP(tx, timeout_ns, attempt) \
+	WAIT_LOOP(tx, tx_st, tx_wait, tx_disarm, SHMCHAN_ERR_FULL, timeout_ns, attempt)
 
 static int try_send_impl(shmchan_sender *tx, const void *msg, size_t len) {
 	int rc = tx_check(tx);
@@ -2119,32 +2123,8 @@ static int rx_check(const shmchan_receiver *rx) {
 	return rx->open ? SHMCHAN_OK : SHMCHAN_ERR_CLOSED;
 }
 
-/*
- * RX_WAIT_LOOP returns the result of attempt, retrying it after rx_wait while the ring is empty. After an
- * rx_wait that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn
- * (park.5) whichever way the loop ends.
- */
-#define RX_WAIT_LOOP(rx, timeout_ns, attempt)                                  \
-	do {                                                                   \
-		int rc_ = (attempt);                                           \
-		if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;                      \
-		count(&(rx)->ch->rx_st->waits, 1);                             \
-		struct waiter w_;                                              \
-		waiter_init(&w_, (timeout_ns));                                \
-		for (;;) {                                                     \
-			if (w_.peer_dead) {                                    \
-				rc_ = SHMCHAN_ERR_PEER_GONE;                   \
-				break;                                         \
-			}                                                      \
-			rc_ = rx_wait((rx), &w_);                              \
-			if (rc_ != SHMCHAN_OK) break;                          \
-			/* STEP(park.3) after a wait that armed */             \
-			rc_ = (attempt);                                       \
-			if (rc_ != SHMCHAN_ERR_EMPTY) break;                   \
-		}                                                              \
-		rx_disarm((rx), &w_);                                          \
-		return rc_;                                                    \
-	} while (0)
+#define RX_WAIT_LOOP(rx, timeout_ns, attempt) \
+	WAIT_LOOP(rx, rx_st, rx_wait, rx_disarm, SHMCHAN_ERR_EMPTY, timeout_ns, attempt)
 
 static int try_recv_impl(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
 	int rc = rx_check(rx);
