@@ -260,15 +260,8 @@ func TestEchoAndSink(t *testing.T) {
 			done()
 
 			name := newName(t)
-			ch, err := shm.CreateChannel(name, 1<<12)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ch, sink := createEnd(t, name, 1<<12, shm.Adaptive, (*shm.Channel).Sender) // Adaptive: the default
 			defer ch.Close()
-			sink, err := ch.Sender()
-			if err != nil {
-				t.Fatal(err)
-			}
 			out := startSink(t, pk, name, "block", false)
 			for range 10000 {
 				if err := sink.Send(make([]byte, benchMsg)); err != nil {
@@ -284,15 +277,8 @@ func TestEchoAndSink(t *testing.T) {
 
 			// The batch sink, fed by batches.
 			bname := newName(t)
-			bch, err := shm.CreateChannel(bname, 1<<12)
-			if err != nil {
-				t.Fatal(err)
-			}
+			bch, btx := createEnd(t, bname, 1<<12, shm.Adaptive, (*shm.Channel).Sender) // Adaptive: the default
 			defer bch.Close()
-			btx, err := bch.Sender()
-			if err != nil {
-				t.Fatal(err)
-			}
 			out = startSink(t, pk, bname, "block", true)
 			msgs := make([][]byte, batchMax)
 			for i := range msgs {
