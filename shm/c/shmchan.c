@@ -426,6 +426,7 @@ static int rx_wait(shmchan_receiver *rx, struct waiter *w);
 static int tx_wait(shmchan_sender *tx, struct waiter *w);
 static void rx_disarm(shmchan_receiver *rx, struct waiter *w);
 static void tx_disarm(shmchan_sender *tx, struct waiter *w);
+static void disarm(_Atomic uint32_t *parked, struct waiter *w);
 
 /* ---- The fault guard ------------------------------------------------------------ */
 
@@ -1748,15 +1749,16 @@ static int tx_check(const shmchan_sender *tx) {
 }
 
 /*
- * TX_WAIT_LOOP returns the result of attempt, retrying it after tx_wait while the ring is full. After a
- * tx_wait that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn
- * (park.5) whichever way the loop ends.
+ * WAIT_LOOP returns the result of attempt, retrying it after wait_fn(end, &w) while attempt returns again
+ * (the ring is full for the sender, empty for the receiver); st names the end's stats line. After a wait
+ * that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn (park.5) by
+ * disarm_fn whichever way the loop ends. TX_WAIT_LOOP and RX_WAIT_LOOP fill it in for each end.
  */
-#define TX_WAIT_LOOP(tx, timeout_ns, attempt)                                  \
+#define WAIT_LOOP(end, st, wait_fn, disarm_fn, again, timeout_ns, attempt)     \
 	do {                                                                   \
 		int rc_ = (attempt);                                           \
-		if (rc_ != SHMCHAN_ERR_FULL) return rc_;                       \
-		count(&(tx)->ch->tx_st->waits, 1);                             \
+		if (rc_ != (again)) return rc_;                                \
+		count(&(end)->ch->st->waits, 1);                               \
 		struct waiter w_;                                              \
 		waiter_init(&w_, (timeout_ns));                                \
 		for (;;) {                                                     \
@@ -1764,15 +1766,18 @@ static int tx_check(const shmchan_sender *tx) {
 				rc_ = SHMCHAN_ERR_PEER_GONE;                   \
 				break;                                         \
 			}                                                      \
-			rc_ = tx_wait((tx), &w_);                              \
+			rc_ = wait_fn((end), &w_);                             \
 			if (rc_ != SHMCHAN_OK) break;                          \
 			/* STEP(park.3) after a wait that armed */             \
 			rc_ = (attempt);                                       \
-			if (rc_ != SHMCHAN_ERR_FULL) break;                    \
+			if (rc_ != (again)) break;                             \
 		}                                                              \
-		tx_disarm((tx), &w_);                                          \
+		disarm_fn((end), &w_);                                         \
 		return rc_;                                                    \
 	} while (0)
+
+#define TX_WAIT_LOOP(tx, timeout_ns, attempt) \
+	WAIT_LOOP(tx, tx_st, tx_wait, tx_disarm, SHMCHAN_ERR_FULL, timeout_ns, attempt)
 
 static int try_send_impl(shmchan_sender *tx, const void *msg, size_t len) {
 	int rc = tx_check(tx);
@@ -2119,32 +2124,8 @@ static int rx_check(const shmchan_receiver *rx) {
 	return rx->open ? SHMCHAN_OK : SHMCHAN_ERR_CLOSED;
 }
 
-/*
- * RX_WAIT_LOOP returns the result of attempt, retrying it after rx_wait while the ring is empty. After an
- * rx_wait that announced a park (park.1-2), the retry is the re-check (park.3); the park is withdrawn
- * (park.5) whichever way the loop ends.
- */
-#define RX_WAIT_LOOP(rx, timeout_ns, attempt)                                  \
-	do {                                                                   \
-		int rc_ = (attempt);                                           \
-		if (rc_ != SHMCHAN_ERR_EMPTY) return rc_;                      \
-		count(&(rx)->ch->rx_st->waits, 1);                             \
-		struct waiter w_;                                              \
-		waiter_init(&w_, (timeout_ns));                                \
-		for (;;) {                                                     \
-			if (w_.peer_dead) {                                    \
-				rc_ = SHMCHAN_ERR_PEER_GONE;                   \
-				break;                                         \
-			}                                                      \
-			rc_ = rx_wait((rx), &w_);                              \
-			if (rc_ != SHMCHAN_OK) break;                          \
-			/* STEP(park.3) after a wait that armed */             \
-			rc_ = (attempt);                                       \
-			if (rc_ != SHMCHAN_ERR_EMPTY) break;                   \
-		}                                                              \
-		rx_disarm((rx), &w_);                                          \
-		return rc_;                                                    \
-	} while (0)
+#define RX_WAIT_LOOP(rx, timeout_ns, attempt) \
+	WAIT_LOOP(rx, rx_st, rx_wait, rx_disarm, SHMCHAN_ERR_EMPTY, timeout_ns, attempt)
 
 static int try_recv_impl(shmchan_receiver *rx, void *buf, size_t cap, size_t *len) {
 	int rc = rx_check(rx);
@@ -3228,44 +3209,59 @@ static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t pee
 }
 
 /*
- * rx_wait waits for data after an attempt found the ring empty. Parking is
- * Go's store-then-load (shm/wait.go): the first call that parks announces it
- * (park.1-2) and returns, so that the caller's retry of the whole attempt is
- * the re-check (park.3, in RX_WAIT_LOOP); only the next call, if that retry
- * still found the ring empty, sleeps (park.4) and withdraws the announcement
- * (park.5). Sleeping at once after a re-check of the header alone, as this
- * function did before, parked after nearly every message when the receiver
- * kept up with its sender (docs/design.md, "Waits").
+ * park is the parking half of rx_wait and tx_wait, for the end whose wait word is seq (data_seq for the
+ * receiver, space_seq for the sender), woken through word, whose announcement is parked (rx_parked,
+ * tx_parked) and whose counters are st. Parking is Go's store-then-load (shm/wait.go): the first call that
+ * parks announces it (park.1-2) and returns, so that the caller's retry of the whole attempt is the
+ * re-check (park.3, in WAIT_LOOP); only the next call, if that retry still failed, sleeps (park.4) and
+ * withdraws the announcement (park.5). Sleeping at once after a re-check of the header alone, as the
+ * receiver did before, parked after nearly every message when it kept up with its sender
+ * (docs/design.md, "Waits").
  */
+static int park(struct waiter *w, _Atomic uint32_t *seq, _Atomic uint32_t *parked, struct wword *word,
+                struct stats_line *st) {
+	if (!w->armed) {
+		/* Park: the peer's publish (the sender stores the header, the receiver head; then it loads this
+		 * end's parked flag) is the other half. */
+		/* STEP(park.1) SYNC(data_seq)/SYNC(space_seq): acquire; loaded before the re-check, so a bump after it
+		 * makes the sleep return. */
+		w->armed_seq = atomic_load_explicit(seq, memory_order_acquire);
+		/* STEP(park.2) SYNC(rx_parked)/SYNC(tx_parked): seq_cst store, then the caller's retry loads, for the
+		 * receiver, the header (seq_cst, recv.1) and tx_closed (recv.2); for the sender, rx_closed (send.1) and
+		 * head (seq_cst, send.2: the cached head says full). Pairs with the peer's store then load of this flag
+		 * (the sender's header store then rx_parked load in tx_commit, the receiver's head store then
+		 * tx_parked load in rx_consume: Dekker). */
+		atomic_store_explicit(parked, 1, memory_order_seq_cst);
+		w->armed = 1;
+		return 0;
+	}
+	/* STEP(park.4) */
+	count(&st->parks, 1);
+	wword_wait(word, w->armed_seq, sleep_budget(w, mono_ns()));
+	disarm(parked, w);
+	return 0;
+}
+
+/* disarm withdraws an end's park announcement parked (rx_parked, tx_parked), if made. */
+static void disarm(_Atomic uint32_t *parked, struct waiter *w) {
+	if (!w->armed) return;
+	/* STEP(park.5) SYNC(rx_parked)/SYNC(tx_parked): seq_cst; no longer parked; pairs with the load in the
+	 * peer's notify. */
+	atomic_store_explicit(parked, 0, memory_order_seq_cst);
+	w->armed = 0;
+}
+
+/* rx_wait waits for data after an attempt found the ring empty: wait_common, then park. */
 static int rx_wait(shmchan_receiver *rx, struct waiter *w) {
 	shmchan_channel *ch = rx->ch;
 	struct chan_header *h = ch->h;
 	int rc = wait_common(ch, w, SHMCHAN_LOCK_TX, &h->tx_owner, &h->tx_closed, ch->tx.open);
 	if (rc <= 0) return rc;
-	if (!w->armed) {
-		/* Park: the sender's publish (store the header, load rx_parked) is the other half. */
-		/* STEP(park.1) SYNC(data_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-		w->armed_seq = atomic_load_explicit(&h->data_seq, memory_order_acquire);
-		/* STEP(park.2) SYNC(rx_parked): seq_cst store, then the caller's retry loads the header (seq_cst, recv.1)
-		 * and tx_closed (recv.2); pairs with the sender's header store then rx_parked load in tx_commit (Dekker). */
-		atomic_store_explicit(&h->rx_parked, 1, memory_order_seq_cst);
-		w->armed = 1;
-		return 0;
-	}
-	/* STEP(park.4) */
-	count(&ch->rx_st->parks, 1);
-	wword_wait(&ch->data_word, w->armed_seq, sleep_budget(w, mono_ns()));
-	rx_disarm(rx, w);
-	return 0;
+	return park(w, &h->data_seq, &h->rx_parked, &ch->data_word, ch->rx_st);
 }
 
 /* rx_disarm withdraws the receiver's park announcement, if made. */
-static void rx_disarm(shmchan_receiver *rx, struct waiter *w) {
-	if (!w->armed) return;
-	/* STEP(park.5) SYNC(rx_parked): seq_cst; no longer parked; pairs with the load in the sender's notify. */
-	atomic_store_explicit(&rx->ch->h->rx_parked, 0, memory_order_seq_cst);
-	w->armed = 0;
-}
+static void rx_disarm(shmchan_receiver *rx, struct waiter *w) { disarm(&rx->ch->h->rx_parked, w); }
 
 /* tx_wait waits for room after an attempt found the ring full; it parks as rx_wait does. */
 static int tx_wait(shmchan_sender *tx, struct waiter *w) {
@@ -3273,31 +3269,11 @@ static int tx_wait(shmchan_sender *tx, struct waiter *w) {
 	struct chan_header *h = ch->h;
 	int rc = wait_common(ch, w, SHMCHAN_LOCK_RX, &h->rx_owner, &h->rx_closed, ch->rx.open);
 	if (rc <= 0) return rc;
-	if (!w->armed) {
-		/* Park: the receiver's release (store head, load tx_parked) is the other half. */
-		/* STEP(park.1) SYNC(space_seq): acquire; loaded before the re-check, so a bump after it makes the sleep return. */
-		w->armed_seq = atomic_load_explicit(&h->space_seq, memory_order_acquire);
-		/* STEP(park.2) SYNC(tx_parked): seq_cst store, then the caller's retry loads rx_closed (send.1) and head
-		 * (seq_cst, send.2: the cached head says full); pairs with the receiver's head store then tx_parked load
-		 * in rx_consume (Dekker). */
-		atomic_store_explicit(&h->tx_parked, 1, memory_order_seq_cst);
-		w->armed = 1;
-		return 0;
-	}
-	/* STEP(park.4) */
-	count(&ch->tx_st->parks, 1);
-	wword_wait(&ch->space_word, w->armed_seq, sleep_budget(w, mono_ns()));
-	tx_disarm(tx, w);
-	return 0;
+	return park(w, &h->space_seq, &h->tx_parked, &ch->space_word, ch->tx_st);
 }
 
 /* tx_disarm withdraws the sender's park announcement, if made. */
-static void tx_disarm(shmchan_sender *tx, struct waiter *w) {
-	if (!w->armed) return;
-	/* STEP(park.5) SYNC(tx_parked): seq_cst; no longer parked; pairs with the load in the receiver's notify. */
-	atomic_store_explicit(&tx->ch->h->tx_parked, 0, memory_order_seq_cst);
-	w->armed = 0;
-}
+static void tx_disarm(shmchan_sender *tx, struct waiter *w) { disarm(&tx->ch->h->tx_parked, w); }
 
 /* ---- Process tokens ----------------------------------------------------------- */
 

@@ -2,11 +2,9 @@ package interop_test
 
 import (
 	"errors"
-	"fmt"
 	"io"
 	"math/rand/v2"
 	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -28,15 +26,8 @@ func TestBatchGoToC(t *testing.T) {
 			t.Run("wait="+m.name+"/c="+mode, func(t *testing.T) {
 				name := newName(t)
 				count := streamCount()
-				ch, err := shm.CreateChannel(name, streamCapacity, shm.WithWait(m.wait))
-				if err != nil {
-					t.Fatalf("CreateChannel(%q): %v", name, err)
-				}
+				ch, tx := createEnd(t, name, streamCapacity, m.wait, (*shm.Channel).Sender)
 				defer ch.Close()
-				tx, err := ch.Sender()
-				if err != nil {
-					t.Fatalf("Sender: %v", err)
-				}
 				p := startPeer(t, false, mode, name, strconv.Itoa(count), m.name)
 
 				ctx := testContext(t, 5*time.Minute)
@@ -65,12 +56,7 @@ func TestBatchGoToC(t *testing.T) {
 				if err := tx.Close(); err != nil {
 					t.Fatalf("Sender.Close: %v", err)
 				}
-				lines := p.wait()
-				t.Logf("%d messages in %v", count, time.Since(start).Round(time.Millisecond))
-				want := []string{fmt.Sprintf("received %d bad 0", count), mode + ": -1 EOF"}
-				if strings.Join(lines, "\n") != strings.Join(want, "\n") {
-					t.Fatalf("C receiver said %q, want %q", lines, want)
-				}
+				waitCReceiver(t, p, count, start)
 				checkStats(t, ch, uint64(count))
 			})
 		}
@@ -84,15 +70,8 @@ func TestBatchCToGo(t *testing.T) {
 		t.Run("wait="+m.name, func(t *testing.T) {
 			name := newName(t)
 			count := streamCount()
-			ch, err := shm.CreateChannel(name, streamCapacity, shm.WithWait(m.wait))
-			if err != nil {
-				t.Fatalf("CreateChannel(%q): %v", name, err)
-			}
+			ch, rx := createEnd(t, name, streamCapacity, m.wait, (*shm.Channel).Receiver)
 			defer ch.Close()
-			rx, err := ch.Receiver()
-			if err != nil {
-				t.Fatalf("Receiver: %v", err)
-			}
 			p := startPeer(t, false, "send-batch", name, strconv.Itoa(count), strconv.Itoa(streamMaxLen), m.name)
 
 			ctx := testContext(t, 5*time.Minute)
@@ -104,6 +83,7 @@ func TestBatchCToGo(t *testing.T) {
 			got := 0
 			for calls := 0; ; calls++ {
 				var n int
+				var err error
 				if calls%4 == 3 {
 					var msg []byte
 					if msg, err = rx.RecvContext(ctx, bufs[0][:0]); err == nil {
@@ -125,13 +105,7 @@ func TestBatchCToGo(t *testing.T) {
 					got++
 				}
 			}
-			t.Logf("%d messages in %v", got, time.Since(start).Round(time.Millisecond))
-			if got != count {
-				t.Fatalf("received %d messages before EOF, want %d", got, count)
-			}
-			if lines := p.wait(); len(lines) != 1 || lines[0] != "send-batch: 0 shmchan: success" {
-				t.Fatalf("C sender said %q", lines)
-			}
+			waitCSender(t, p, got, count, start)
 			checkStats(t, ch, uint64(count))
 		})
 	}

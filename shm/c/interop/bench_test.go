@@ -168,15 +168,8 @@ func BenchmarkThroughput(b *testing.B) {
 		for _, w := range benchWaits {
 			b.Run(fmt.Sprintf("peer=%s/wait=%s/size=%d", pk, w.name, benchMsg), func(b *testing.B) {
 				name := newName(b)
-				ch, err := shm.CreateChannel(name, 1<<20, shm.WithWait(w.wait))
-				if err != nil {
-					b.Fatal(err)
-				}
+				ch, tx := createEnd(b, name, 1<<20, w.wait, (*shm.Channel).Sender)
 				defer ch.Close()
-				tx, err := ch.Sender()
-				if err != nil {
-					b.Fatal(err)
-				}
 				lines := startSink(b, pk, name, w.name, false)
 				msg := bytes.Repeat([]byte{0x5A}, benchMsg)
 				b.SetBytes(benchMsg)
@@ -197,12 +190,19 @@ func BenchmarkThroughput(b *testing.B) {
 					b.ReportMetric(float64(st.Sender.Wakes)/float64(b.N), "tx-wakes/msg")
 					b.ReportMetric(float64(st.Sender.Parks)/float64(b.N), "tx-parks/msg")
 				}
-				want := fmt.Sprintf("sink %d %d", b.N, b.N*benchMsg)
-				if len(out) == 0 || !strings.HasPrefix(strings.Join(out, "\n"), want) {
-					b.Fatalf("sink said %q, want %q", out, want)
-				}
+				checkSink(b, out)
 			})
 		}
+	}
+}
+
+// checkSink checks that a sink's output out begins with its count of the
+// b.N benchMsg-byte messages and their bytes.
+func checkSink(b *testing.B, out []string) {
+	b.Helper()
+	want := fmt.Sprintf("sink %d %d", b.N, b.N*benchMsg)
+	if len(out) == 0 || !strings.HasPrefix(strings.Join(out, "\n"), want) {
+		b.Fatalf("sink said %q, want %q", out, want)
 	}
 }
 
@@ -214,15 +214,8 @@ func BenchmarkThroughputBatch(b *testing.B) {
 	for _, pk := range benchPeers {
 		b.Run(fmt.Sprintf("peer=%s/wait=spin/size=%d/batch=%d", pk, benchMsg, batchMax), func(b *testing.B) {
 			name := newName(b)
-			ch, err := shm.CreateChannel(name, 1<<20, shm.WithWait(shm.Spin))
-			if err != nil {
-				b.Fatal(err)
-			}
+			ch, tx := createEnd(b, name, 1<<20, shm.Spin, (*shm.Channel).Sender)
 			defer ch.Close()
-			tx, err := ch.Sender()
-			if err != nil {
-				b.Fatal(err)
-			}
 			lines := startSink(b, pk, name, "spin", true)
 			msgs := make([][]byte, batchMax)
 			for i := range msgs {
@@ -243,10 +236,7 @@ func BenchmarkThroughputBatch(b *testing.B) {
 			out := lines()
 			b.StopTimer()
 			b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
-			want := fmt.Sprintf("sink %d %d", b.N, b.N*benchMsg)
-			if len(out) == 0 || !strings.HasPrefix(strings.Join(out, "\n"), want) {
-				b.Fatalf("sink said %q, want %q", out, want)
-			}
+			checkSink(b, out)
 		})
 	}
 }
@@ -270,15 +260,8 @@ func TestEchoAndSink(t *testing.T) {
 			done()
 
 			name := newName(t)
-			ch, err := shm.CreateChannel(name, 1<<12)
-			if err != nil {
-				t.Fatal(err)
-			}
+			ch, sink := createEnd(t, name, 1<<12, shm.Adaptive, (*shm.Channel).Sender) // Adaptive: the default
 			defer ch.Close()
-			sink, err := ch.Sender()
-			if err != nil {
-				t.Fatal(err)
-			}
 			out := startSink(t, pk, name, "block", false)
 			for range 10000 {
 				if err := sink.Send(make([]byte, benchMsg)); err != nil {
@@ -294,15 +277,8 @@ func TestEchoAndSink(t *testing.T) {
 
 			// The batch sink, fed by batches.
 			bname := newName(t)
-			bch, err := shm.CreateChannel(bname, 1<<12)
-			if err != nil {
-				t.Fatal(err)
-			}
+			bch, btx := createEnd(t, bname, 1<<12, shm.Adaptive, (*shm.Channel).Sender) // Adaptive: the default
 			defer bch.Close()
-			btx, err := bch.Sender()
-			if err != nil {
-				t.Fatal(err)
-			}
 			out = startSink(t, pk, bname, "block", true)
 			msgs := make([][]byte, batchMax)
 			for i := range msgs {

@@ -46,15 +46,8 @@ func TestGoToC(t *testing.T) {
 		t.Run("wait="+m.name, func(t *testing.T) {
 			name := newName(t)
 			count := streamCount()
-			ch, err := shm.CreateChannel(name, streamCapacity, shm.WithWait(m.wait))
-			if err != nil {
-				t.Fatalf("CreateChannel(%q): %v", name, err)
-			}
+			ch, tx := createEnd(t, name, streamCapacity, m.wait, (*shm.Channel).Sender)
 			defer ch.Close()
-			tx, err := ch.Sender()
-			if err != nil {
-				t.Fatalf("Sender: %v", err)
-			}
 			p := startPeer(t, false, "recv", name, strconv.Itoa(count), m.name)
 
 			ctx := testContext(t, 5*time.Minute)
@@ -63,6 +56,7 @@ func TestGoToC(t *testing.T) {
 			start := time.Now()
 			for i := range count {
 				n := 16 + r.IntN(streamMaxLen-16+1)
+				var err error
 				if i%2 == 0 {
 					makeMessage(buf[:n], uint64(i), r)
 					err = tx.SendContext(ctx, buf[:n])
@@ -80,14 +74,53 @@ func TestGoToC(t *testing.T) {
 			if err := tx.Close(); err != nil {
 				t.Fatalf("Sender.Close: %v", err)
 			}
-			lines := p.wait()
-			t.Logf("%d messages in %v", count, time.Since(start).Round(time.Millisecond))
-			want := []string{fmt.Sprintf("received %d bad 0", count), "recv: -1 EOF"}
-			if strings.Join(lines, "\n") != strings.Join(want, "\n") {
-				t.Fatalf("C receiver said %q, want %q", lines, want)
-			}
+			waitCReceiver(t, p, count, start)
 			checkStats(t, ch, uint64(count))
 		})
+	}
+}
+
+// createEnd creates the channel name of capacity bytes with the wait
+// strategy w and claims one end of it with claim ((*shm.Channel).Sender or
+// (*shm.Channel).Receiver): the Go end of a stream or a benchmark with a
+// peer. The caller closes the channel.
+func createEnd[E any](t testing.TB, name string, capacity int64, w shm.WaitStrategy, claim func(*shm.Channel) (E, error)) (*shm.Channel, E) {
+	t.Helper()
+	ch, err := shm.CreateChannel(name, capacity, shm.WithWait(w))
+	if err != nil {
+		t.Fatalf("CreateChannel(%q): %v", name, err)
+	}
+	end, err := claim(ch)
+	if err != nil {
+		_ = ch.Close()
+		t.Fatalf("claim %T: %v", end, err)
+	}
+	return ch, end
+}
+
+// waitCReceiver waits for the C receiver p of a stream of count messages,
+// begun at start, and checks its last words (p.cmd.Args[1] is its mode):
+// every message received, none bad, then EOF.
+func waitCReceiver(t *testing.T, p *peer, count int, start time.Time) {
+	t.Helper()
+	lines := p.wait()
+	t.Logf("%d messages in %v", count, time.Since(start).Round(time.Millisecond))
+	want := []string{fmt.Sprintf("received %d bad 0", count), p.cmd.Args[1] + ": -1 EOF"}
+	if strings.Join(lines, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("C receiver said %q, want %q", lines, want)
+	}
+}
+
+// waitCSender checks that the Go receiver got the count messages of the C
+// sender p's stream, begun at start, and then waits for p to say success.
+func waitCSender(t *testing.T, p *peer, got, count int, start time.Time) {
+	t.Helper()
+	t.Logf("%d messages in %v", got, time.Since(start).Round(time.Millisecond))
+	if got != count {
+		t.Fatalf("received %d messages before EOF, want %d", got, count)
+	}
+	if lines := p.wait(); len(lines) != 1 || lines[0] != p.cmd.Args[1]+": 0 shmchan: success" {
+		t.Fatalf("C sender said %q", lines)
 	}
 }
 
@@ -110,15 +143,8 @@ func TestCToGo(t *testing.T) {
 		t.Run("wait="+m.name, func(t *testing.T) {
 			name := newName(t)
 			count := streamCount()
-			ch, err := shm.CreateChannel(name, streamCapacity, shm.WithWait(m.wait))
-			if err != nil {
-				t.Fatalf("CreateChannel(%q): %v", name, err)
-			}
+			ch, rx := createEnd(t, name, streamCapacity, m.wait, (*shm.Channel).Receiver)
 			defer ch.Close()
-			rx, err := ch.Receiver()
-			if err != nil {
-				t.Fatalf("Receiver: %v", err)
-			}
 			p := startPeer(t, false, "send", name, strconv.Itoa(count), strconv.Itoa(streamMaxLen), m.name)
 
 			ctx := testContext(t, 5*time.Minute)
@@ -127,6 +153,7 @@ func TestCToGo(t *testing.T) {
 			var got int
 			for ; ; got++ {
 				var msg []byte
+				var err error
 				if got%2 == 0 {
 					msg, err = rx.RecvContext(ctx, buf[:0])
 				} else {
@@ -147,13 +174,7 @@ func TestCToGo(t *testing.T) {
 					}
 				}
 			}
-			t.Logf("%d messages in %v", got, time.Since(start).Round(time.Millisecond))
-			if got != count {
-				t.Fatalf("received %d messages before EOF, want %d", got, count)
-			}
-			if lines := p.wait(); len(lines) != 1 || lines[0] != "send: 0 shmchan: success" {
-				t.Fatalf("C sender said %q", lines)
-			}
+			waitCSender(t, p, got, count, start)
 			// The C sender counted on its line, the Go receiver on its own.
 			checkStats(t, ch, uint64(count))
 		})

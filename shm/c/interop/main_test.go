@@ -379,19 +379,30 @@ func goEcho(args []string) int {
 	}
 }
 
+// openReceiver opens the channel name with the wait strategy wait (spin,
+// block or adaptive) and claims its receiver, for a sink role. On error it
+// leaves nothing open.
+func openReceiver(name, wait string) (*shm.Channel, *shm.Receiver, error) {
+	ch, err := shm.OpenChannel(name, shm.WithWait(waitStrategy(wait)))
+	if err != nil {
+		return nil, nil, err
+	}
+	rx, err := ch.Receiver()
+	if err != nil {
+		_ = ch.Close()
+		return nil, nil, err
+	}
+	return ch, rx, nil
+}
+
 // goSink is the Go twin of the C peer's sink mode: args are NAME, WAIT.
 func goSink(args []string) int {
-	ch, err := shm.OpenChannel(args[0], shm.WithWait(waitStrategy(args[1])))
+	ch, rx, err := openReceiver(args[0], args[1])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer ch.Close()
-	rx, err := ch.Receiver()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	fmt.Println("ready")
 	var n, bytes uint64
 	for {
@@ -413,17 +424,12 @@ func goSink(args []string) int {
 
 // goSinkBatch is goSink through RecvBatch, up to 32 messages a call.
 func goSinkBatch(args []string) int {
-	ch, err := shm.OpenChannel(args[0], shm.WithWait(waitStrategy(args[1])))
+	ch, rx, err := openReceiver(args[0], args[1])
 	if err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		return 1
 	}
 	defer ch.Close()
-	rx, err := ch.Receiver()
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		return 1
-	}
 	bufs := make([][]byte, 32)
 	for i := range bufs {
 		bufs[i] = make([]byte, 0, ch.MaxMessage())

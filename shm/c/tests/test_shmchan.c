@@ -645,6 +645,36 @@ static void test_fuzz(void) {
 
 /* ---- Streams: threads and processes ------------------------------------------------ */
 
+/* wait_modes are the wait strategies that a test runs under, one after the other. */
+static const int wait_modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
+#define N_WAIT_MODES ((int)(sizeof wait_modes / sizeof wait_modes[0]))
+
+/* create_receiver creates channel n of the given capacity with the wait strategy mode and claims its
+ * receiver; if the claim fails, it closes the channel again. */
+static int create_receiver(const char *n, uint64_t capacity, int mode, shmchan_channel **ch, shmchan_receiver **rx) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = mode;
+	int rc = shmchan_channel_create(n, capacity, &o, ch);
+	if (rc != SHMCHAN_OK) return rc;
+	rc = shmchan_channel_receiver(*ch, rx);
+	if (rc != SHMCHAN_OK) shmchan_channel_close(*ch);
+	return rc;
+}
+
+/* open_sender opens channel n with the wait strategy mode and claims its sender; if the claim fails, it
+ * closes the channel again. */
+static int open_sender(const char *n, int mode, shmchan_channel **ch, shmchan_sender **tx) {
+	shmchan_options o;
+	shmchan_options_init(&o);
+	o.wait = mode;
+	int rc = shmchan_channel_open(n, &o, ch);
+	if (rc != SHMCHAN_OK) return rc;
+	rc = shmchan_channel_sender(*ch, tx);
+	if (rc != SHMCHAN_OK) shmchan_channel_close(*ch);
+	return rc;
+}
+
 struct stream {
 	const char *name;
 	int wait;
@@ -654,14 +684,10 @@ struct stream {
 };
 
 static int produce(const struct stream *s) {
-	shmchan_options o;
-	shmchan_options_init(&o);
-	o.wait = s->wait;
 	shmchan_channel *ch;
 	shmchan_sender *tx;
-	int rc = shmchan_channel_open(s->name, &o, &ch);
+	int rc = open_sender(s->name, s->wait, &ch, &tx);
 	if (rc != SHMCHAN_OK) return rc;
-	rc = shmchan_channel_sender(ch, &tx);
 	uint8_t *buf = (uint8_t *)malloc(s->maxlen);
 	uint64_t rng = 0x9E3779B97F4A7C15u;
 	for (uint64_t i = 0; rc == SHMCHAN_OK && i < s->count; i++) {
@@ -713,17 +739,12 @@ static int64_t consume(shmchan_receiver *rx, size_t maxlen, int *rc_out) {
 }
 
 static void test_threads(void) {
-	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
-	for (int m = 0; m < 3; m++) {
+	for (int m = 0; m < N_WAIT_MODES; m++) {
 		const char *n = name();
-		shmchan_options o;
-		shmchan_options_init(&o);
-		o.wait = modes[m];
 		shmchan_channel *ch;
 		shmchan_receiver *rx;
-		CHECK_RC(shmchan_channel_create(n, 1 << 16, &o, &ch), SHMCHAN_OK);
-		CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
-		struct stream s = {n, modes[m], modes[m] == SHMCHAN_WAIT_SPIN ? 3000 : 30000, 1000, 0};
+		CHECK_RC(create_receiver(n, 1 << 16, wait_modes[m], &ch, &rx), SHMCHAN_OK);
+		struct stream s = {n, wait_modes[m], wait_modes[m] == SHMCHAN_WAIT_SPIN ? 3000 : 30000, 1000, 0};
 		pthread_t t;
 		CHECK(pthread_create(&t, NULL, produce_thread, &s) == 0);
 		int rc;
@@ -734,7 +755,7 @@ static void test_threads(void) {
 		CHECK(got == (int64_t)s.count);
 		CHECK_RC(shmchan_channel_close(ch), SHMCHAN_OK);
 		CHECK_RC(removed(n), SHMCHAN_OK);
-		if (getenv("SHMCHAN_TEST_VERBOSE")) printf("     threads wait=%d done\n", modes[m]);
+		if (getenv("SHMCHAN_TEST_VERBOSE")) printf("     threads wait=%d done\n", wait_modes[m]);
 	}
 }
 
@@ -745,13 +766,9 @@ static void test_threads(void) {
 
 static void test_processes(void) {
 	const char *n = name();
-	shmchan_options o;
-	shmchan_options_init(&o);
-	o.wait = SHMCHAN_WAIT_BLOCK;
 	shmchan_channel *ch;
 	shmchan_receiver *rx;
-	CHECK_RC(shmchan_channel_create(n, 1 << 16, &o, &ch), SHMCHAN_OK);
-	CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
+	CHECK_RC(create_receiver(n, 1 << 16, SHMCHAN_WAIT_BLOCK, &ch, &rx), SHMCHAN_OK);
 	struct stream s = {n, SHMCHAN_WAIT_BLOCK, PRODUCE_COUNT, PRODUCE_MAXLEN, 0};
 	child_t c;
 	CHECK(child_start(&c, "produce", n) == 0);
@@ -766,13 +783,12 @@ static void test_processes(void) {
 
 /* test_peer_gone kills the peer process, mid-wait, on each side. */
 static void test_peer_gone(void) {
-	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
-	for (int m = 0; m < 3; m++) {
+	for (int m = 0; m < N_WAIT_MODES; m++) {
 		for (int side = 0; side < 2; side++) { /* 0: the child sends, 1: the child receives */
 			const char *n = name();
 			shmchan_options o;
 			shmchan_options_init(&o);
-			o.wait = modes[m];
+			o.wait = wait_modes[m];
 			shmchan_channel *ch;
 			CHECK_RC(shmchan_channel_create(n, 1024, &o, &ch), SHMCHAN_OK);
 			child_t c;
@@ -1195,12 +1211,11 @@ static void *mb_read_thread(void *arg) {
 }
 
 static void test_mailbox_threads(void) {
-	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
-	for (int m = 0; m < 3; m++) {
+	for (int m = 0; m < N_WAIT_MODES; m++) {
 		const char *n = name();
 		shmchan_mailbox *mb;
 		CHECK_RC(shmchan_mailbox_create(n, 256, NULL, &mb), SHMCHAN_OK);
-		struct mb_stream wr = {n, modes[m], 200000, 0, 0, 0, 0, 0};
+		struct mb_stream wr = {n, wait_modes[m], 200000, 0, 0, 0, 0, 0};
 		struct mb_stream rd[3];
 		pthread_t tr[3], tw;
 		for (int i = 0; i < 3; i++) {
@@ -1214,7 +1229,7 @@ static void test_mailbox_threads(void) {
 		CHECK_RC(wr.rc, SHMCHAN_OK);
 		for (int i = 0; i < 3; i++) {
 			if (getenv("SHMCHAN_TEST_VERBOSE"))
-				printf("     mailbox wait=%d reader %d: seen %llu skipped %llu torn %llu\n", modes[m], i,
+				printf("     mailbox wait=%d reader %d: seen %llu skipped %llu torn %llu\n", wait_modes[m], i,
 				       (unsigned long long)rd[i].seen, (unsigned long long)rd[i].skipped,
 				       (unsigned long long)rd[i].torn);
 			CHECK_RC(rd[i].rc, SHMCHAN_EOF);
@@ -1245,12 +1260,11 @@ static void test_mailbox_processes(void) {
 
 /* test_mailbox_writer_death kills a writer: readers get PEER_GONE, and a new writer takes over. */
 static void test_mailbox_writer_death(void) {
-	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
-	for (int m = 0; m < 3; m++) {
+	for (int m = 0; m < N_WAIT_MODES; m++) {
 		const char *n = name();
 		shmchan_options o;
 		shmchan_options_init(&o);
-		o.wait = modes[m];
+		o.wait = wait_modes[m];
 		shmchan_mailbox *mb;
 		CHECK_RC(shmchan_mailbox_create(n, 100, &o, &mb), SHMCHAN_OK);
 		child_t c;
@@ -1708,6 +1722,15 @@ static void fill_batch(const void **msgs, size_t *lens, size_t k, const uint8_t 
 	}
 }
 
+/* point_bufs points bufs[i] at the i-th of n buffers of each bytes that follow one another from out, and
+ * sets caps[i] to each. */
+static void point_bufs(void **bufs, size_t *caps, void *out, size_t n, size_t each) {
+	for (size_t i = 0; i < n; i++) {
+		bufs[i] = (uint8_t *)out + i * each;
+		caps[i] = each;
+	}
+}
+
 /* test_batch: shmchan_send_batch and shmchan_recv_batch in one thread: partial batches, errors, padding
  * inside a batch (read one by one and as a batch), the counters, EOF. */
 static void test_batch(void) {
@@ -1725,10 +1748,7 @@ static void test_batch(void) {
 	static uint8_t out[32][600];
 	void *bufs[32];
 	size_t caps[32], olens[32];
-	for (int i = 0; i < 32; i++) {
-		bufs[i] = out[i];
-		caps[i] = sizeof out[i];
-	}
+	point_bufs(bufs, caps, out, 32, sizeof out[0]);
 	CHECK_RC(shmchan_try_send_batch(tx, msgs, lens, 0, &sent), SHMCHAN_OK);
 	CHECK(sent == 0);
 	CHECK_RC(shmchan_try_send_batch(tx, NULL, lens, 1, &sent), SHMCHAN_ERR_INVALID);
@@ -1820,55 +1840,42 @@ struct batch_stream {
 
 static void *batch_produce(void *arg) {
 	struct batch_stream *s = arg;
-	shmchan_options o;
-	shmchan_options_init(&o);
-	o.wait = s->wait;
 	shmchan_channel *ch;
 	shmchan_sender *tx;
-	s->rc = shmchan_channel_open(s->name, &o, &ch);
+	s->rc = open_sender(s->name, s->wait, &ch, &tx);
 	if (s->rc != SHMCHAN_OK) return NULL;
-	if ((s->rc = shmchan_channel_sender(ch, &tx)) == SHMCHAN_OK) {
-		uint64_t vals[32][7] = {{0}};
-		const void *msgs[32];
-		size_t lens[32];
-		for (uint64_t i = 0; i < BATCH_COUNT && s->rc == SHMCHAN_OK;) {
-			size_t k = 1 + (size_t)(i % 32), sent;
-			if (k > BATCH_COUNT - i) k = (size_t)(BATCH_COUNT - i);
-			for (size_t j = 0; j < k; j++) {
-				vals[j][0] = i + j;
-				msgs[j] = vals[j];
-				lens[j] = 8 + (size_t)((i + j) % 3) * 24; /* 8, 32 or 56 bytes, the first 8 the number */
-			}
-			s->rc = shmchan_send_batch(tx, msgs, lens, k, &sent, SHMCHAN_FOREVER);
-			i += sent;
+	uint64_t vals[32][7] = {{0}};
+	const void *msgs[32];
+	size_t lens[32];
+	for (uint64_t i = 0; i < BATCH_COUNT && s->rc == SHMCHAN_OK;) {
+		size_t k = 1 + (size_t)(i % 32), sent;
+		if (k > BATCH_COUNT - i) k = (size_t)(BATCH_COUNT - i);
+		for (size_t j = 0; j < k; j++) {
+			vals[j][0] = i + j;
+			msgs[j] = vals[j];
+			lens[j] = 8 + (size_t)((i + j) % 3) * 24; /* 8, 32 or 56 bytes, the first 8 the number */
 		}
-		if (s->rc == SHMCHAN_OK) s->rc = shmchan_sender_close(tx);
+		s->rc = shmchan_send_batch(tx, msgs, lens, k, &sent, SHMCHAN_FOREVER);
+		i += sent;
 	}
+	if (s->rc == SHMCHAN_OK) s->rc = shmchan_sender_close(tx);
 	shmchan_channel_close(ch);
 	return NULL;
 }
 
 static void test_batch_threads(void) {
-	static const int modes[] = {SHMCHAN_WAIT_ADAPTIVE, SHMCHAN_WAIT_SPIN, SHMCHAN_WAIT_BLOCK};
-	for (int m = 0; m < 3; m++) {
+	for (int m = 0; m < N_WAIT_MODES; m++) {
 		const char *n = name();
-		shmchan_options o;
-		shmchan_options_init(&o);
-		o.wait = modes[m];
 		shmchan_channel *ch;
 		shmchan_receiver *rx;
-		CHECK_RC(shmchan_channel_create(n, 4096, &o, &ch), SHMCHAN_OK);
-		CHECK_RC(shmchan_channel_receiver(ch, &rx), SHMCHAN_OK);
-		struct batch_stream s = {n, modes[m], 0};
+		CHECK_RC(create_receiver(n, 4096, wait_modes[m], &ch, &rx), SHMCHAN_OK);
+		struct batch_stream s = {n, wait_modes[m], 0};
 		pthread_t t;
 		CHECK(pthread_create(&t, NULL, batch_produce, &s) == 0);
 		static uint64_t out[32][8];
 		void *bufs[32];
 		size_t caps[32], lens[32], got;
-		for (int i = 0; i < 32; i++) {
-			bufs[i] = out[i];
-			caps[i] = sizeof out[i];
-		}
+		point_bufs(bufs, caps, out, 32, sizeof out[0]);
 		uint64_t next = 0;
 		int rc, bad = 0;
 		while ((rc = shmchan_recv_batch(rx, bufs, caps, lens, 1 + next % 32, &got, SHMCHAN_FOREVER)) == SHMCHAN_OK) {

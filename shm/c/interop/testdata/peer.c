@@ -112,6 +112,47 @@ static int open_end(const char *name, int wait, int sender, shmchan_channel **ch
 	return rc;
 }
 
+/* The most messages a batch mode moves per call. */
+#define BATCH_MAX 32
+
+/* check_message checks a "seq, checksum, payload" message; it counts a bad one in *bad and reports the
+ * first five on stderr. */
+static void check_message(const char *mode, const uint8_t *msg, size_t len, uint64_t want, uint64_t *bad) {
+	uint64_t seq = UINT64_MAX, sum = 0;
+	if (len >= 16) {
+		memcpy(&seq, msg, 8);
+		memcpy(&sum, msg + 8, 8);
+	}
+	if (seq != want || sum != fnv1a(msg + 16, len - 16)) {
+		if ((*bad)++ < 5)
+			fprintf(stderr, "peer %s: message %llu: seq %llu, len %zu, checksum %s\n", mode,
+			        (unsigned long long)want, (unsigned long long)seq, len,
+			        len >= 16 && sum == fnv1a(msg + 16, len - 16) ? "ok" : "BAD");
+	}
+}
+
+/* make_message writes message seq into buf: 16..maxlen bytes (the length and the payload drawn from
+ * *rng), seq and the payload's checksum first. It returns the length. */
+static size_t make_message(uint8_t *buf, uint64_t seq, size_t maxlen, uint64_t *rng) {
+	size_t n = 16 + (size_t)(rng_next(rng) % (maxlen - 16 + 1));
+	for (size_t j = 16; j < n; j++) buf[j] = (uint8_t)rng_next(rng);
+	uint64_t sum = fnv1a(buf + 16, n - 16);
+	memcpy(buf, &seq, 8);
+	memcpy(buf + 8, &sum, 8);
+	return n;
+}
+
+/* batch_bufs points bufs[i] at the i-th of BATCH_MAX buffers of cap bytes, which it allocates in one
+ * block, and sets caps[i] to cap. It returns the block, for free. */
+static uint8_t *batch_bufs(size_t cap, void **bufs, size_t *caps) {
+	uint8_t *mem = (uint8_t *)malloc(cap * BATCH_MAX);
+	for (int i = 0; i < BATCH_MAX; i++) {
+		bufs[i] = mem + (size_t)i * cap;
+		caps[i] = cap;
+	}
+	return mem;
+}
+
 /* mode_recv receives until EOF, checking sequence numbers and checksums. */
 static int mode_recv(const char *name, uint64_t count, int wait) {
 	shmchan_channel *ch;
@@ -136,17 +177,7 @@ static int mode_recv(const char *name, uint64_t count, int wait) {
 			msg = (const uint8_t *)m;
 		}
 		if (rc != SHMCHAN_OK) break;
-		uint64_t seq = UINT64_MAX, sum = 0;
-		if (len >= 16) {
-			memcpy(&seq, msg, 8);
-			memcpy(&sum, msg + 8, 8);
-		}
-		if (seq != want || sum != fnv1a(msg + 16, len - 16)) {
-			if (bad++ < 5)
-				fprintf(stderr, "peer recv: message %llu: seq %llu, len %zu, checksum %s\n",
-				        (unsigned long long)want, (unsigned long long)seq, len,
-				        len >= 16 && sum == fnv1a(msg + 16, len - 16) ? "ok" : "BAD");
-		}
+		check_message("recv", msg, len, want, &bad);
 		if (want % 2 == 1 && (rc = shmchan_release(rx)) != SHMCHAN_OK) break;
 		want++;
 	}
@@ -170,11 +201,7 @@ static int mode_send(const char *name, uint64_t count, size_t maxlen, int wait) 
 	uint8_t *buf = (uint8_t *)malloc(maxlen);
 	uint64_t rng = (uint64_t)getpid() * UINT64_C(0x9E3779B97F4A7C15) | 1;
 	for (uint64_t i = 0; i < count && rc == SHMCHAN_OK; i++) {
-		size_t n = 16 + (size_t)(rng_next(&rng) % (maxlen - 16 + 1));
-		for (size_t j = 16; j < n; j++) buf[j] = (uint8_t)rng_next(&rng);
-		uint64_t sum = fnv1a(buf + 16, n - 16);
-		memcpy(buf, &i, 8);
-		memcpy(buf + 8, &sum, 8);
+		size_t n = make_message(buf, i, maxlen, &rng);
 		if (i % 2 == 0) {
 			rc = shmchan_send(tx, buf, n, SHMCHAN_FOREVER);
 		} else {
@@ -193,23 +220,6 @@ static int mode_send(const char *name, uint64_t count, size_t maxlen, int wait) 
 	return rc == SHMCHAN_OK ? 0 : 1;
 }
 
-/* The most messages a batch mode moves per call. */
-#define BATCH_MAX 32
-
-/* check_message checks a "seq, checksum, payload" message; it counts and reports a bad one. */
-static void check_message(const char *mode, const uint8_t *msg, size_t len, uint64_t want, uint64_t *bad) {
-	uint64_t seq = UINT64_MAX, sum = 0;
-	if (len >= 16) {
-		memcpy(&seq, msg, 8);
-		memcpy(&sum, msg + 8, 8);
-	}
-	if (seq != want || sum != fnv1a(msg + 16, len - 16)) {
-		if ((*bad)++ < 5)
-			fprintf(stderr, "peer %s: message %llu: seq %llu, len %zu\n", mode, (unsigned long long)want,
-			        (unsigned long long)seq, len);
-	}
-}
-
 /* mode_recv_batch is mode_recv through shmchan_recv_batch, asking for 1..32 messages a call. */
 static int mode_recv_batch(const char *name, uint64_t count, int wait) {
 	shmchan_channel *ch;
@@ -219,14 +229,9 @@ static int mode_recv_batch(const char *name, uint64_t count, int wait) {
 		report("recv-batch", rc);
 		return 1;
 	}
-	size_t cap = (size_t)shmchan_channel_max_message(ch);
-	uint8_t *mem = (uint8_t *)malloc(cap * BATCH_MAX);
 	void *bufs[BATCH_MAX];
 	size_t caps[BATCH_MAX], lens[BATCH_MAX];
-	for (int i = 0; i < BATCH_MAX; i++) {
-		bufs[i] = mem + (size_t)i * cap;
-		caps[i] = cap;
-	}
+	uint8_t *mem = batch_bufs((size_t)shmchan_channel_max_message(ch), bufs, caps);
 	uint64_t want = 0, bad = 0, calls = 0;
 	for (;; calls++) {
 		size_t got;
@@ -260,14 +265,8 @@ static int mode_send_batch(const char *name, uint64_t count, size_t maxlen, int 
 		if (k > count - i) k = (size_t)(count - i);
 		for (size_t j = 0; j < k; j++) {
 			uint8_t *buf = mem + j * maxlen;
-			uint64_t seq = i + j;
-			size_t n = 16 + (size_t)(rng_next(&rng) % (maxlen - 16 + 1));
-			for (size_t b = 16; b < n; b++) buf[b] = (uint8_t)rng_next(&rng);
-			uint64_t sum = fnv1a(buf + 16, n - 16);
-			memcpy(buf, &seq, 8);
-			memcpy(buf + 8, &sum, 8);
 			msgs[j] = buf;
-			lens[j] = n;
+			lens[j] = make_message(buf, i + j, maxlen, &rng);
 		}
 		/* Send the whole batch: each call sends what fits. */
 		for (size_t off = 0; off < k && rc == SHMCHAN_OK;) {
@@ -478,14 +477,9 @@ static int mode_sink_batch(const char *name, int wait) {
 		report("sink-batch", rc);
 		return 1;
 	}
-	size_t cap = (size_t)shmchan_channel_max_message(ch);
-	uint8_t *mem = (uint8_t *)malloc(cap * BATCH_MAX);
 	void *bufs[BATCH_MAX];
 	size_t caps[BATCH_MAX], lens[BATCH_MAX];
-	for (int i = 0; i < BATCH_MAX; i++) {
-		bufs[i] = mem + (size_t)i * cap;
-		caps[i] = cap;
-	}
+	uint8_t *mem = batch_bufs((size_t)shmchan_channel_max_message(ch), bufs, caps);
 	ready();
 	uint64_t n = 0, bytes = 0;
 	for (;;) {
