@@ -272,9 +272,13 @@ func TestChannelBatchWakesParkedSender(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if st.Sender.Wakes == 0 || st.Receiver.Wakes == 0 {
-		t.Errorf("wakes: sender %d, receiver %d; want both > 0", st.Sender.Wakes, st.Receiver.Wakes)
-	}
+	// The promptness above is the protocol's promise; whether a batch found
+	// its peer's flag up is not: a parked end wakes on its own every 50 ms
+	// (and on Windows a semaphore's leftover count wakes it early), and a
+	// batch that comes while it re-checks finds it awake. Under Wine the
+	// receiver's count was 0 once, the parked sender having returned in
+	// time. So the counts are logged, not asserted.
+	t.Logf("wakes: sender %d, receiver %d", st.Sender.Wakes, st.Receiver.Wakes)
 }
 
 // batchCase is the allocCase "send/recv": send(msgs) then recv(bufs), each
