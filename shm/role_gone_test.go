@@ -1,55 +1,66 @@
 package shm
 
 import (
-	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/shmchan/shmchan/internal/testproc"
 )
 
-// TestGoneRacingClaim asks about a role (gone, live.1–4) while another handle
-// of the same object, through its own descriptor, claims and releases it
-// over and over: every answer must be "alive". A test that finds the lock
-// free just before the claimer takes it, then the claimer's fresh token,
-// used to call the claimer dead (live.4 asks the lock again).
+// TestGoneRacingClaim asks about a role (gone, live.1–4) while another
+// handle of the same object, through its own descriptor, claims it for the
+// first time: every answer must be "alive". A test that found the lock free
+// just before the claimer took it, then read the claimer's fresh token,
+// used to call the claimer dead; live.4 asks the lock again. Each round is a
+// new channel, because a channel's role is claimed once: its release comes
+// with its close, and a closed role is never claimed again (so no holder
+// can release and re-claim it under the same token between two of the
+// asker's steps, which live.4 could not tell from a death).
 func TestGoneRacingClaim(t *testing.T) {
-	a, err := CreateChannel(testproc.Name(t, "shmtest"), 4096, RemoveOnClose())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer a.Close()
-	if !a.txRole.locked() {
-		t.Skip("no role locks on this platform: tokens decide, and a live process's token is alive")
-	}
-	b, err := OpenChannel(a.Name())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer b.Close()
-	var stop atomic.Bool
-	done := make(chan int)
-	go func() {
-		n := 0
-		for !stop.Load() {
-			if _, err := b.txRole.claim(); err != nil {
-				t.Errorf("claim: %v", err)
+	rounds, asks, deadline := 0, 0, time.Now().Add(2*time.Second)
+	for time.Now().Before(deadline) {
+		a, err := CreateChannel(testproc.Name(t, "shmtest"), 4096, RemoveOnClose())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !a.txRole.locked() {
+			a.Close()
+			t.Skip("no role locks on this platform: tokens decide, and a live process's token is alive")
+		}
+		b, err := OpenChannel(a.Name())
+		if err != nil {
+			a.Close()
+			t.Fatal(err)
+		}
+		claimed := make(chan error, 1)
+		go func() {
+			_, err := b.txRole.claim()
+			claimed <- err
+		}()
+		var gone error
+	ask:
+		for {
+			select {
+			case err := <-claimed:
+				if err != nil {
+					t.Errorf("claim: %v", err)
+				}
+				break ask
+			default:
+			}
+			if gone = a.txRole.gone(); gone != nil {
+				<-claimed
 				break
 			}
-			b.txRole.release()
-			n++
+			asks++
 		}
-		done <- n
-	}()
-	asks, deadline := 0, time.Now().Add(2*time.Second)
-	for time.Now().Before(deadline) {
-		if err := a.txRole.gone(); err != nil {
-			t.Errorf("ask %d: a live claimer judged gone: %v", asks, err)
-			break
+		b.txRole.release()
+		b.Close()
+		a.Close()
+		if gone != nil {
+			t.Fatalf("round %d, ask %d: a live claimer judged gone: %v", rounds, asks, gone)
 		}
-		asks++
+		rounds++
 	}
-	stop.Store(true)
-	claims := <-done
-	t.Logf("%d asks against %d claims and releases", asks, claims)
+	t.Logf("%d asks in %d rounds, each racing a first claim", asks, rounds)
 }
