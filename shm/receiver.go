@@ -201,7 +201,7 @@ func (r *Receiver) tryRecvBatch(msgs [][]byte) (int, error) {
 	if len(msgs) == 0 {
 		return 0, nil
 	}
-	n, err := r.c.TryReadBatch(msgs)
+	n, bytes, err := r.c.TryReadBatch(msgs)
 	if err == ring.ErrEmpty {
 		// STEP(recv.2) SYNC(tx_closed): seq_cst load after finding the ring empty; pairs with
 		// the store in Sender.close, which follows the sender's last record.
@@ -209,19 +209,15 @@ func (r *Receiver) tryRecvBatch(msgs [][]byte) (int, error) {
 			return 0, ErrEmpty
 		}
 		// Closed: anything published before the close is visible now.
-		if n, err = r.c.TryReadBatch(msgs); err == ring.ErrEmpty {
+		if n, bytes, err = r.c.TryReadBatch(msgs); err == ring.ErrEmpty {
 			return 0, io.EOF
 		}
 	}
 	if err != nil {
 		return 0, wrap("receive", r.ch.Name(), lift(err))
 	}
-	var bytes uint64
-	for _, m := range msgs[:n] {
-		bytes += uint64(len(m))
-	}
 	count(&r.st.Messages, uint64(n))
-	count(&r.st.Bytes, bytes)
+	count(&r.st.Bytes, uint64(bytes))
 	// STEP(recv_batch.5) notify.1–3 with tx_parked, space_seq: once for the batch, after
 	// the one store of head (recv_batch.4), as release.2 follows release.1.
 	notify(&r.h.TxParked, &r.h.SpaceSeq, r.ch.spaceWord, r.st)

@@ -211,7 +211,7 @@ func (s *Sender) trySendBatch(msgs [][]byte) (int, error) {
 	if atomic.LoadUint32(&s.h.RxClosed) != 0 {
 		return 0, wrap("send", s.ch.Name(), errReceiverClosed)
 	}
-	n, err := s.p.TryWriteBatch(msgs)
+	n, bytes, err := s.p.TryWriteBatch(msgs)
 	if err == ring.ErrFull {
 		return 0, ErrFull
 	}
@@ -221,12 +221,8 @@ func (s *Sender) trySendBatch(msgs [][]byte) (int, error) {
 	if n == 0 {
 		return 0, nil
 	}
-	var bytes uint64
-	for _, m := range msgs[:n] {
-		bytes += uint64(len(m))
-	}
 	count(&s.st.Messages, uint64(n))
-	count(&s.st.Bytes, bytes)
+	count(&s.st.Bytes, uint64(bytes))
 	// STEP(send_batch.7) notify.1–3 with rx_parked, data_seq: once for the batch.
 	notify(&s.h.RxParked, &s.h.DataSeq, s.ch.dataWord, s.st)
 	return n, nil

@@ -170,7 +170,7 @@ func FuzzConsumer(f *testing.F) {
 				if i%3 == 2 {
 					// Every third read is a batch read of up to three.
 					before := sh.head
-					n, err := c.TryReadBatch(bufs)
+					n, _, err := c.TryReadBatch(bufs)
 					if err == ring.ErrEmpty {
 						if !edit() {
 							break
@@ -242,7 +242,7 @@ func FuzzConsumer(f *testing.F) {
 					batch[j] = make([]byte, (n+j*11)%(p.MaxMessage()+2))
 				}
 				free := p.Free()
-				got, err := p.TryWriteBatch(batch)
+				got, _, err := p.TryWriteBatch(batch)
 				switch {
 				case err == nil:
 					if got < 1 || got > len(batch) || p.Free() > free {

@@ -339,7 +339,9 @@ func (c *Consumer) TryRead(dst []byte) ([]byte, error) {
 }
 
 // TryWriteBatch copies as many of msgs as fit now into the ring, in order,
-// and publishes them all with one store: it returns how many it wrote. It
+// and publishes them all with one store: it returns how many it wrote, and
+// their payload bytes (which the loop adds up anyway, so that a caller that
+// counts bytes need not walk msgs again). It
 // returns 0 and ErrFull if not even msgs[0] fits, and 0 and ErrTooLarge if
 // msgs[0] exceeds MaxMessage; a later message that is too large or does not
 // fit ends the batch before it (the next call reports it). An empty msgs
@@ -351,10 +353,10 @@ func (c *Consumer) TryRead(dst []byte) ([]byte, error) {
 // header is stored last. A consumer that loads that header (acquire) sees
 // every byte of the batch, and reads the later headers as it reads any
 // header, so a consumer that knows nothing of batches reads one correctly.
-func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
+func (p *Producer) TryWriteBatch(msgs [][]byte) (int, int, error) {
 	p.resv = -1
 	if len(msgs) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	// Locals, not fields, in the loop: the copy is a call, after which the
 	// compiler would reload every field it reads.
@@ -367,13 +369,13 @@ func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
 		pos      = p.pos
 		firstAt  uint64 // the header word that publishes the batch
 		firstHdr uint64
-		n        int
+		n, bytes int
 	)
 	for _, msg := range msgs {
 		size := uint64(len(msg))
 		if size > max {
 			if n == 0 {
-				return 0, ErrTooLarge
+				return 0, 0, ErrTooLarge
 			}
 			break
 		}
@@ -388,12 +390,12 @@ func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
 			// and Consumer.TryReadBatch. The consumer is done with every byte before it.
 			h := atomic.LoadUint64(p.head)
 			if h < p.cachedHead || h > p.pos || h%8 != 0 {
-				return 0, fmt.Errorf("ring: head moved from %d to %d with the producer at %d: %w", p.cachedHead, h, p.pos, ErrCorrupt)
+				return 0, 0, fmt.Errorf("ring: head moved from %d to %d with the producer at %d: %w", p.cachedHead, h, p.pos, ErrCorrupt)
 			}
 			p.cachedHead, cached = h, h
 			if pos+pad+rec+layout.ChanRecordHeader-h > capacity {
 				if n == 0 {
-					return 0, ErrFull
+					return 0, 0, ErrFull
 				}
 				break
 			}
@@ -418,6 +420,7 @@ func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
 		}
 		pos += pad + rec
 		n++
+		bytes += int(size)
 	}
 	// STEP(send_batch.5) One terminator, after the last record, in the 8 bytes kept free.
 	binary.LittleEndian.PutUint64(data[pos&mask:], 0)
@@ -426,20 +429,21 @@ func (p *Producer) TryWriteBatch(msgs [][]byte) (int, error) {
 	// publishes every byte of the batch written above; pairs with the acquire load
 	// in Consumer.TryPeek and Consumer.TryReadBatch.
 	atomic.StoreUint64(p.word(firstAt), firstHdr)
-	return n, nil
+	return n, bytes, nil
 }
 
 // TryReadBatch reads up to len(msgs) messages: the i-th is appended to
 // msgs[i][:0] (so a large enough msgs[i] takes it without allocation), and
 // the space of all of them is released with one store of head. It returns
-// how many it read, or 0 and ErrEmpty if there is none now. A record that
+// how many it read and their payload bytes, or 0 and ErrEmpty if there is
+// none now. A record that
 // breaks the layout after the first ends the batch before it (the next call
 // returns ErrCorrupt). A peeked message is read again, as the first. An
 // empty msgs reads nothing and returns 0, nil.
-func (c *Consumer) TryReadBatch(msgs [][]byte) (int, error) {
+func (c *Consumer) TryReadBatch(msgs [][]byte) (int, int, error) {
 	c.peeked = false
 	if len(msgs) == 0 {
-		return 0, nil
+		return 0, 0, nil
 	}
 	var (
 		data     = c.data
@@ -449,7 +453,7 @@ func (c *Consumer) TryReadBatch(msgs [][]byte) (int, error) {
 		released = c.released
 		room     = capacity - layout.ChanRecordHeader // no record ends further than this from released
 		pos      = c.pos
-		n        int
+		n, bytes int
 	)
 	for n < len(msgs) {
 		at := pos & mask
@@ -472,7 +476,7 @@ func (c *Consumer) TryReadBatch(msgs [][]byte) (int, error) {
 			if err != nil {
 				if n == 0 {
 					c.pos = pos
-					return 0, err
+					return 0, 0, err
 				}
 				break
 			}
@@ -481,22 +485,23 @@ func (c *Consumer) TryReadBatch(msgs [][]byte) (int, error) {
 				continue
 			}
 			// A message checked by record is checked above: not reached.
-			return 0, fmt.Errorf("ring: record at %d: %w", pos, ErrCorrupt)
+			return 0, 0, fmt.Errorf("ring: record at %d: %w", pos, ErrCorrupt)
 		}
 		// STEP(recv_batch.3) Copy the message out.
 		start := at + layout.ChanRecordHeader
 		msgs[n] = append(msgs[n][:0], data[start:start+size]...)
 		pos += step
 		n++
+		bytes += int(size)
 	}
 	if n == 0 {
 		c.pos = pos // padding skipped; published with the next release
-		return 0, ErrEmpty
+		return 0, 0, ErrEmpty
 	}
 	c.pos, c.released = pos, pos
 	// STEP(recv_batch.4) SYNC(head): release (seq_cst); one store for the whole batch: we
 	// are done reading every byte before it; pairs with the acquire load in
 	// Producer.TryReserve and Producer.TryWriteBatch.
 	atomic.StoreUint64(c.head, pos)
-	return n, nil
+	return n, bytes, nil
 }

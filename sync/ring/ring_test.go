@@ -412,9 +412,12 @@ func (s *machine) TryWriteBatch(t *rapid.T) {
 	}
 	s.m.end = end
 	before, head := slices.Clone(s.data), s.sh.head
-	got, err := s.p.TryWriteBatch(msgs)
+	got, bytes, err := s.p.TryWriteBatch(msgs)
 	if got != len(pads) || !errors.Is(err, wantErr) || (wantErr == nil && err != nil) {
 		t.Fatalf("TryWriteBatch(%d messages) = %d, %v; want %d, %v (end %d, head %d, capacity %d)", k, got, err, len(pads), wantErr, s.m.end, s.m.head, s.m.capacity)
+	}
+	if want := payloadBytes(msgs[:got]); bytes != want {
+		t.Fatalf("TryWriteBatch wrote %d messages of %d bytes, said %d", got, want, bytes)
 	}
 	s.m.resv, s.m.resMsg = -1, nil
 	if got == 0 {
@@ -441,7 +444,10 @@ func (s *machine) TryReadBatch(t *rapid.T) {
 		msgs[i] = []byte("prefix")
 	}
 	head := s.sh.head
-	got, err := s.c.TryReadBatch(msgs)
+	got, bytes, err := s.c.TryReadBatch(msgs)
+	if want := payloadBytes(msgs[:got]); bytes != want {
+		t.Fatalf("TryReadBatch read %d messages of %d bytes, said %d", got, want, bytes)
+	}
 	want := min(k, len(s.m.queue))
 	switch {
 	case k == 0:
@@ -909,7 +915,7 @@ func streamRing(t *testing.T, capacity, count int) {
 					batch = append(batch, payload(j, size(j)))
 				}
 				var n int
-				if n, err = p.TryWriteBatch(batch); err == nil {
+				if n, _, err = p.TryWriteBatch(batch); err == nil {
 					i += n
 				}
 				if err == nil || err == ring.ErrFull {
@@ -950,7 +956,7 @@ func streamRing(t *testing.T, capacity, count int) {
 		if i%7 >= 4 {
 			// A batch read of up to four, released by one store.
 			var n int
-			if n, err = c.TryReadBatch(bufs[:min(4, count-i)]); err == nil {
+			if n, _, err = c.TryReadBatch(bufs[:min(4, count-i)]); err == nil {
 				for j, b := range bufs[:n] {
 					if want := payload(i+j, size(i+j)); !bytes.Equal(b, want) {
 						t.Fatalf("message %d (batch read) = %x, want %x", i+j, b, want)
@@ -1017,14 +1023,14 @@ func TestRingBatchPadding(t *testing.T) {
 				// end of the region, from 200 padding precedes its second
 				// record, from 240 its first record fills the region's end.
 				msgs := [][]byte{payload(1, 8), payload(2, 24), payload(3, 40), payload(4, 13)}
-				n, err := p.TryWriteBatch(msgs)
+				n, _, err := p.TryWriteBatch(msgs)
 				if err != nil || n != len(msgs) {
 					t.Fatalf("TryWriteBatch = %d, %v; want %d", n, err, len(msgs))
 				}
 				var got [][]byte
 				if batchRead {
 					bufs := make([][]byte, 8)
-					n, err := c.TryReadBatch(bufs)
+					n, _, err := c.TryReadBatch(bufs)
 					if err != nil {
 						t.Fatal(err)
 					}
@@ -1055,7 +1061,7 @@ func TestRingBatchPadding(t *testing.T) {
 	sh := &shared{head: 200}
 	data := newRegion(capacity)
 	p, c := pair(t, sh, data)
-	if n, err := p.TryWriteBatch([][]byte{payload(1, 24), payload(2, 40)}); n != 2 || err != nil {
+	if n, bytes, err := p.TryWriteBatch([][]byte{payload(1, 24), payload(2, 40)}); n != 2 || bytes != 64 || err != nil {
 		t.Fatalf("TryWriteBatch = %d, %v", n, err)
 	}
 	if w := binary.LittleEndian.Uint32(data[232+4:]); w != kindPadding {
@@ -1070,10 +1076,19 @@ func TestRingBatchPadding(t *testing.T) {
 	}
 	binary.LittleEndian.PutUint64(data[200:], first)
 	bufs := make([][]byte, 2)
-	if n, err := c.TryReadBatch(bufs); n != 2 || err != nil {
+	if n, bytes, err := c.TryReadBatch(bufs); n != 2 || bytes != 64 || err != nil {
 		t.Fatalf("TryReadBatch = %d, %v", n, err)
 	}
 	if sh.head != 200+32+24+48 {
 		t.Fatalf("head = %d after the batch, want %d (one store past the padding)", sh.head, 200+32+24+48)
 	}
+}
+
+// payloadBytes adds up the lengths of msgs: what a batch call says it moved.
+func payloadBytes(msgs [][]byte) int {
+	n := 0
+	for _, m := range msgs {
+		n += len(m)
+	}
+	return n
 }
