@@ -86,10 +86,8 @@ type pollEntry struct {
 	p   waitPoint
 	val uint32
 	n   *notifier
-	g   *pollGroup   // the group it was added to (futex_waitv poller); set once, by the registering goroutine
-	u   *uringPoller // or the io_uring poller it was added to; set once, by the registering goroutine
-	id  uint64       // its id in u; set once, by the registering goroutine
-	idx int          // position in g.entries, -1 once removed; guarded by g.mu (or u.mu)
+	g   *pollGroup // the group it was added to (Linux poller); set once, by the registering goroutine
+	idx int        // position in g.entries, -1 once removed; guarded by g.mu
 }
 
 var errTimeout = os.ErrDeadlineExceeded
@@ -358,10 +356,6 @@ var pollerState struct {
 func register(entries []pollEntry) bool {
 	pollerState.mu.Lock()
 	defer pollerState.mu.Unlock()
-	if u := uringGet(); u != nil {
-		u.add(entries)
-		return true
-	}
 	if pollerState.disabled || !pollSupported() {
 		return false
 	}
@@ -389,8 +383,6 @@ func unregister(entries []pollEntry) {
 	for i := range entries {
 		if g := entries[i].g; g != nil {
 			g.remove(&entries[i])
-		} else if u := entries[i].u; u != nil {
-			u.remove(&entries[i])
 		}
 	}
 }
@@ -400,9 +392,5 @@ func unregister(entries []pollEntry) {
 func pollThreads() int {
 	pollerState.mu.Lock()
 	defer pollerState.mu.Unlock()
-	n := len(pollerState.groups)
-	if uringStarted() != nil {
-		n++ // the ring's owner: it sleeps on a Go channel, not in a system call
-	}
-	return n
+	return len(pollerState.groups)
 }

@@ -85,9 +85,6 @@ func newPollGroup() *pollGroup {
 // changes, so that idle connections cost no periodic wakeup per thread.
 func sweepLiveness() {
 	for range time.Tick(pollLiveEvery) {
-		if u := uringStarted(); u != nil {
-			u.sweep()
-		}
 		pollerState.mu.Lock()
 		groups := append([]*pollGroup(nil), pollerState.groups...)
 		pollerState.mu.Unlock()

@@ -16,12 +16,3 @@ type pollGroup struct{}
 func newPollGroup() *pollGroup           { return &pollGroup{} }
 func (g *pollGroup) add(*pollEntry) bool { return false }
 func (g *pollGroup) remove(*pollEntry)   {}
-
-// No io_uring outside Linux.
-type uringPoller struct{}
-
-func uringGet() *uringPoller             { return nil }
-func uringStarted() *uringPoller         { return nil }
-func (u *uringPoller) add([]pollEntry)   {}
-func (u *uringPoller) remove(*pollEntry) {}
-func pollerKind() string                 { return "none" }
