@@ -144,7 +144,7 @@ func svcShm(network string) ([]shm.Option, bool) {
 }
 
 // svcServer runs role in a child process and waits for its "ready".
-func svcServer(tb testing.TB, role string, args ...string) {
+func svcServer(tb testing.TB, role string, args ...string) (pid int) {
 	tb.Helper()
 	cmd := testproc.Command(tb, role, args...)
 	stdin, _ := cmd.StdinPipe()
@@ -156,6 +156,7 @@ func svcServer(tb testing.TB, role string, args ...string) {
 		tb.Fatalf("%s did not start: %v", role, err)
 	}
 	tb.Cleanup(func() { stdin.Close(); _ = cmd.Wait() })
+	return cmd.Process.Pid
 }
 
 // svcAddr returns a listener name (shm) or a socket path (unix).
@@ -174,8 +175,9 @@ func svcAddr(tb testing.TB, network string) string {
 }
 
 // svcGRPCClient starts the health server of network (in a child process,
-// or in this one for bufconn) and returns a client of it.
-func svcGRPCClient(tb testing.TB, network string) healthpb.HealthClient {
+// or in this one for bufconn) and returns a client of it and the server's
+// pid (0: this process).
+func svcGRPCClient(tb testing.TB, network string) (healthpb.HealthClient, int) {
 	tb.Helper()
 	if network == "bufconn" {
 		l := bufconn.Listen(1 << 20)
@@ -185,11 +187,11 @@ func svcGRPCClient(tb testing.TB, network string) healthpb.HealthClient {
 		tb.Cleanup(s.Stop)
 		return svcGRPC(tb, network, "bufconn", func(ctx context.Context, _ string) (net.Conn, error) {
 			return l.DialContext(ctx)
-		})
+		}), 0
 	}
 	a := svcAddr(tb, network)
-	svcServer(tb, "svc-grpc-server", network, a)
-	return svcGRPC(tb, network, a, nil)
+	pid := svcServer(tb, "svc-grpc-server", network, a)
+	return svcGRPC(tb, network, a, nil), pid
 }
 
 // svcGRPC returns a client of the health service at address, dialled with
@@ -296,7 +298,7 @@ func BenchmarkConnRoundTrip(b *testing.B) {
 func BenchmarkGRPCUnary(b *testing.B) {
 	for _, network := range GRPCTransports {
 		b.Run("transport="+network, func(b *testing.B) {
-			hc := svcGRPCClient(b, network)
+			hc, server := svcGRPCClient(b, network)
 			req := &healthpb.HealthCheckRequest{}
 			for range 100 { // warm up: connection, HTTP/2 settings, buffers
 				if _, err := hc.Check(context.Background(), req); err != nil {
@@ -304,6 +306,11 @@ func BenchmarkGRPCUnary(b *testing.B) {
 				}
 			}
 			lat := make([]time.Duration, 0, b.N)
+			pids := []int{os.Getpid()}
+			if server != 0 {
+				pids = append(pids, server)
+			}
+			cs0, csOK := ctxSwitches(pids...)
 			b.ResetTimer()
 			for b.Loop() {
 				t0 := time.Now()
@@ -313,6 +320,9 @@ func BenchmarkGRPCUnary(b *testing.B) {
 				lat = append(lat, time.Since(t0))
 			}
 			b.StopTimer()
+			if cs1, ok := ctxSwitches(pids...); ok && csOK {
+				b.ReportMetric(float64(cs1-cs0)/float64(len(lat)), "cs/op")
+			}
 			svcPercentiles(b, lat)
 		})
 	}
@@ -342,7 +352,7 @@ func TestServiceServers(t *testing.T) {
 	}
 	for _, network := range GRPCTransports {
 		t.Run("grpc-"+network, func(t *testing.T) {
-			hc := svcGRPCClient(t, network)
+			hc, _ := svcGRPCClient(t, network)
 			for i := range 100 {
 				resp, err := hc.Check(context.Background(), &healthpb.HealthCheckRequest{})
 				if err != nil {
