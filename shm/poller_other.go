@@ -2,7 +2,11 @@
 
 package shm
 
-import "github.com/shmchan/shmchan/internal/platform"
+import (
+	"sync"
+
+	"github.com/shmchan/shmchan/internal/platform"
+)
 
 // No multi-word futex wait outside Linux: every wait parks its own goroutine
 // (see parkFallback).
@@ -11,7 +15,7 @@ func pollSupported() bool { return false }
 
 func netYield() { platform.Yield() }
 
-type pollGroup struct{}
+type pollGroup struct{ mu sync.Mutex }
 
 func newPollGroup() *pollGroup           { return &pollGroup{} }
 func (g *pollGroup) add(*pollEntry) bool { return false }
