@@ -74,7 +74,7 @@ func newConn(in, out *Channel, local, remote Addr, strategy WaitStrategy, direct
 		return nil, errors.Join(err, rx.Close())
 	}
 	c := &Conn{
-		in: in, out: out, rx: rx, tx: tx, rp: stickyPoint(recvPoint(rx)), sp: stickyPoint(sendPoint(tx)),
+		in: in, out: out, rx: rx, tx: tx, rp: recvPoint(rx), sp: sendPoint(tx),
 		strategy: strategy, direct: direct, local: local, remote: remote,
 		chunk: max(1, out.MaxMessage()/2), closing: make(chan struct{}),
 		rspin: spinGuess{spin: connSpinMax}, wspin: spinGuess{spin: connSpinMax},
@@ -425,10 +425,6 @@ func (c *Conn) Close() error {
 	c.wmu.Lock()
 	defer c.wmu.Unlock()
 	c.rmsg = nil
-	// The poller keeps the two points registered between parks: take them
-	// off before the memory goes.
-	releaseSticky(c.rp)
-	releaseSticky(c.sp)
 	if err := errors.Join(c.out.Close(), c.in.Close()); err != nil {
 		return c.opError("close", err)
 	}

@@ -55,19 +55,6 @@ type waitPoint struct {
 	parked *uint32
 	word   *wake.Word
 	peer   *peerRole
-	sticky *pollEntry // a registration kept from one park to the next (stickyPoint); nil: one per park
-}
-
-// stickyPoint returns p with a registration of its own: its parks arm and
-// disarm it rather than add and remove a registration, so that a park costs
-// the poller's thread no wakeup (a registration wakes it to rebuild its
-// list; see kickLocked). A Conn's two points are sticky; releaseSticky
-// removes the registration before the memory is unmapped.
-func stickyPoint(p waitPoint) waitPoint {
-	e := &pollEntry{n: &notifier{c: make(chan struct{}, 1)}, idx: -1, sticky: true}
-	p.sticky = e
-	e.p = p
-	return p
 }
 
 // recvPoint and sendPoint are where a channel end parks. They are the only
@@ -101,14 +88,6 @@ type pollEntry struct {
 	n   *notifier
 	g   *pollGroup // the group it was added to (Linux poller); set once, by the registering goroutine
 	idx int        // position in g.entries, -1 once removed; guarded by g.mu
-
-	// A sticky entry (stickyPoint) stays registered between parks: val is
-	// then the value the poller thread last saw (and waits on), and a park
-	// arms it with the value it saw (want). Guarded by g.mu.
-	sticky   bool
-	armed    bool
-	want     uint32
-	released bool // releaseSticky: never registered again
 }
 
 var errTimeout = os.ErrDeadlineExceeded
@@ -117,11 +96,6 @@ var errTimeout = os.ErrDeadlineExceeded
 // a peer dies, or stop1 or stop2 (either may be nil) fires. Spurious wakeups
 // are allowed: the caller re-checks its condition.
 func park(points []waitPoint, vals []uint32, stop1, stop2 <-chan struct{}) int {
-	if len(points) == 1 && points[0].sticky != nil {
-		if why, ok := parkSticky(points[0].sticky, vals[0], stop1, stop2); ok {
-			return why
-		}
-	}
 	n := &notifier{c: make(chan struct{}, 1)}
 	entries := make([]pollEntry, len(points))
 	for i := range points {
@@ -142,78 +116,6 @@ func park(points []waitPoint, vals []uint32, stop1, stop2 <-chan struct{}) int {
 		return parkPeerGone
 	}
 	return why
-}
-
-// parkSticky is park for a sticky point: it registers e the first time (one
-// wakeup of a poller thread), then arms it for this park. ok is false where
-// there is no poller, and the caller falls back.
-func parkSticky(e *pollEntry, val uint32, stop1, stop2 <-chan struct{}) (why int, ok bool) {
-	if e.g == nil { // only the parking goroutine sets e.g, and parks on a point are serialised
-		pollerState.mu.Lock()
-		if pollerState.disabled || !pollSupported() {
-			pollerState.mu.Unlock()
-			return 0, false
-		}
-		e.val = val
-		added := false
-		for _, cand := range pollerState.groups {
-			if added = cand.add(e); added {
-				break
-			}
-		}
-		if !added {
-			g := newPollGroup()
-			pollerState.groups = append(pollerState.groups, g)
-			g.add(e)
-		}
-		pollerState.mu.Unlock()
-	}
-	g := e.g
-	g.mu.Lock()
-	if e.released {
-		g.mu.Unlock()
-		return parkWoken, true // closed: the caller sees why
-	}
-	select {
-	case <-e.n.c: // a signal left from an earlier park
-	default:
-	}
-	// SYNC(data_seq)/SYNC(space_seq): acquire, under g.mu: a change after
-	// this load reaches the poller thread's scan (under g.mu) with e armed.
-	if atomic.LoadUint32(e.p.seq) != val {
-		g.mu.Unlock()
-		return parkWoken, true
-	}
-	e.want, e.armed = val, true
-	g.mu.Unlock()
-	why = parkStopped
-	select {
-	case <-e.n.c:
-		why = parkWoken
-	case <-stop1:
-	case <-stop2:
-	}
-	g.mu.Lock()
-	e.armed = false
-	g.mu.Unlock()
-	if e.n.gone.Load() {
-		return parkPeerGone, true
-	}
-	return why, true
-}
-
-// releaseSticky removes p's sticky registration, if any: after it returns,
-// no poller thread touches p's words again, so the memory may be unmapped.
-// The point's parks must have ended.
-func releaseSticky(p waitPoint) {
-	e := p.sticky
-	if e == nil || e.g == nil {
-		return
-	}
-	e.g.mu.Lock()
-	e.released = true
-	e.g.mu.Unlock()
-	e.g.remove(e)
 }
 
 // parkFallback parks the calling goroutine itself on each word in turn, in

@@ -93,15 +93,6 @@ func sweepLiveness() {
 			fired := false
 			for i := 0; i < len(g.entries); {
 				e := g.entries[i]
-				if e.sticky {
-					if e.armed && e.p.peer != nil && e.p.peer.gone() {
-						e.armed = false
-						e.n.gone.Store(true)
-						e.n.signal()
-					}
-					i++
-					continue
-				}
 				if e.p.peer != nil && e.p.peer.gone() {
 					g.removeLocked(i)
 					e.n.gone.Store(true)
@@ -183,20 +174,7 @@ func (g *pollGroup) run() {
 			e := g.entries[i]
 			// SYNC(data_seq)/SYNC(space_seq)/SYNC(lsn_bell)/SYNC(slot_seq):
 			// acquire; pairs with the peer's bump before its FUTEX_WAKE.
-			cur := atomic.LoadUint32(e.p.seq)
-			if e.sticky {
-				// Stays registered: wait on the new value from now on, and
-				// fire the park that armed it if the word moved past its value.
-				e.val = cur
-				if e.armed && cur != e.want {
-					e.armed = false
-					e.n.signal()
-					fired = true
-				}
-				i++
-				continue
-			}
-			if cur != e.val {
+			if atomic.LoadUint32(e.p.seq) != e.val {
 				g.removeLocked(i)
 				e.n.signal()
 				fired = true

@@ -2,11 +2,7 @@
 
 package shm
 
-import (
-	"sync"
-
-	"github.com/shmchan/shmchan/internal/platform"
-)
+import "github.com/shmchan/shmchan/internal/platform"
 
 // No multi-word futex wait outside Linux: every wait parks its own goroutine
 // (see parkFallback).
@@ -15,7 +11,7 @@ func pollSupported() bool { return false }
 
 func netYield() { platform.Yield() }
 
-type pollGroup struct{ mu sync.Mutex }
+type pollGroup struct{}
 
 func newPollGroup() *pollGroup           { return &pollGroup{} }
 func (g *pollGroup) add(*pollEntry) bool { return false }
