@@ -34,7 +34,10 @@ const (
 	// progress it also yields the processor between polls (sched_yield on
 	// Linux), so that a peer sharing its core still runs.
 	Spin
-	// Block parks at once on the shared wait word (a futex on Linux).
+	// Block parks on the shared wait word (a futex on Linux) after a brief
+	// re-poll (blockPolls tries, about a microsecond), so that a receiver
+	// that has caught up with a busy sender, or a sender with a busy
+	// receiver, does not park, and cost its peer a wake, for each message.
 	Block
 )
 
@@ -60,6 +63,7 @@ func WithWait(w WaitStrategy) Option {
 // The schedule of a wait, from the call's first failed try.
 const (
 	checkEvery   = 64                     // spins between clock reads (each strategy)
+	blockPolls   = 64                     // Block: tries before a park is announced
 	spinFor      = 20 * time.Microsecond  // Adaptive: spin this long...
 	yieldFor     = 100 * time.Microsecond // ...then yield until this long, then park
 	spinYield    = 50 * time.Microsecond  // Spin: from here on, yield at every clock read
@@ -153,8 +157,8 @@ func (w *waiter) finish() {
 // process died (matching ErrPeerGone), or when the OS wait fails.
 func (w *waiter) pause(ctx context.Context) error {
 	w.spins++
-	if w.spins%checkEvery != 1 && !w.armed && w.strategy != Block {
-		return nil // cheap spin: retry at once
+	if !w.armed && (w.strategy == Block && w.spins < blockPolls || w.strategy != Block && w.spins%checkEvery != 1) {
+		return nil // cheap spin, or Block's re-poll: retry at once
 	}
 	now := time.Now()
 	if w.began.IsZero() {

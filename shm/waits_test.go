@@ -19,6 +19,7 @@ func TestWaitTable(t *testing.T) {
 	}
 	have := map[string]int64{
 		"shm.checkEvery":         checkEvery,
+		"shm.blockPolls":         blockPolls,
 		"shm.spinYield":          int64(spinYield),
 		"shm.spinFor":            int64(spinFor),
 		"shm.yieldFor":           int64(yieldFor),

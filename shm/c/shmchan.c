@@ -258,6 +258,7 @@ struct shmchan_channel {
  * Each value is a row of that table; shm/c/interop's TestWaitTableC prints
  * these macros and compares them with it (TestWaitTable does so for Go's). */
 #define CHECK_EVERY 64u                           /* spins between clock readings (checkEvery) */
+#define BLOCK_POLLS 64u                           /* Block: tries before a park is announced (blockPolls) */
 #define SPIN_YIELD_NS INT64_C(50000)              /* Spin: from here on, yield at every clock read (spinYield) */
 #define ADAPTIVE_SPIN_NS INT64_C(20000)           /* Adaptive: spin this long (spinFor)... */
 #define ADAPTIVE_YIELD_NS INT64_C(100000)         /* ...then yield until this long, then park (yieldFor) */
@@ -2764,8 +2765,8 @@ static int mailbox_wait_newer_impl(shmchan_mailbox *mb, uint64_t version, void *
 			return SHMCHAN_EOF;
 		}
 		w.spins++;
-		if (w.spins % CHECK_EVERY != 1 && mb->wait != SHMCHAN_WAIT_BLOCK) {
-			cpu_relax(); /* cheap spin: poll again at once */
+		if (mb->wait == SHMCHAN_WAIT_BLOCK ? w.spins < BLOCK_POLLS : w.spins % CHECK_EVERY != 1) {
+			cpu_relax(); /* cheap spin, or Block's re-poll: poll again at once */
 			continue;
 		}
 		int64_t now = mono_ns();
@@ -3178,7 +3179,9 @@ static int64_t sleep_budget(const struct waiter *w, int64_t now) {
 static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t peer_lock, _Atomic uint64_t *peer_owner,
                        _Atomic uint32_t *peer_closed, int self_holds_peer) {
 	unsigned i = ++w->spins;
-	if (ch->wait != SHMCHAN_WAIT_BLOCK && i % CHECK_EVERY != 1 && !w->armed) {
+	if (!w->armed && (ch->wait == SHMCHAN_WAIT_BLOCK ? i < BLOCK_POLLS : i % CHECK_EVERY != 1)) {
+		/* A cheap spin, or Block's re-poll before it announces a park (as Go's waiter): a receiver
+		 * that keeps up with its sender would otherwise park, and cost the sender a wake, per message. */
 		cpu_relax();
 		return 0;
 	}

@@ -187,6 +187,7 @@ func BenchmarkThroughput(b *testing.B) {
 				b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "msgs/s")
 				if st, err := ch.Stats(); err == nil {
 					b.ReportMetric(float64(st.Receiver.Parks)/float64(b.N), "rx-parks/msg")
+					b.ReportMetric(float64(st.Receiver.Waits)/float64(b.N), "rx-waits/msg")
 					b.ReportMetric(float64(st.Sender.Wakes)/float64(b.N), "tx-wakes/msg")
 					b.ReportMetric(float64(st.Sender.Parks)/float64(b.N), "tx-parks/msg")
 				}
