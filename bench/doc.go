@@ -48,6 +48,18 @@
 //	                                         cache-line effect (docs/design.md, "Where the cache
 //	                                         lines go"); p50-ns for round trips, msg/s one-way.
 //
+// BenchmarkGRPCUnary also reports cs/op: the context switches of every thread
+// of both processes per call (ctxsw_test.go).
+//
 // A parent process always drives the workload and takes the measurement; the
 // child (the peer) echoes, sinks or idles, and reports on its standard output.
+//
+// SHMCHAN_BENCH_PIN=P,C binds the thread that measures in the parent to CPU P
+// and the one that answers in the child to CPU C, for the ping-pong,
+// throughput, floor and prototype benchmarks (pin_test.go), as a
+// latency-sensitive deployment pins its threads: the two then never share a
+// CPU, nor does the scheduler move them. Unset, nothing is pinned, as in
+// `make bench`; the report's -pin auto sets it to the first two CPUs it may
+// use. It shortens the round trips' tails and slows 1 MiB streams
+// (docs/design.md, "The machine's two speeds").
 package bench

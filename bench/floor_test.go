@@ -94,6 +94,7 @@ func floorWord(seg *shm.Segment) *uint32 {
 // floorChild answers turns until the parent stores floorStop, or exits if
 // the parent dies.
 func floorChild(f *floor, args []string) error {
+	defer pinHot(1)()
 	name, err := argValue(args, "name")
 	if err != nil {
 		return err
@@ -167,6 +168,7 @@ func (r *floorRun) stop(tb testing.TB) {
 
 // floorPingPong measures round trips through the floor f.
 func floorPingPong(b *testing.B, f *floor) {
+	defer pinHot(0)()
 	r := startFloor(b, f)
 	for i := range warmupRounds {
 		r.turn(b, i)

@@ -112,6 +112,7 @@ func slotFor(size int, aligned bool) int {
 
 func init() {
 	testproc.Register("bench-proto", func(args []string) int {
+		defer pinHot(1)()
 		if err := protoChild(args); err != nil {
 			fmt.Fprintf(os.Stderr, "bench-proto: %v\n", err)
 			return 1
@@ -591,6 +592,7 @@ func btoi(b bool) int {
 
 // payloadFloor runs the payload floor called name (bench.PayloadFloors).
 func payloadFloor(b *testing.B, name string) {
+	defer pinHot(0)()
 	switch name {
 	case "floor-payload64":
 		s, _ := turnNamed(floorPayload64)

@@ -172,6 +172,7 @@ func runChild(r role, args []string) error {
 		}
 		files[i] = os.NewFile(uintptr(fd), "inherited-"+strconv.Itoa(fd))
 	}
+	defer pinHot(1)()
 	c, err := tr.dial(fs.Args(), files, p.size)
 	if err != nil {
 		return fmt.Errorf("dial %s: %w", tr.name, err)

@@ -230,6 +230,7 @@ func reportLatency(b *testing.B, h *hdrhistogram.Histogram) {
 // pingPong measures round trips of size-byte messages: the parent sends, the
 // peer echoes, and every round trip goes into the histogram.
 func pingPong(b *testing.B, tr *transport, size int) {
+	defer pinHot(0)()
 	pr := startPeer(b, tr, "echo", peerParams{size: size})
 	warmUp(b, pr, size, warmupRounds, tr.lossy)
 	msg, buf := make([]byte, size), make([]byte, 0, size)
@@ -284,6 +285,7 @@ func sinkReport(pr *peer, lossy bool) (report, error) {
 // throughput measures a one-way stream of size-byte messages, from the
 // first send to the peer's report that it has received the last.
 func throughput(b *testing.B, tr *transport, size int) {
+	defer pinHot(0)()
 	pr := startPeer(b, tr, "sink", peerParams{size: size, warmup: warmupRounds})
 	warmUp(b, pr, size, warmupRounds, tr.lossy)
 	st := newStream(pr.c, size)

@@ -24,11 +24,13 @@ type machine struct {
 	elapsed time.Duration
 	from    string    // the saved output the report was made from, if any
 	load    [2]string // the load average (/proc/loadavg) before and after the run
+	pin     string    // SHMCHAN_BENCH_PIN of the run ("P,C"), or "" if the threads were not pinned
 }
 
 func describeMachine(ctx context.Context, rs *results) (*machine, error) {
 	m := &machine{
 		cpu:     rs.header["cpu"],
+		pin:     rs.header["pin"],
 		ncpu:    runtime.NumCPU(),
 		goVer:   runtime.Version() + " " + runtime.GOOS + "/" + runtime.GOARCH,
 		shmImpl: shm.Implementation(),

@@ -48,6 +48,7 @@ func main() {
 	flag.StringVar(&cfg.roundtime, "roundtime", "0.2s", "-benchtime of each benchmark in a round")
 	flag.StringVar(&cfg.readme, "readme", "../README.md", "the README whose benchmark table to rewrite (between "+readmeBegin+" and "+readmeEnd+"); empty: leave it")
 	flag.StringVar(&cfg.design, "design", "../docs/design.md", "the design notes whose prototypes table to rewrite (between "+designBegin+" and "+designEnd+"); empty: leave it")
+	flag.StringVar(&cfg.pin, "pin", "off", "SHMCHAN_BENCH_PIN for the bench binary: the CPUs of the parent's and the child's hot thread (\"0,1\"), \"auto\" (the first two CPUs this process may run on, if it has two) or \"off\"")
 	quick := flag.Bool("quick", false, "a quick check that everything runs: -benchtime=0.02s -roundtime=0.02s -idletime=2x -rounds=2 (figures worthless), writing under $TMPDIR/shmchan-quick and not README.md or design.md unless told")
 	flag.Parse()
 	if *quick {
@@ -90,6 +91,7 @@ type config struct {
 	rounds                int
 	roundtime             string
 	readme, design        string
+	pin                   string // -pin: "auto", "off" or "P,C"
 }
 
 func run(ctx context.Context, cfg *config) error {

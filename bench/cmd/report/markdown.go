@@ -301,6 +301,11 @@ func machineSection(d *doc, m *machine, links map[string]string) {
 	if m.load[0] != "" {
 		rows = append(rows, []string{"load average (1, 5, 15 min)", fmt.Sprintf("%s at the start, %s at the end", m.load[0], m.load[1])})
 	}
+	pinned := "no"
+	if m.pin != "" {
+		pinned = fmt.Sprintf("the parent's measuring thread on CPU %s, the child's on CPU %s (SHMCHAN_BENCH_PIN=%s; bench/pin_test.go)", strings.Split(m.pin, ",")[0], strings.Split(m.pin+",", ",")[1], m.pin)
+	}
+	rows = append(rows, []string{"threads pinned", pinned})
 	d.p("| | |")
 	d.p("| --- | --- |")
 	for _, r := range rows {

@@ -3,6 +3,7 @@ package main
 import (
 	"fmt"
 	"slices"
+	"strings"
 	"time"
 )
 
@@ -79,6 +80,9 @@ func loadLine(m *machine) string {
 	s := fmt.Sprintf("`make bench` on %s, %s", m.date.Format("2006-01-02 15:04 MST"), m.cpu)
 	if m.load[0] != "" {
 		s += fmt.Sprintf(", load average %s at the start and %s at the end", m.load[0], m.load[1])
+	}
+	if m.pin != "" {
+		s += fmt.Sprintf("; the two processes' measuring threads pinned to CPUs %s (SHMCHAN_BENCH_PIN)", strings.ReplaceAll(m.pin, ",", " and "))
 	}
 	if m.from != "" {
 		s += fmt.Sprintf(" (regenerated from %s)", m.from)

@@ -126,6 +126,10 @@ func runSuite(ctx context.Context, cfg *config, groups []group) ([]byte, error) 
 		}
 	}
 
+	pin := pinCPUs(cfg.pin)
+	if pin != "" {
+		fmt.Fprintf(os.Stderr, "report: hot threads pinned: SHMCHAN_BENCH_PIN=%s\n", pin)
+	}
 	total := 0
 	for _, g := range groups {
 		total += g.count
@@ -152,6 +156,9 @@ func runSuite(ctx context.Context, cfg *config, groups []group) ([]byte, error) 
 		args := []string{"-test.run=^$", "-test.bench=" + pat, "-test.benchtime=" + g.benchtime, "-test.timeout=9m"}
 		cmd := exec.CommandContext(ctx, exe, args...)
 		cmd.Dir = tmp
+		if pin != "" && !g.interop {
+			cmd.Env = append(os.Environ(), "SHMCHAN_BENCH_PIN="+pin)
+		}
 		if g.interop {
 			cmd.Dir = "../shm/c/interop" // its tests read testdata/ and ../shmchan.c
 		}
@@ -165,6 +172,9 @@ func runSuite(ctx context.Context, cfg *config, groups []group) ([]byte, error) 
 		}
 		// Keep one header (goos, goarch, pkg, cpu) at the top of the raw
 		// output, as benchstat expects, and drop the per-run PASS/ok lines.
+		if i == 0 && pin != "" {
+			fmt.Fprintf(&raw, "pin: %s\n", pin)
+		}
 		scanErr := p.copy(&raw, out, i == 0)
 		if err := errors.Join(cmd.Wait(), scanErr); err != nil {
 			errs = append(errs, fmt.Errorf("%s: %w", g.bench, err))
@@ -211,7 +221,7 @@ func (p *progress) copy(raw *bytes.Buffer, r io.Reader, header bool) error {
 }
 
 func isHeader(line string) bool {
-	for _, k := range []string{"goos:", "goarch:", "pkg:", "cpu:"} {
+	for _, k := range []string{"goos:", "goarch:", "pkg:", "cpu:", "pin:"} {
 		if strings.HasPrefix(line, k) {
 			return true
 		}
@@ -222,4 +232,22 @@ func isHeader(line string) bool {
 func clock(d time.Duration) string {
 	d = d.Round(time.Second)
 	return fmt.Sprintf("%02d:%02d", int(d.Minutes()), int(d.Seconds())%60)
+}
+
+// pinCPUs resolves -pin to a SHMCHAN_BENCH_PIN value, or "" for none: the
+// benchmarks then bind the parent's and the child's measuring thread each to
+// its own CPU (bench/pin_test.go), as a latency-sensitive deployment would,
+// so that the two never share one and the scheduler never moves them.
+func pinCPUs(v string) string {
+	switch v {
+	case "off", "":
+		return ""
+	case "auto":
+		cpus := allowedCPUs()
+		if len(cpus) < 2 {
+			return ""
+		}
+		return fmt.Sprintf("%d,%d", cpus[0], cpus[1])
+	}
+	return v
 }

@@ -1,0 +1,7 @@
+//go:build !linux
+
+package main
+
+// allowedCPUs returns nil: the benchmarks pin threads on Linux only
+// (bench/pin_test.go).
+func allowedCPUs() []int { return nil }
