@@ -36,6 +36,10 @@ var (
 	roundThroughput = "^BenchmarkThroughput$/^transport=(shmchan-spin|shmchan-adaptive|shmchan-zc|shmchan-batch)$/^size=(64|1048576)$"
 	roundMemcpy     = "^BenchmarkMemcpy$"
 	roundProto      = "^BenchmarkProto"
+	// The gRPC goal's transports (issue 13), so that its ratio, too, is a
+	// median over rounds: one run of a few thousand calls moves by 2× on
+	// this machine.
+	roundGRPC = "^BenchmarkGRPCUnary$/^transport=(shm-block|unix|bufconn)$"
 	// The C interop package's one-way 64-byte stream with WithWait(Block),
 	// into a C and into a Go receiver.
 	roundInterop = "^BenchmarkThroughput$/^peer=(c|go)$/^wait=block$"
@@ -61,6 +65,7 @@ func plan(cfg *config) []group {
 			group{bench: roundMemcpy, benchtime: "0.1s", count: n, round: r},
 			group{bench: roundProto, benchtime: "0.1s", count: protoCount, round: r},
 			group{bench: roundInterop, benchtime: cfg.roundtime, count: 2, round: r, interop: true},
+			group{bench: roundGRPC, benchtime: cfg.roundtime, count: 3, round: r},
 		)
 	}
 	return gs
