@@ -13,6 +13,7 @@
 //
 //	shmchan-spin, shmchan-adaptive, shmchan-block  shm.Channel, one per direction, in each wait strategy
 //	shmchan-zc                                     shm.Channel (adaptive) through Reserve/Commit and Peek/Release
+//	shmchan-zc-read                                shmchan-zc whose recv reads every byte in place (PingPong only)
 //	shmchan-batch                                  shm.Channel (spin) through SendBatch, 32 messages a call, and
 //	                                               RecvBatch, up to 32 (Throughput only)
 //	streaming                                      the article's ShareMemoryChannel (package streaming)

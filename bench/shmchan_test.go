@@ -3,6 +3,7 @@
 package bench
 
 import (
+	"encoding/binary"
 	"errors"
 	"math/bits"
 	"os"
@@ -20,9 +21,10 @@ import (
 type chanMode int
 
 const (
-	copying  chanMode = iota // Send and Recv
-	zeroCopy                 // Reserve/Commit and Peek/Release
-	batched                  // SendBatch (a stream's batches of batchSize) and RecvBatch
+	copying      chanMode = iota // Send and Recv
+	zeroCopy                     // Reserve/Commit and Peek/Release
+	zeroCopyRead                 // zeroCopy, and recv reads every byte of the message in the ring
+	batched                      // SendBatch (a stream's batches of batchSize) and RecvBatch
 )
 
 func init() {
@@ -30,6 +32,7 @@ func init() {
 	register(newShmchan("shmchan-adaptive", shm.Adaptive, copying))
 	register(newShmchan("shmchan-block", shm.Block, copying))
 	register(newShmchan("shmchan-zc", shm.Adaptive, zeroCopy))
+	register(newShmchan("shmchan-zc-read", shm.Adaptive, zeroCopyRead))
 	register(newShmchan("shmchan-batch", shm.Spin, batched))
 }
 
@@ -117,7 +120,7 @@ func newChanConn(out, in *shm.Channel, mode chanMode, size int) (conn, error) {
 }
 
 func (c *chanConn) send(msg []byte) error {
-	if c.mode != zeroCopy {
+	if c.mode != zeroCopy && c.mode != zeroCopyRead {
 		return c.tx.Send(msg)
 	}
 	// Zero copy: the producer writes its message straight into the ring.
@@ -169,7 +172,30 @@ func (c *chanConn) recv(buf []byte) ([]byte, error) {
 	}
 	m, err := c.rx.Peek()
 	c.peeked = err == nil
+	if err == nil && c.mode == zeroCopyRead {
+		readAll(m)
+	}
 	return m, err
+}
+
+// readSink keeps readAll's sum alive.
+var readSink uint64
+
+// readAll reads every byte of m, 8 at a time, as a consumer that uses the
+// message in place does: shmchan-zc-read is the zero-copy round trip that
+// pulls the whole echoed payload into the parent's cache, as the copying
+// API's Recv does (shmchan-zc reads only its first 8 bytes, the sequence
+// number), so that the two differ by the copies alone.
+func readAll(m []byte) {
+	var sum uint64
+	i := 0
+	for ; i+8 <= len(m); i += 8 {
+		sum += binary.LittleEndian.Uint64(m[i:])
+	}
+	for ; i < len(m); i++ {
+		sum += uint64(m[i])
+	}
+	readSink += sum
 }
 
 func (c *chanConn) closeSend() error { return c.tx.Close() }

@@ -21,7 +21,7 @@ var PayloadFloorNames = []string{"floor-payload64"}
 
 // Transports of each benchmark, in report order.
 var (
-	PingPongTransports   = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "streaming", "uds", "pipe", "tcp", "gochan"}
+	PingPongTransports   = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "shmchan-zc-read", "streaming", "uds", "pipe", "tcp", "gochan"}
 	ThroughputTransports = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "shmchan-batch", "streaming", "uds", "pipe", "tcp", "gochan"}
 	IntegrityTransports  = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "shmchan-zc", "streaming", "uds"}
 	IdleTransports       = []string{"shmchan-spin", "shmchan-adaptive", "shmchan-block", "streaming", "uds"}
@@ -33,6 +33,7 @@ var Descriptions = map[string]string{
 	"shmchan-adaptive": "shm.Channel per direction, WithWait(Adaptive) (the default)",
 	"shmchan-block":    "shm.Channel per direction, WithWait(Block)",
 	"shmchan-zc":       "shm.Channel (Adaptive) through Reserve/Commit and Peek/Release",
+	"shmchan-zc-read":  "shmchan-zc whose recv also reads every byte in place (as the copying Recv does); PingPong only",
 	"shmchan-batch":    "shm.Channel (Spin) through SendBatch (32 messages a call) and RecvBatch (up to 32); Throughput only",
 	"streaming":        "the article's ShareMemoryChannel over shm.Segment's stream view (no flow control)",
 	"uds":              "unix domain stream socket, 4-byte length prefix",

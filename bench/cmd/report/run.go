@@ -32,7 +32,7 @@ type group struct {
 // its median and range over the rounds (slow phases of a shared host then
 // hit both sides of a ratio, or one round of several).
 var (
-	roundPingPong   = "^BenchmarkPingPong$/^transport=(floor-atomic|floor-payload64|shmchan-spin|shmchan-adaptive|shmchan-zc)$"
+	roundPingPong   = "^BenchmarkPingPong$/^transport=(floor-atomic|floor-payload64|shmchan-spin|shmchan-adaptive|shmchan-zc|shmchan-zc-read)$"
 	roundThroughput = "^BenchmarkThroughput$/^transport=(shmchan-spin|shmchan-adaptive|shmchan-zc|shmchan-batch)$/^size=(64|1048576)$"
 	roundMemcpy     = "^BenchmarkMemcpy$"
 	roundProto      = "^BenchmarkProto"
@@ -60,7 +60,7 @@ func plan(cfg *config) []group {
 	}
 	for r := 1; r <= cfg.rounds; r++ {
 		gs = append(gs,
-			group{bench: roundPingPong, benchtime: cfg.roundtime, count: 2 + 3*n, round: r},
+			group{bench: roundPingPong, benchtime: cfg.roundtime, count: 2 + 4*n, round: r},
 			group{bench: roundThroughput, benchtime: cfg.roundtime, count: 7, round: r},
 			group{bench: roundMemcpy, benchtime: "0.1s", count: n, round: r},
 			group{bench: roundProto, benchtime: "0.1s", count: protoCount, round: r},
