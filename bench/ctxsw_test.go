@@ -3,7 +3,6 @@
 package bench
 
 import (
-	"bufio"
 	"bytes"
 	"os"
 	"path/filepath"
@@ -29,9 +28,8 @@ func ctxSwitches(pids ...int) (n int64, ok bool) {
 			if err != nil {
 				continue // the thread exited
 			}
-			sc := bufio.NewScanner(bytes.NewReader(b))
-			for sc.Scan() {
-				k, v, found := bytes.Cut(sc.Bytes(), []byte(":"))
+			for line := range bytes.Lines(b) {
+				k, v, found := bytes.Cut(line, []byte(":"))
 				if !found || !bytes.HasSuffix(k, []byte("ctxt_switches")) {
 					continue
 				}

@@ -57,7 +57,7 @@
 //
 // SHMCHAN_BENCH_PIN=P,C binds the thread that measures in the parent to CPU P
 // and the one that answers in the child to CPU C, for the ping-pong,
-// throughput, floor and prototype benchmarks (pin_test.go), as a
+// throughput, floor and prototype benchmarks (pin_linux_test.go), as a
 // latency-sensitive deployment pins its threads: the two then never share a
 // CPU, nor does the scheduler move them. Unset, nothing is pinned, as in
 // `make bench`; the report's -pin auto sets it to the first two CPUs it may

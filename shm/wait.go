@@ -157,8 +157,8 @@ func (w *waiter) finish() {
 // process died (matching ErrPeerGone), or when the OS wait fails.
 func (w *waiter) pause(ctx context.Context) error {
 	w.spins++
-	if !w.armed && (w.strategy == Block && w.spins < blockPolls || w.strategy != Block && w.spins%checkEvery != 1) {
-		return nil // cheap spin, or Block's re-poll: retry at once
+	if !w.armed && w.quickRetry() {
+		return nil
 	}
 	now := time.Now()
 	if w.began.IsZero() {
@@ -221,6 +221,16 @@ func (w *waiter) pause(ctx context.Context) error {
 		return err
 	}
 	return w.check(ctx, time.Now())
+}
+
+// quickRetry says whether this attempt retries at once, without reading the
+// clock: a cheap spin between clock reads, or one of Block's re-polls
+// before it announces a park. C's quick_retry is the same.
+func (w *waiter) quickRetry() bool {
+	if w.strategy == Block {
+		return w.spins < blockPolls
+	}
+	return w.spins%checkEvery != 1
 }
 
 // disarm withdraws the park announcement, if made.

@@ -444,6 +444,7 @@ static inline void notify_parked(_Atomic uint32_t *parked, _Atomic uint32_t *seq
 static int role_open(shmchan_segment *seg, uint64_t start);
 static void waiter_init(struct waiter *w, int64_t timeout_ns);
 static int64_t sleep_budget(const struct waiter *w, int64_t now);
+static int quick_retry(int wait, unsigned spins);
 static int rx_wait(shmchan_receiver *rx, struct waiter *w);
 static int tx_wait(shmchan_sender *tx, struct waiter *w);
 static void rx_disarm(shmchan_receiver *rx, struct waiter *w);
@@ -2765,7 +2766,7 @@ static int mailbox_wait_newer_impl(shmchan_mailbox *mb, uint64_t version, void *
 			return SHMCHAN_EOF;
 		}
 		w.spins++;
-		if (mb->wait == SHMCHAN_WAIT_BLOCK ? w.spins < BLOCK_POLLS : w.spins % CHECK_EVERY != 1) {
+		if (quick_retry(mb->wait, w.spins)) {
 			cpu_relax(); /* cheap spin, or Block's re-poll: poll again at once */
 			continue;
 		}
@@ -3171,6 +3172,17 @@ static int64_t sleep_budget(const struct waiter *w, int64_t now) {
 }
 
 /*
+ * quick_retry says whether attempt spins (1, 2, ...) of a wait retries at once, without reading the clock:
+ * a cheap spin between clock readings, or one of Block's re-polls before it announces a park (as Go's
+ * waiter.pause). Without them a receiver that keeps up with its sender parks, and costs the sender a wake,
+ * per message.
+ */
+static int quick_retry(int wait, unsigned spins) {
+	if (wait == SHMCHAN_WAIT_BLOCK) return spins < BLOCK_POLLS;
+	return spins % CHECK_EVERY != 1;
+}
+
+/*
  * wait_common runs the parts of a wait that do not depend on the side: the
  * deadline, the liveness check (at most every 50 ms), and the spin and yield
  * phases. It returns 1 when the caller should park, 0 to try again, or an error.
@@ -3179,9 +3191,7 @@ static int64_t sleep_budget(const struct waiter *w, int64_t now) {
 static int wait_common(const shmchan_channel *ch, struct waiter *w, uint64_t peer_lock, _Atomic uint64_t *peer_owner,
                        _Atomic uint32_t *peer_closed, int self_holds_peer) {
 	unsigned i = ++w->spins;
-	if (!w->armed && (ch->wait == SHMCHAN_WAIT_BLOCK ? i < BLOCK_POLLS : i % CHECK_EVERY != 1)) {
-		/* A cheap spin, or Block's re-poll before it announces a park (as Go's waiter): a receiver
-		 * that keeps up with its sender would otherwise park, and cost the sender a wake, per message. */
+	if (!w->armed && quick_retry(ch->wait, i)) {
 		cpu_relax();
 		return 0;
 	}

@@ -303,7 +303,8 @@ func machineSection(d *doc, m *machine, links map[string]string) {
 	}
 	pinned := "no"
 	if m.pin != "" {
-		pinned = fmt.Sprintf("the parent's measuring thread on CPU %s, the child's on CPU %s (SHMCHAN_BENCH_PIN=%s; bench/pin_test.go)", strings.Split(m.pin, ",")[0], strings.Split(m.pin+",", ",")[1], m.pin)
+		parent, child, _ := strings.Cut(m.pin, ",")
+		pinned = fmt.Sprintf("the parent's measuring thread on CPU %s, the child's on CPU %s (SHMCHAN_BENCH_PIN=%s; bench/pin_linux_test.go)", parent, child, m.pin)
 	}
 	rows = append(rows, []string{"threads pinned", pinned})
 	d.p("| | |")

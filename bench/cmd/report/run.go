@@ -241,7 +241,7 @@ func clock(d time.Duration) string {
 
 // pinCPUs resolves -pin to a SHMCHAN_BENCH_PIN value, or "" for none: the
 // benchmarks then bind the parent's and the child's measuring thread each to
-// its own CPU (bench/pin_test.go), as a latency-sensitive deployment would,
+// its own CPU (bench/pin_linux_test.go), as a latency-sensitive deployment would,
 // so that the two never share one and the scheduler never moves them.
 func pinCPUs(v string) string {
 	switch v {
