@@ -233,24 +233,11 @@ func newChannel(t testing.TB, capacity int64, opts ...shm.Option) *shm.Channel {
 	return ch
 }
 
-// startChild starts cmd and waits for its "ready" line.
+// startChild starts cmd and waits for its "ready" line (testproc.Start,
+// which starts it again if Wine fails to).
 func startChild(t testing.TB, cmd *exec.Cmd) *bufio.Reader {
 	t.Helper()
-	out, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatalf("start %v: %v", cmd.Args, err)
-	}
-	r := bufio.NewReader(out)
-	line, err := r.ReadString('\n')
-	if line != "ready\n" {
-		cmd.Process.Kill()
-		cmd.Wait()
-		t.Fatalf("child %v: read %q, %v; want ready", cmd.Args, line, err)
-	}
-	return r
+	return testproc.Start(t, cmd, "ready").Out
 }
 
 func stressCount() uint64 {

@@ -330,26 +330,10 @@ func raceOpenOrCreate(t *testing.T, starts []starter) {
 	}
 	children := make([]child, n)
 	for i, start := range starts {
-		cmd := start(t, "open-or-create", name, strconv.Itoa(i), strconv.Itoa(n))
-		stdin, err := cmd.StdinPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		stdout, err := cmd.StdoutPipe()
-		if err != nil {
-			t.Fatal(err)
-		}
-		if err := cmd.Start(); err != nil {
-			t.Fatalf("start child %d: %v", i, err)
-		}
-		children[i] = child{cmd, stdin, bufio.NewReader(stdout)}
+		c := testproc.Start(t, start(t, "open-or-create", name, strconv.Itoa(i), strconv.Itoa(n)), "ready")
+		children[i] = child{c.Cmd, c.Stdin, c.Out}
 	}
-	// Release them together, once every one of them is waiting.
-	for i, c := range children {
-		if line, err := c.stdout.ReadString('\n'); line != "ready\n" {
-			t.Fatalf("child %d: got %q, %v; want ready", i, line, err)
-		}
-	}
+	// Release them together, now that every one of them is waiting.
 	for _, c := range children {
 		c.stdin.Close()
 	}

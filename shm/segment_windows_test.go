@@ -1,7 +1,6 @@
 package shm_test
 
 import (
-	"bufio"
 	"errors"
 	"fmt"
 	"io"
@@ -223,22 +222,7 @@ func TestWindowsRemoveHeldElsewhere(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer closeSegment(t, s)
-	cmd := testproc.Command(t, "win-hold", name)
-	stdin, err := cmd.StdinPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	stdout, err := cmd.StdoutPipe()
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	line, err := bufio.NewReader(stdout).ReadString('\n')
-	if err != nil || line != "holding\n" {
-		t.Fatalf("child: %q, %v", line, err)
-	}
+	c := testproc.Start(t, testproc.Command(t, "win-hold", name), "holding")
 	if err := shm.Remove(name); err != nil {
 		t.Fatalf("Remove(%q): %v", name, err)
 	}
@@ -247,8 +231,8 @@ func TestWindowsRemoveHeldElsewhere(t *testing.T) {
 		t.Fatalf("Open(%q) after Remove while another process holds it: %v (the child's handle keeps the name)", name, err)
 	}
 	closeSegment(t, o)
-	stdin.Close() // the child closes its Segment and exits
-	if err := cmd.Wait(); err != nil {
+	c.Stdin.Close() // the child closes its Segment and exits
+	if err := c.Cmd.Wait(); err != nil {
 		t.Fatalf("child: %v", err)
 	}
 	// Our handles went with Remove and Close, the child's with its exit.

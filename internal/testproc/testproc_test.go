@@ -6,6 +6,7 @@ import (
 	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"testing"
@@ -28,6 +29,21 @@ func init() {
 			return 100
 		}
 		return code
+	})
+	testproc.Register("fault-once", func(args []string) int {
+		// The first start fails as Wine's loader does (see wine.go); the
+		// next one, which finds the marker file, works.
+		if _, err := os.Stat(args[0]); err != nil {
+			if err := os.WriteFile(args[0], nil, 0o600); err != nil {
+				fmt.Fprintln(os.Stderr, err)
+				return 1
+			}
+			fmt.Fprintln(os.Stderr, "panic: Failed to load ws2_32.dll: DLL initialization failed.")
+			return 2
+		}
+		fmt.Println("ready")
+		_, _ = io.Copy(io.Discard, os.Stdin)
+		return 0
 	})
 	testproc.Register("block", func([]string) int {
 		fmt.Println("ready")
@@ -93,6 +109,35 @@ func TestCommandKilledAtCleanup(t *testing.T) {
 	}
 	if cmd.ProcessState.Success() {
 		t.Errorf("child exited with %v, want killed", cmd.ProcessState)
+	}
+}
+
+// TestStartAgain: under Wine, Start starts a child again whose first start
+// failed in the way Wine's loader fails; anywhere else that child fails the
+// test.
+func TestStartAgain(t *testing.T) {
+	// Not in t.TempDir(): Go's RemoveAll fails under Wine 8 ("Invalid function").
+	marker := filepath.Join(os.TempDir(), testproc.Name(t, "testproc"))
+	t.Cleanup(func() { os.Remove(marker) })
+	tb := &fatalTB{TB: t}
+	cmd := testproc.Command(t, "fault-once", marker)
+	c := testproc.Start(tb, cmd, "ready")
+	if !testproc.UnderWine() {
+		if tb.msg == "" {
+			t.Fatal("Start: a child that died before its first line did not fail the test")
+		}
+		t.Logf("not under Wine: %s", tb.msg)
+		return
+	}
+	if tb.msg != "" {
+		t.Fatalf("Start under Wine: %s", tb.msg)
+	}
+	if c.Cmd != cmd {
+		t.Fatal("Start returned another command than the caller's")
+	}
+	c.Stdin.Close()
+	if err := cmd.Wait(); err != nil {
+		t.Fatalf("the child started again: %v", err)
 	}
 }
 
