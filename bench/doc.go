@@ -48,6 +48,11 @@
 //	BenchmarkProtoPublish, BenchmarkProtoCopy  programs, no library code, each isolating one
 //	                                         cache-line effect (docs/design.md, "Where the cache
 //	                                         lines go"); p50-ns for round trips, msg/s one-way.
+//	BenchmarkPaired/transport=T/size=N      the floors and shmchan's 8 B and 64 B round trips in one
+//	                                         pair of processes, in blocks of 1000 round trips taken in
+//	                                         turn (paired_test.go): p50-ns, and ratio, the median over
+//	                                         the cycles of each block's p50 ÷ floor-atomic's in the
+//	                                         same cycle, milliseconds apart.
 //
 // BenchmarkGRPCUnary also reports cs/op: the context switches of every thread
 // of both processes per call (ctxsw_test.go).

@@ -60,3 +60,24 @@ var ServiceConnTransports = []string{"shm-conn", "shm-channel", "shm-conn-block"
 // the server in the same process (a transport that costs nearly nothing:
 // gRPC's own cost per call, the floor any transport could reach).
 var GRPCTransports = []string{"shm", "shm-block", "unix", "bufconn"}
+
+// PairedArm is one arm of BenchmarkPaired: a transport (or floor) at a size.
+type PairedArm struct {
+	Transport string
+	Size      int
+}
+
+// PairedArms are the arms of BenchmarkPaired, in the order of its cycle.
+// The first is floor-atomic, the denominator of every ratio.
+var PairedArms = []PairedArm{
+	{"floor-atomic", 0},
+	{"floor-payload64", 64},
+	{"floor-atomic+work", 8},
+	{"shmchan-spin", 8},
+	{"shmchan-adaptive", 8},
+	{"shmchan-zc", 8},
+	{"shmchan-spin", 64},
+	{"shmchan-adaptive", 64},
+	{"shmchan-zc", 64},
+	{"shmchan-zc-read", 64},
+}

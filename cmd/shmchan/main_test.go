@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"math"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -580,7 +581,11 @@ func TestStat(t *testing.T) {
 		t.Fatalf("stat --count 2 of one channel: %d rows, want 4:\n%s", len(rows), out)
 	}
 	for _, r := range rows {
-		if r.Messages <= 0 || r.Bytes != 64*r.Messages || r.State != "alive" {
+		// stat reads an end's message and byte counters one after the
+		// other while the end goes on counting, so a rate can be a few
+		// messages off the other (a CI run under -race measured 0.0005%):
+		// 64 bytes each within 0.1%.
+		if r.Messages <= 0 || math.Abs(r.Bytes-64*r.Messages) > 1e-3*r.Bytes || r.State != "alive" {
 			t.Errorf("row %+v: want messages flowing, 64 bytes each, end alive", r)
 		}
 	}

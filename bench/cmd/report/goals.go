@@ -90,6 +90,25 @@ func goals(rs *results) []*goal {
 	}
 	latency(8, 1.25)
 	latency(64, 1.5)
+	// The same goals from BenchmarkPaired, whose ratios are taken between
+	// blocks a few milliseconds apart in one pair of processes (one value a
+	// round: the median of its cycles' ratios).
+	paired := func(size int, limit float64) {
+		for _, tr := range []string{"shmchan-spin", "shmchan-adaptive", "shmchan-zc"} {
+			q := rs.all("Paired", tr, size, "ratio")
+			gs = append(gs, &goal{
+				what:   fmt.Sprintf("%s round trip p50, %s ÷ floor-atomic, paired in blocks ms apart", sizeLabel(size), tr),
+				target: fmt.Sprintf("≤ %s", ratio(limit)), ratios: q, limit: limit, unit: "×",
+				detail: fmt.Sprintf("%s vs %s; ratio of the blocks' means %s; in the cycles whose floor ran fast %s, slow %s",
+					med(rs.all("Paired", tr, size, "p50-ns")), med(rs.all("Paired", "floor-atomic", 0, "p50-ns")),
+					ratio(median(rs.all("Paired", tr, size, "mean-ratio"))),
+					ratio(median(rs.all("Paired", tr, size, "fast-ratio"))), ratio(median(rs.all("Paired", tr, size, "slow-ratio")))),
+				absent: "the run has no BenchmarkPaired",
+			})
+		}
+	}
+	paired(8, 1.25)
+	paired(64, 1.5)
 	floorTail := rs.all("PingPong", "floor-atomic", 0, "p99.9-ns")
 	for _, c := range []struct {
 		tr    string

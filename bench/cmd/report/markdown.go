@@ -53,6 +53,7 @@ func markdown(rs *results, m *machine, links map[string]string) []byte {
 	d.p("")
 	headline(&d, rs, links)
 	goalsSection(&d, rs)
+	pairedSection(&d, rs)
 	targets(&d, rs)
 	machineSection(&d, m, links)
 	latencySection(&d, rs)

@@ -36,6 +36,7 @@ var (
 	roundThroughput = "^BenchmarkThroughput$/^transport=(shmchan-spin|shmchan-adaptive|shmchan-zc|shmchan-batch)$/^size=(64|1048576)$"
 	roundMemcpy     = "^BenchmarkMemcpy$"
 	roundProto      = "^BenchmarkProto"
+	roundPaired     = "^BenchmarkPaired$"
 	// The gRPC goal's transports (issue 13), so that its ratio, too, is a
 	// median over rounds: one run of a few thousand calls moves by 2× on
 	// this machine.
@@ -64,6 +65,7 @@ func plan(cfg *config) []group {
 			group{bench: roundThroughput, benchtime: cfg.roundtime, count: 7, round: r},
 			group{bench: roundMemcpy, benchtime: "0.1s", count: n, round: r},
 			group{bench: roundProto, benchtime: "0.1s", count: protoCount, round: r},
+			group{bench: roundPaired, benchtime: "1x", count: len(bench.PairedArms), round: r},
 			group{bench: roundInterop, benchtime: cfg.roundtime, count: 2, round: r, interop: true},
 			group{bench: roundGRPC, benchtime: cfg.roundtime, count: 3, round: r},
 		)
