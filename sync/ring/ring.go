@@ -222,7 +222,7 @@ func (p *Producer) Commit(m int) error {
 	// STEP(send.6) SYNC(record): release (seq_cst); publishes the payload, the terminator
 	// (and a record behind padding) written above; pairs with the acquire
 	// load in Consumer.TryPeek.
-	*p.word(at) = hdr // PROTOTYPE: a plain store, no fence (breaks the parking handshake)
+	atomic.StoreUint64(p.word(at), hdr)
 	return nil
 }
 
@@ -323,7 +323,7 @@ func (c *Consumer) Release() error {
 	c.released = c.pos
 	// STEP(release.1) SYNC(head): release (seq_cst); we are done reading every byte before
 	// it; pairs with the acquire load in Producer.TryReserve.
-	*c.head = c.pos // PROTOTYPE: a plain store, no fence (breaks the parking handshake)
+	atomic.StoreUint64(c.head, c.pos)
 	return nil
 }
 
