@@ -42,7 +42,7 @@ func (r *Receiver) Recv(dst []byte) ([]byte, error) {
 // nothing.
 func (r *Receiver) RecvContext(ctx context.Context, dst []byte) (out []byte, err error) {
 	out = dst
-	// PROTOTYPE: no fault guard (measurement only; a truncating peer now crashes the process)
+	defer guard(&err, debug.SetPanicOnFault(true))
 	// As PeekContext: the try, then the wait only if empty.
 	msg, err := r.tryPeek()
 	if err == ErrEmpty {

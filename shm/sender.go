@@ -35,7 +35,7 @@ func (s *Sender) Send(msg []byte) error {
 // SendContext is Send with a context: when ctx is done it returns ctx.Err()
 // (an expired deadline also matches os.ErrDeadlineExceeded) and sends nothing.
 func (s *Sender) SendContext(ctx context.Context, msg []byte) (err error) {
-	// PROTOTYPE: no fault guard (measurement only; a truncating peer now crashes the process)
+	defer guard(&err, debug.SetPanicOnFault(true))
 	// As ReserveContext: the try, then the wait only if full.
 	buf, err := s.tryReserve(len(msg))
 	if err == ErrFull {
