@@ -29,7 +29,8 @@ import (
 // floor from 1.53× to 2.90×. Here one child serves every arm of
 // bench.PairedArms (the floors, and shmchan's transports at 8 and 64 bytes)
 // and the parent runs them in turn, a block of pairedBlock round trips
-// each, cycle after cycle: both sides know the schedule, so only the arm
+// each (the first half timed one by one, the second as a whole), cycle
+// after cycle: both sides know the schedule, so only the arm
 // being measured spins, and an arm's block is at most a few milliseconds
 // from the floor's block of the same cycle. Each cycle gives every arm the
 // p50 of its block and its ratio to the floor's; the arm's results are
@@ -40,8 +41,9 @@ import (
 //	p50-ns            median over the cycles of the block's p50
 //	ratio             median of the per-cycle ratio p50 ÷ floor-atomic's p50 (the clock's
 //	                  share included on both sides, as in the goals table)
-//	mean-ns           median over the cycles of the block's mean round trip (its length ÷
-//	                  pairedBlock), free of the clock's 10 ns steps; mean-ratio is its ratio
+//	mean-ns           median over the cycles of the mean round trip of the block's second
+//	                  half, timed as a whole: without the clock's cost (BenchmarkClock) and
+//	                  its 10 ns steps, both in every p50; mean-ratio is its ratio
 //	ratio-p10, -p90   the spread of the per-cycle ratios
 //	fast-ratio        the median ratio over the cycles whose floor block ran fast (below
 //	                  1.6× the floor blocks' 10th percentile), slow-ratio over the others
@@ -187,8 +189,7 @@ func runPaired(tb testing.TB, cycles, block int) []pairedResult {
 	for a := range p50 {
 		p50[a] = make([]float64, cycles)
 	}
-	// mean[a][c] is its mean round trip, from the block's length: it has
-	// no 10 ns steps (the clock's on this host) as the p50 has.
+	// mean[a][c] is its mean round trip over the block's untimed half.
 	mean := make([][]float64, len(arms))
 	for a := range mean {
 		mean[a] = make([]float64, cycles)
@@ -198,8 +199,11 @@ func runPaired(tb testing.TB, cycles, block int) []pairedResult {
 	for c := -pairedWarm; c < cycles; c++ {
 		for a, arm := range arms {
 			h.Reset()
-			start := time.Now()
-			for range block {
+			// The first half of the block is timed round trip by round
+			// trip, for the p50; the second half as a whole, for the mean,
+			// which then has neither the clock's cost nor its 10 ns steps.
+			timed := block / 2
+			for range timed {
 				t0 := time.Now()
 				err := arm.turn(next[a])
 				d := time.Since(t0)
@@ -211,9 +215,16 @@ func runPaired(tb testing.TB, cycles, block int) []pairedResult {
 					tb.Fatal(err)
 				}
 			}
+			start := time.Now()
+			for range block - timed {
+				if err := arm.turn(next[a]); err != nil {
+					tb.Fatalf("bench: paired %s/%d cycle %d turn %d: %v (peer: %v)", arm.arm.Transport, arm.arm.Size, c, next[a], err, pr.wait(time.Second))
+				}
+				next[a]++
+			}
 			if c >= 0 {
 				p50[a][c] = float64(h.ValueAtQuantile(50))
-				mean[a][c] = float64(time.Since(start)) / float64(block)
+				mean[a][c] = float64(time.Since(start)) / float64(block-timed)
 			}
 		}
 	}

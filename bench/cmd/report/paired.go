@@ -25,8 +25,10 @@ func pairedSection(d *doc, rs *results) {
 	d.p("floor-atomic is taken between blocks a few milliseconds apart: the host runs at two speeds")
 	d.p("that change within a second (docs/design.md, \"The machine's two speeds\"). A cycle counts as")
 	d.p("slow when its floor block took more than 1.6× the 10th percentile of the floor's blocks. The")
-	d.p("mean ratio divides the blocks' mean round trips (their lengths), which have none of the clock's")
-	d.p("10 ns steps that quantise the p50s; both include the clock's share on both sides. Each figure is the")
+	d.p("first half of each block is timed round trip by round trip, for its p50 (which includes the")
+	d.p("clock's share on both sides of a ratio, as in the goals table); the second half is timed as a")
+	d.p("whole, for its mean, which has neither the clock's cost nor the 10 ns steps that quantise the p50s.")
+	d.p("Each figure is the")
 	d.p("median over the %d rounds of the run's median over its cycles.", runs)
 	d.p("")
 	rows := [][]string{}
@@ -43,16 +45,17 @@ func pairedSection(d *doc, rs *results) {
 	for _, arm := range bench.PairedArms {
 		rows = append(rows, []string{
 			arm.Transport, sizeLabel(arm.Size),
+			cell(arm.Transport, arm.Size, "mean-ns", ns),
+			cell(arm.Transport, arm.Size, "mean-ratio", ratio),
 			cell(arm.Transport, arm.Size, "p50-ns", ns),
 			cell(arm.Transport, arm.Size, "ratio", ratio),
-			cell(arm.Transport, arm.Size, "mean-ratio", ratio),
 			cell(arm.Transport, arm.Size, "ratio-p10", ratio) + " – " + cell(arm.Transport, arm.Size, "ratio-p90", ratio),
 			cell(arm.Transport, arm.Size, "fast-ratio", ratio),
 			cell(arm.Transport, arm.Size, "slow-ratio", ratio),
 			cell(arm.Transport, arm.Size, "payload64-ratio", ratio),
 		})
 	}
-	d.table([]string{"arm", "size", "p50", "p50 ÷ floor-atomic", "mean ÷ floor-atomic", "p50 ratio, cycles' p10 – p90", "fast cycles", "slow cycles", "÷ floor-payload64"}, rows)
+	d.table([]string{"arm", "size", "mean", "mean ÷ floor-atomic", "p50", "p50 ÷ floor-atomic", "p50 ratio, cycles' p10 – p90", "fast cycles", "slow cycles", "÷ floor-payload64"}, rows)
 	d.p("Slow cycles: %s of the floor's blocks (median over the rounds).", cell("floor-atomic", 0, "slow-share", func(v float64) string { return fmt.Sprintf("%.0f%%", 100*v) }))
 	d.p("floor-atomic+work is floor-atomic with one Send and one Recv of 8 bytes through a channel of")
 	d.p("the process's own added to each side's half of a turn: the library's work per message on the")
