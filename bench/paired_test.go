@@ -27,7 +27,8 @@ import (
 // ratio to the floor taken within one round is often a fast floor against a
 // slow channel, or the reverse: the rounds of one report gave 8 B spin ÷
 // floor from 1.53× to 2.90×. Here one child serves every arm of
-// bench.PairedArms (the floors, and shmchan's transports at 8 and 64 bytes)
+// bench.PairedArms (the floors, the bare ring of proto_test.go, and
+// shmchan's transports at 8 and 64 bytes)
 // and the parent runs them in turn, a block of pairedBlock round trips
 // each (the first half timed one by one, the second as a whole), cycle
 // after cycle: both sides know the schedule, so only the arm
@@ -143,6 +144,24 @@ func runPaired(tb testing.TB, cycles, block int) []pairedResult {
 				atomicHand(word, v)
 				if !spinAwait(word, v+1, pr.dead) {
 					return errors.New("peer gone")
+				}
+				return nil
+			}
+		case "proto-ring":
+			name := testproc.Name(tb, "bench")
+			rs := ringSpec{size: spec.Size, slot: slotFor(spec.Size, false), k: 1}
+			seg := createPage(tb, name, int64(protoData+2*rs.ringBytes()))
+			data := seg.Bytes()[protoData:]
+			tx, rx := newRing(rs, data), newRing(rs, data[rs.ringBytes():])
+			args = append(args, fmt.Sprintf("arm%d=ring:%s:%d", a, name, spec.Size))
+			msg, buf := make([]byte, spec.Size), make([]byte, spec.Size)
+			arm.turn = func(i int) error {
+				binary.LittleEndian.PutUint64(msg, uint64(i))
+				if !tx.send(msg, pr.dead) {
+					return errors.New("peer gone")
+				}
+				if seq, ok := rx.recv(buf, pr.dead); !ok || seq != uint64(i) {
+					return fmt.Errorf("reply carries %d (peer gone: %v)", seq, !ok)
 				}
 				return nil
 			}
@@ -457,6 +476,30 @@ func pairedChild(args []string) error {
 					return err
 				}
 				atomicHand(word, uint32(2*i+2))
+				return nil
+			}
+		case "ring":
+			name, sz, _ := strings.Cut(rest, ":")
+			size, err := strconv.Atoi(sz)
+			if err != nil {
+				return fmt.Errorf("arm %d: %w", a, err)
+			}
+			seg, err := shm.Open(name)
+			if err != nil {
+				return err
+			}
+			closers = append(closers, seg.Close)
+			rs := ringSpec{size: size, slot: slotFor(size, false), k: 1}
+			data := seg.Bytes()[protoData:]
+			rx, tx := newRing(rs, data), newRing(rs, data[rs.ringBytes():])
+			buf := make([]byte, size)
+			arms[a] = func(i int) error {
+				if _, ok := rx.recv(buf, gone); !ok {
+					return errors.New("parent gone")
+				}
+				if !tx.send(buf, gone) {
+					return errors.New("parent gone")
+				}
 				return nil
 			}
 		case "payload":
