@@ -182,6 +182,16 @@ func goals(rs *results) []*goal {
 		detail: fmt.Sprintf("%s vs %s msg/s (shm/c/interop BenchmarkThroughput)", count(median(toC)), count(median(toGo))),
 		absent: "the C interop benchmarks did not run (no C compiler or cgo?)",
 	})
+	pq := rs.all("ThroughputPaired", "wait=block", 64, "ratio")
+	gs = append(gs, &goal{
+		what: "64 B one-way with WithWait(Block), into a C receiver ÷ into a Go receiver, paired in blocks ms apart", target: "≥ 1×",
+		ratios: pq, limit: 1, atLeast: true, unit: "×",
+		detail: fmt.Sprintf("%s vs %s msg/s; cycles' p10–p90 %s–%s; found the ring empty %.3g (C) and %.3g (Go) a message (shm/c/interop BenchmarkThroughputPaired)",
+			count(median(rs.all("ThroughputPaired", "wait=block", 64, "c-msgs/s"))), count(median(rs.all("ThroughputPaired", "wait=block", 64, "go-msgs/s"))),
+			ratio(median(rs.all("ThroughputPaired", "wait=block", 64, "ratio-p10"))), ratio(median(rs.all("ThroughputPaired", "wait=block", 64, "ratio-p90"))),
+			median(rs.all("ThroughputPaired", "wait=block", 64, "c-rx-waits/msg")), median(rs.all("ThroughputPaired", "wait=block", 64, "go-rx-waits/msg"))),
+		absent: "the C interop benchmarks did not run (no C compiler or cgo?)",
+	})
 	worst, where, seen := worstAllocs(append(append([]string(nil), bench.PingPongTransports...), "shmchan-batch"), rs.all)
 	a := &goal{what: "allocations per message, every shmchan transport, both processes", target: "0", limit: 0, unit: "allocs/msg", absent: "the run has no allocation figures", worst: true}
 	if seen {

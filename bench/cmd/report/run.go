@@ -44,6 +44,9 @@ var (
 	// The C interop package's one-way 64-byte stream with WithWait(Block),
 	// into a C and into a Go receiver.
 	roundInterop = "^BenchmarkThroughput$/^peer=(c|go)$/^wait=block$"
+	// The same stream into a C and a Go receiver in turn, in blocks
+	// milliseconds apart in one run (shm/c/interop/paired_test.go).
+	roundInteropPaired = "^BenchmarkThroughputPaired$"
 )
 
 // plan lists the groups of the bounded suite, then the rounds.
@@ -67,6 +70,7 @@ func plan(cfg *config) []group {
 			group{bench: roundProto, benchtime: "0.1s", count: protoCount, round: r},
 			group{bench: roundPaired, benchtime: "1x", count: len(bench.PairedArms), round: r},
 			group{bench: roundInterop, benchtime: cfg.roundtime, count: 2, round: r, interop: true},
+			group{bench: roundInteropPaired, benchtime: "1x", count: 1, round: r, interop: true},
 			group{bench: roundGRPC, benchtime: cfg.roundtime, count: 3, round: r},
 		)
 	}
