@@ -117,28 +117,22 @@ func runPaired(tb testing.TB, cycles, block int) []pairedResult {
 		arm := &pairedArm{arm: spec}
 		arms[a] = arm
 		switch spec.Transport {
-		case "floor-atomic":
+		case "floor-atomic", "floor-atomic+work":
 			name := testproc.Name(tb, "bench")
 			seg := createPage(tb, name, 4096)
 			word := floorWord(seg)
-			args = append(args, fmt.Sprintf("arm%d=floor:%s", a, name))
-			arm.turn = func(i int) error {
-				v := uint32(2*i + 1)
-				atomicHand(word, v)
-				if !spinAwait(word, v+1, pr.dead) {
-					return errors.New("peer gone")
-				}
-				return nil
+			var work func() error
+			if spec.Transport == "floor-atomic+work" {
+				work = localWork(tb, spec.Size)
+				args = append(args, fmt.Sprintf("arm%d=work:%s:%d", a, name, spec.Size))
+			} else {
+				args = append(args, fmt.Sprintf("arm%d=floor:%s", a, name))
 			}
-		case "floor-atomic+work":
-			name := testproc.Name(tb, "bench")
-			seg := createPage(tb, name, 4096)
-			word := floorWord(seg)
-			work := localWork(tb, spec.Size)
-			args = append(args, fmt.Sprintf("arm%d=work:%s:%d", a, name, spec.Size))
 			arm.turn = func(i int) error {
-				if err := work(); err != nil {
-					return err
+				if work != nil {
+					if err := work(); err != nil {
+						return err
+					}
 				}
 				v := uint32(2*i + 1)
 				atomicHand(word, v)
@@ -434,61 +428,59 @@ func pairedChild(args []string) error {
 			c()
 		}
 	}()
+	// open opens the segment an arm's argument names, "NAME" or
+	// "NAME:SIZE", for the rest of the child's life, and returns the size
+	// (0 if none).
+	open := func(arg string) (*shm.Segment, int, error) {
+		name, sz, sized := strings.Cut(arg, ":")
+		size := 0
+		if sized {
+			var err error
+			if size, err = strconv.Atoi(sz); err != nil {
+				return nil, 0, fmt.Errorf("arm %q: %w", arg, err)
+			}
+		}
+		seg, err := shm.Open(name)
+		if err != nil {
+			return nil, 0, err
+		}
+		closers = append(closers, seg.Close)
+		return seg, size, nil
+	}
 	for a := range arms {
 		kind, rest, _ := strings.Cut(kv["arm"+strconv.Itoa(a)], ":")
 		switch kind {
-		case "floor":
-			seg, err := shm.Open(rest)
+		case "floor", "work":
+			seg, size, err := open(rest)
 			if err != nil {
 				return err
 			}
-			closers = append(closers, seg.Close)
 			word := floorWord(seg)
-			arms[a] = func(i int) error {
-				if !spinAwait(word, uint32(2*i+1), gone) {
-					return errors.New("parent gone")
-				}
-				atomicHand(word, uint32(2*i+2))
-				return nil
-			}
-		case "work":
-			name, sz, _ := strings.Cut(rest, ":")
-			size, err := strconv.Atoi(sz)
-			if err != nil {
-				return fmt.Errorf("arm %d: %w", a, err)
-			}
-			seg, err := shm.Open(name)
-			if err != nil {
-				return err
-			}
-			closers = append(closers, seg.Close)
-			word := floorWord(seg)
-			work, done, err := newLocalWork(testproc.ProcessPrefix("benchw")+strconv.Itoa(a), size)
-			if err != nil {
-				return err
-			}
-			closers = append(closers, done)
-			arms[a] = func(i int) error {
-				if !spinAwait(word, uint32(2*i+1), gone) {
-					return errors.New("parent gone")
-				}
-				if err := work(); err != nil {
+			var work func() error
+			if kind == "work" {
+				var done func() error
+				if work, done, err = newLocalWork(testproc.ProcessPrefix("benchw")+strconv.Itoa(a), size); err != nil {
 					return err
+				}
+				closers = append(closers, done)
+			}
+			arms[a] = func(i int) error {
+				if !spinAwait(word, uint32(2*i+1), gone) {
+					return errors.New("parent gone")
+				}
+				if work != nil {
+					if err := work(); err != nil {
+						return err
+					}
 				}
 				atomicHand(word, uint32(2*i+2))
 				return nil
 			}
 		case "ring":
-			name, sz, _ := strings.Cut(rest, ":")
-			size, err := strconv.Atoi(sz)
-			if err != nil {
-				return fmt.Errorf("arm %d: %w", a, err)
-			}
-			seg, err := shm.Open(name)
+			seg, size, err := open(rest)
 			if err != nil {
 				return err
 			}
-			closers = append(closers, seg.Close)
 			rs := ringSpec{size: size, slot: slotFor(size, false), k: 1}
 			data := seg.Bytes()[protoData:]
 			rx, tx := newRing(rs, data), newRing(rs, data[rs.ringBytes():])
@@ -503,11 +495,10 @@ func pairedChild(args []string) error {
 				return nil
 			}
 		case "payload":
-			seg, err := shm.Open(rest)
+			seg, _, err := open(rest)
 			if err != nil {
 				return err
 			}
-			closers = append(closers, seg.Close)
 			data := seg.Bytes()[protoData:]
 			s, _ := turnNamed(floorPayload64)
 			buf := make([]byte, s.size)
