@@ -30,28 +30,27 @@ func Start(t testing.TB, cmd *exec.Cmd, want string) *Child {
 	t.Helper()
 	wine := UnderWine()
 	for attempt := 1; ; attempt++ {
-		var sniff *faultSniffer
-		if wine {
-			sniff = &faultSniffer{w: cmd.Stderr}
-			cmd.Stderr = sniff
+		// retry sees the child's standard error for Wine's loader fault;
+		// nil where a failed start fails the test.
+		var retry *faultSniffer
+		if wine && attempt < startAttempts {
+			retry = &faultSniffer{w: cmd.Stderr}
+			cmd.Stderr = retry
 		}
-		c, fault := start(t, cmd, want, wine && attempt < startAttempts, sniff)
+		c, fault := start(t, cmd, want, retry)
 		if fault == "" {
 			return c
 		}
 		t.Logf("testproc: Wine failed to start %v (attempt %d of %d: %s); starting it again", c.args(), attempt, startAttempts, fault)
-		fresh := again(t, cmd)
-		if sniff != nil {
-			fresh.Stderr = sniff.w
-		}
-		*cmd = *fresh // the fresh, unstarted command takes the caller's place
+		cmd.Stderr = retry.w
+		*cmd = *again(t, cmd) // the fresh, unstarted command takes the caller's place
 	}
 }
 
-// start is one attempt of Start. If retry is set and the child failed from
-// a fault of Wine's, it returns the fault's description instead of failing
-// the test, having reaped the child.
-func start(t testing.TB, cmd *exec.Cmd, want string, retry bool, sniff *faultSniffer) (*Child, string) {
+// start is one attempt of Start. With retry set, a child that failed from a
+// fault of Wine's does not fail the test: start reaps it and returns the
+// fault's description.
+func start(t testing.TB, cmd *exec.Cmd, want string, retry *faultSniffer) (*Child, string) {
 	t.Helper()
 	stdin, err := cmd.StdinPipe()
 	if err != nil {
@@ -63,7 +62,7 @@ func start(t testing.TB, cmd *exec.Cmd, want string, retry bool, sniff *faultSni
 	}
 	c := &Child{Cmd: cmd, Stdin: stdin, Out: bufio.NewReader(stdout)}
 	if err := cmd.Start(); err != nil {
-		if retry && wineStartFault(err) {
+		if retry != nil && wineStartFault(err) {
 			return c, err.Error()
 		}
 		t.Fatalf("testproc: %v: %v", cmd.Args, err)
@@ -81,9 +80,9 @@ func start(t testing.TB, cmd *exec.Cmd, want string, retry bool, sniff *faultSni
 	if strings.TrimSpace(line) == want {
 		return c, ""
 	}
-	if retry && line == "" && sniff != nil {
+	if retry != nil && line == "" {
 		werr := cmd.Wait() // stdout is at its end: the child has exited, or closed it
-		if sniff.sawFault() {
+		if retry.sawFault() {
 			return c, fmt.Sprintf("%s, %v", loaderFault, werr)
 		}
 	}
@@ -91,21 +90,15 @@ func start(t testing.TB, cmd *exec.Cmd, want string, retry bool, sniff *faultSni
 	return nil, ""
 }
 
-// again returns a fresh, unstarted copy of cmd, a command from Command or
-// CommandPath, with cmd's environment, directory and standard error.
+// again returns a fresh, unstarted copy of cmd: the same program,
+// arguments, environment, directory, files and standard error, under a
+// context that ends as Command's does.
 func again(t testing.TB, cmd *exec.Cmd) *exec.Cmd {
-	t.Helper()
-	mu.Lock()
-	s, ok := specs[cmd]
-	mu.Unlock()
-	if !ok {
-		t.Fatalf("testproc: cannot start %v again: it was not made by Command or CommandPath", cmd.Args)
-	}
-	fresh := CommandPath(t, s.path, s.role, s.args...)
-	mu.Lock()
-	specs[cmd] = s // cmd's pointer is where fresh will live
-	mu.Unlock()
+	ctx, cancel := testContext(t)
+	t.Cleanup(cancel)
+	fresh := exec.CommandContext(ctx, cmd.Path, cmd.Args[1:]...)
 	fresh.Env, fresh.Dir, fresh.Stderr = cmd.Env, cmd.Dir, cmd.Stderr
+	fresh.ExtraFiles, fresh.SysProcAttr, fresh.WaitDelay = cmd.ExtraFiles, cmd.SysProcAttr, cmd.WaitDelay
 	return fresh
 }
 

@@ -54,14 +54,7 @@ var (
 	mu    sync.Mutex
 	roles = map[string]func(args []string) int{}
 	used  = map[string]bool{}
-	specs = map[*exec.Cmd]spec{} // what CommandPath made each command of, for again
 )
-
-// spec is what CommandPath was called with.
-type spec struct {
-	path, role string
-	args       []string
-}
 
 // Register makes fn the body of role: a child started with Command(t, role,
 // args...) runs fn(args) and exits with its result. fn runs after the test
@@ -206,18 +199,12 @@ func CommandPath(t testing.TB, path, role string, args ...string) *exec.Cmd {
 	argv = append(append(argv, "--"), args...)
 	prog, argv := emulated(path, argv) // EmulatorEnv: see emulator.go
 	cmd := exec.CommandContext(ctx, prog, argv...)
-	mu.Lock()
-	specs[cmd] = spec{path, role, args}
-	mu.Unlock()
 	cmd.Env = append(withoutRole(os.Environ()), RoleEnv+"="+role)
 	stderr := &logWriter{t: t, prefix: role}
 	cmd.Stderr = stderr
 	cmd.WaitDelay = 5 * time.Second // a grandchild holding stderr cannot hang Wait
 
 	t.Cleanup(func() {
-		mu.Lock()
-		delete(specs, cmd)
-		mu.Unlock()
 		if cmd.Process != nil && cmd.ProcessState == nil {
 			t.Logf("testproc: %s (pid %d) still running at the end of the test; killing it", role, cmd.Process.Pid)
 			_ = cmd.Process.Kill()
